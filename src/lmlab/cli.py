@@ -1,0 +1,67 @@
+"""The ``lmlab`` command line: parse, then call one function. No logic lives here.
+
+Each command group lives beside the code it drives (``lmlab/<area>/commands.py``) and
+exposes ``add_commands(subparsers)``; the parsers it adds set ``run=<function(args)>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lmlab.errors import LmlabError
+
+# Modules that add sub-commands; read here and nowhere else (DESIGN §6.2).
+COMMAND_MODULES = (
+    "lmlab.recipes.commands",     # demo, train, eval, generate, fill-mask, data
+    "lmlab.ngram.commands",       # ngram build / score
+    "lmlab.wordvec.commands",     # embed train / eval / neighbors
+)
+
+EPILOG = """examples:
+  lmlab demo
+  lmlab train configs/gpt/tiny.yaml --data ptb --set train.max_steps=2000 --out runs/gpt-tiny
+  lmlab train --resume runs/gpt-tiny
+  lmlab eval perplexity runs/gpt-tiny --data ptb --split test
+  lmlab generate runs/gpt-tiny --prompt "the company said" --max-new-tokens 30 --top-p 0.9
+  lmlab fill-mask runs/bert-tiny "the stock market [MASK] sharply"
+  lmlab data list
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lmlab", description="Train, evaluate and compare language models "
+        "(Wang et al. 2020, 'Language Models Based on Deep Learning').",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_commands(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from lmlab import __version__
+        print(__version__)
+        return 0
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.run(args)
+    except LmlabError as error:
+        print(f"lmlab: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lmlab: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data path: corpus readers, the dataset catalogue, tokenizers, the token store."""

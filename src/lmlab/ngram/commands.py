@@ -1,0 +1,5 @@
+"""Sub-commands of the ngram area (placeholder until the area lands)."""
+
+
+def add_commands(subparsers) -> None:
+    """Add this area's sub-commands to the `lmlab` parser."""

@@ -1,0 +1,1 @@
+"""Command recipes: end-to-end jobs the CLI calls."""

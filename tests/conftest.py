@@ -1,0 +1,28 @@
+"""Shared test setup: real data from ../shared/data, derived files in a temp cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("LMLAB_DATA") or REPO_ROOT.parent / "shared" / "data")
+
+
+def pytest_configure(config):
+    os.environ.setdefault("LMLAB_DATA", str(SHARED_DATA))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.fail(f"test data not found at {SHARED_DATA}; set LMLAB_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Token stores and other derived files go to a per-session temp folder."""
+    monkeypatch.setenv("LMLAB_CACHE", str(tmp_path_factory.getbasetemp() / "lmlab-cache"))
