@@ -1,0 +1,313 @@
+"""Typed, strict configuration (DESIGN §6.4).
+
+A run is described by :class:`RunConfig` (model, objectives, data, train), loaded from a
+YAML preset with optional dotted overrides (``--set train.max_steps=2000``). Every key is
+checked before any work starts: unknown keys, wrong types and impossible values raise
+:class:`ConfigError` naming the key path (``model.encoder.num_heads``) and what is
+allowed. Parts whose fields depend on a ``name`` (encoders, objectives) are looked up in
+:mod:`lmlab.registry`, so a new part brings its own config dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from lmlab.errors import ConfigError
+from lmlab.embeddings.token_embedding import EmbeddingConfig
+from lmlab.heads.lm_head import LMHeadConfig
+from lmlab.data.tokenizers import TokenizerConfig
+
+
+@dataclass
+class ModelConfig:
+    family: str = "custom"
+    """Free-form family name shown in tables (gpt, bert, lstm, ...)."""
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    encoder: Any = None
+    """An encoder config chosen by its ``name`` key (see ``registry.ENCODERS``)."""
+    lm_head: LMHeadConfig = field(default_factory=LMHeadConfig)
+    init: Literal["normal", "uniform"] = "normal"
+    """Weight initialisation: normal(0, init_scale) (BERT/GPT) or uniform(-s, s) (Zaremba)."""
+    init_scale: float = 0.02
+
+    def validate(self, path: str) -> None:
+        _require(self.init_scale > 0, f"{path}.init_scale", "must be > 0")
+        check = getattr(self.encoder, "check_compatible", None)
+        if check is not None:
+            check(self.embedding, f"{path}.encoder")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "ptb"
+    """A catalogue name (``lmlab data list``) or a folder/file path."""
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    seq_len: int = 128
+    """Tokens per training sequence (BPTT length for recurrent encoders)."""
+    batch_size: int = 32
+    batching: Literal["stream", "blocks"] = "blocks"
+    """stream: B parallel contiguous streams read in order, state carried across batches
+    (Zaremba et al. 2014); blocks: non-overlapping blocks shuffled every epoch."""
+    eval_batch_size: int = 16
+    encoding_errors: Literal["strict", "replace"] = "strict"
+
+    def validate(self, path: str) -> None:
+        _require(self.seq_len >= 2, f"{path}.seq_len", "must be >= 2")
+        _require(self.batch_size >= 1, f"{path}.batch_size", "must be >= 1")
+        _require(self.eval_batch_size >= 1, f"{path}.eval_batch_size", "must be >= 1")
+
+
+@dataclass
+class TrainConfig:
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    momentum: float = 0.0
+    schedule: Literal["constant", "linear", "cosine", "step"] = "linear"
+    """Learning-rate schedule after warmup; ``step`` multiplies by ``decay_rate`` every
+    ``decay_every_epochs`` once ``decay_start_epoch`` has passed (Zaremba et al. 2014)."""
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
+    decay_rate: float = 0.5
+    decay_start_epoch: float = 4.0
+    decay_every_epochs: float = 1.0
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value; 0 disables clipping."""
+    grad_accum: int = 1
+    max_steps: int = 1000
+    """Optimizer steps; when ``max_epochs`` is set it wins."""
+    max_epochs: float = 0.0
+    max_time_s: float = 0.0
+    """Stop (and checkpoint) after this many seconds of training; 0 = no limit."""
+    eval_every: int = 500
+    eval_batches: int = 50
+    checkpoint_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+    num_threads: int = 0
+    """torch intra-op threads; 0 = leave PyTorch's default."""
+    progress: bool = True
+
+    def validate(self, path: str) -> None:
+        _require(self.lr > 0, f"{path}.lr", "must be > 0")
+        _require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+                 f"{path}.betas", "must be two numbers in [0, 1)")
+        for name in ("warmup_steps", "max_steps", "eval_every", "eval_batches",
+                     "checkpoint_every", "log_every", "num_threads"):
+            _require(getattr(self, name) >= 0, f"{path}.{name}", "must be >= 0")
+        _require(self.grad_accum >= 1, f"{path}.grad_accum", "must be >= 1")
+        _require(self.grad_clip >= 0, f"{path}.grad_clip", "must be >= 0 (0 disables)")
+        _require(0 < self.decay_rate <= 1, f"{path}.decay_rate", "must be in (0, 1]")
+        _require(self.decay_every_epochs > 0, f"{path}.decay_every_epochs", "must be > 0")
+        _require(0 <= self.min_lr_ratio <= 1, f"{path}.min_lr_ratio", "must be in [0, 1]")
+        _require(self.max_steps > 0 or self.max_epochs > 0, f"{path}.max_steps",
+                 "max_steps or max_epochs must be > 0")
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objectives: list[Any] = field(default_factory=list)
+    """Weighted list of objectives, each chosen by its ``name`` (``registry.OBJECTIVES``)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self, path: str) -> None:
+        _require(bool(self.objectives), "objectives", "needs at least one objective")
+        for index, objective in enumerate(self.objectives):
+            check = getattr(objective, "check_compatible", None)
+            if check is not None:
+                check(self, f"objectives[{index}]")
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+
+def _require(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+# --- generic strict conversion -------------------------------------------------------
+
+def _polymorphic_table(path: str):
+    """Which name -> config class table a polymorphic key uses."""
+    from lmlab import registry  # late: registry imports the part modules
+
+    if path.endswith("encoder"):
+        return "encoder", {name: entry[0] for name, entry in registry.ENCODERS.items()}
+    return "objective", {name: entry[0] for name, entry in registry.OBJECTIVES.items()}
+
+
+def _build_polymorphic(value: Any, path: str) -> Any:
+    kind, table = _polymorphic_table(path)
+    if not isinstance(value, dict) or "name" not in value:
+        raise ConfigError(f"{path}: expected a mapping with a 'name' key "
+                          f"(one of: {', '.join(sorted(table))})")
+    name = value["name"]
+    if name not in table:
+        close = difflib.get_close_matches(str(name), list(table), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"{path}.name: unknown {kind} {name!r}{hint} "
+                          f"(allowed: {', '.join(sorted(table))})")
+    return from_dict(table[name], value, path)
+
+
+_YAML_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _convert(value: Any, annotation: Any, path: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return _build_polymorphic(value, path)
+    if origin is Literal:
+        choices = typing.get_args(annotation)
+        if value not in choices:
+            raise ConfigError(f"{path}: {value!r} is not allowed "
+                              f"(allowed: {', '.join(map(repr, choices))})")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        arguments = typing.get_args(annotation)
+        if value is None and type(None) in arguments:
+            return None
+        non_none = [a for a in arguments if a is not type(None)]
+        return _convert(value, non_none[0], path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {type(value).__name__} {value!r}")
+        (item_type,) = typing.get_args(annotation) or (Any,)
+        return [_convert(item, item_type, f"{path}[{i}]") for i, item in enumerate(value)]
+    if dataclasses.is_dataclass(annotation):
+        return from_dict(annotation, value, path)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true/false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, str) and _YAML_FLOAT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"config field {path} has an unsupported annotation {annotation!r}")
+
+
+def from_dict(cls: type, data: Any, path: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and bad values."""
+    where = path or "config"
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__} {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = [key for key in data if key not in fields]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{_join(path, key)}: unknown key{hint} "
+                          f"(allowed: {', '.join(fields)})")
+    values = {key: _convert(value, hints[key], _join(path, key)) for key, value in data.items()}
+    instance = cls(**values)
+    validate = getattr(instance, "validate", None)
+    if validate is not None:
+        validate(where)
+    return instance
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def to_dict(instance: Any) -> Any:
+    if dataclasses.is_dataclass(instance):
+        return {f.name: to_dict(getattr(instance, f.name)) for f in dataclasses.fields(instance)}
+    if isinstance(instance, list):
+        return [to_dict(item) for item in instance]
+    return instance
+
+
+# --- loading, overrides ---------------------------------------------------------------
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Apply one ``a.b.c=value`` override to a raw config dict (value parsed as YAML)."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.max_steps=2000")
+    dotted, text = assignment.split("=", 1)
+    keys = dotted.strip().split(".")
+    value = yaml.safe_load(text) if text.strip() else ""
+    node: Any = raw
+    for depth, key in enumerate(keys[:-1]):
+        if isinstance(node, list):
+            node = _list_item(node, key, ".".join(keys[:depth + 1]))
+        else:
+            node = node.setdefault(key, {})
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"--set {dotted}: {'.'.join(keys[:depth + 1])} is a value, "
+                                  f"not a section")
+    last = keys[-1]
+    if isinstance(node, list):
+        node[_list_index(node, last, dotted)] = value
+    else:
+        node[last] = value
+
+
+def _list_index(node: list, key: str, path: str) -> int:
+    if not key.isdigit() or int(key) >= len(node):
+        raise ConfigError(f"--set {path}: {key!r} is not an index of a list of {len(node)}")
+    return int(key)
+
+
+def _list_item(node: list, key: str, path: str) -> Any:
+    return node[_list_index(node, key, path)]
+
+
+def load_raw(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file (presets live under configs/<family>/)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return raw
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (),
+                raw: dict | None = None) -> RunConfig:
+    """Load a preset (or a raw dict), apply ``--set`` overrides, validate everything."""
+    raw = dict(raw) if raw is not None else load_raw(path)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    try:
+        return from_dict(RunConfig, raw)
+    except ConfigError as error:
+        if path is not None:
+            raise ConfigError(f"{path}: {error}") from None
+        raise
+
+
+def dump_config(config: RunConfig) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False)

@@ -1,0 +1,72 @@
+"""Deterministic batch schedules: batch ``step`` is a pure function of (data, step, seed).
+
+That is what makes resume exact without saving an iterator: the trainer stores the step.
+
+* :class:`StreamBatches` — Zaremba et al. (2014): the token stream cut into B parallel
+  rows read left to right in windows of T; the recurrent state is carried from window to
+  window and reset at each epoch.
+* :class:`BlockBatches` — non-overlapping blocks shuffled every epoch (GPT/BERT style);
+  MLM blocks are wrapped in ``[CLS] … [SEP]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lmlab.errors import DataError
+
+
+class StreamBatches:
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int):
+        columns = len(ids) // batch_size
+        if columns < seq_len + 1:
+            raise DataError(f"{len(ids)} tokens are too few for batch_size={batch_size} "
+                            f"× seq_len={seq_len}")
+        self.rows = np.asarray(ids[: columns * batch_size], dtype=np.int64).reshape(batch_size, columns)
+        self.seq_len = seq_len
+        self.steps_per_epoch = (columns - 1) // seq_len
+
+    def batch(self, step: int) -> dict:
+        window = step % self.steps_per_epoch
+        start = window * self.seq_len
+        chunk = torch.from_numpy(self.rows[:, start: start + self.seq_len + 1])  # (B, T+1)
+        return {"input_ids": chunk[:, :-1], "labels": chunk[:, 1:],
+                "reset_memory": window == 0, "step": step}
+
+
+class BlockBatches:
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int,
+                 causal: bool, cls_id: int | None = None, sep_id: int | None = None):
+        # Causal blocks hold T+1 tokens (inputs and shifted labels); MLM blocks hold T-2
+        # text tokens plus [CLS] and [SEP].
+        self.block_len = seq_len + 1 if causal else seq_len - 2
+        self.num_blocks = len(ids) // self.block_len
+        if self.num_blocks < batch_size:
+            raise DataError(f"{len(ids)} tokens make {self.num_blocks} blocks of "
+                            f"{self.block_len}, fewer than batch_size={batch_size}")
+        self.blocks = ids[: self.num_blocks * self.block_len]  # memmap view, read per batch
+        self.batch_size, self.seed, self.causal = batch_size, seed, causal
+        self.cls_id, self.sep_id = cls_id, sep_id
+        self.steps_per_epoch = self.num_blocks // batch_size
+        self._order_epoch, self._order = -1, None
+
+    def _epoch_order(self, epoch: int) -> np.ndarray:
+        if epoch != self._order_epoch:
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(self.num_blocks)
+            self._order_epoch = epoch
+        return self._order
+
+    def batch(self, step: int) -> dict:
+        epoch, index = divmod(step, self.steps_per_epoch)
+        chosen = self._epoch_order(epoch)[index * self.batch_size: (index + 1) * self.batch_size]
+        starts = chosen[:, None] * self.block_len + np.arange(self.block_len)  # (B, L)
+        rows = torch.from_numpy(np.asarray(self.blocks[starts], dtype=np.int64))
+        if self.causal:
+            return {"input_ids": rows[:, :-1], "labels": rows[:, 1:], "step": step,
+                    "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+        batch_size = rows.shape[0]
+        cls = torch.full((batch_size, 1), self.cls_id, dtype=torch.long)
+        sep = torch.full((batch_size, 1), self.sep_id, dtype=torch.long)
+        return {"input_ids": torch.cat([cls, rows, sep], dim=1), "step": step,
+                "example_ids": torch.from_numpy(chosen.astype(np.int64))}

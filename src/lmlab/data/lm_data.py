@@ -1,0 +1,99 @@
+"""From a dataset name to token stores: split files, the tokenizer, cached stores.
+
+``dataset`` is a catalogue name (``ptb``), a folder holding ``train.txt``/``valid.txt``/
+``test.txt`` (or ``*.train.txt`` …), or a single text file (train only). A catalogue
+entry with one file (tiny-shakespeare) is split by lines: the first 90% train, then 5%
+valid and 5% test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from lmlab.data import catalogue
+from lmlab.data.corpus import CorpusLine, iter_lines
+from lmlab.data.token_store import TokenStore, store_key
+from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
+from lmlab.errors import DataError
+
+SPLITS = ("train", "valid", "test")
+_FRACTIONS = {"train": (0.0, 0.9), "valid": (0.9, 0.95), "test": (0.95, 1.0)}
+
+
+def _is_path(dataset: str) -> bool:
+    return "/" in dataset or dataset.startswith(".") or Path(dataset).exists()
+
+
+def _split_file_in_folder(folder: Path, split: str) -> Path:
+    names = {"valid": ("valid", "dev", "validation")}.get(split, (split,))
+    for name in names:
+        for pattern in (f"{name}.txt", f"*.{name}.txt", f"*{name}*.txt", f"{name}.txt.gz"):
+            found = sorted(folder.glob(pattern))
+            if found:
+                return found[0]
+    raise DataError(f"{folder}: no {split} file (looked for {names[0]}.txt, *.{names[0]}.txt)")
+
+
+def _fraction_of_lines(path: Path, split: str, errors: str) -> Iterator[CorpusLine]:
+    total = sum(1 for _ in iter_lines(path, errors=errors))
+    start, stop = (int(total * f) for f in _FRACTIONS[split])
+    for line in iter_lines(path, errors=errors):
+        if start < line.line_number <= stop:
+            yield line
+
+
+def split_source(dataset: str, split: str) -> tuple[Path, bool]:
+    """(file, whether the split is a line-range of that file)."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
+    if _is_path(dataset):
+        path = Path(dataset)
+        if path.is_dir():
+            return _split_file_in_folder(path, split), False
+        if not path.exists():
+            raise DataError(f"{path}: no such file or folder")
+        if split != "train":
+            raise DataError(f"{path}: a single file has only a train split; pass a folder "
+                            f"with train/valid/test files to evaluate on {split}")
+        return path, False
+    entry = catalogue.get(dataset)
+    if split in entry.splits:
+        return catalogue.resolve(dataset, split), False
+    return catalogue.resolve(dataset, next(iter(entry.splits))), True
+
+
+def split_lines(dataset: str, split: str, errors: str = "strict") -> Iterator[CorpusLine]:
+    path, by_fraction = split_source(dataset, split)
+    if by_fraction:
+        return _fraction_of_lines(path, split, errors)
+    return iter_lines(path, errors=errors)
+
+
+def dataset_defaults(dataset: str) -> tuple[str, str | None]:
+    """(default tokenizer kind, the corpus's own unknown-word token)."""
+    if _is_path(dataset):
+        return "word", None
+    entry = catalogue.get(dataset)
+    return entry.default_tokenizer, entry.unk_token
+
+
+def prepare_tokenizer(data_config) -> TextTokenizer:
+    kind, unk = dataset_defaults(data_config.dataset)
+    if data_config.tokenizer.kind != "auto":
+        kind = data_config.tokenizer.kind
+    lines = (line.text for line in split_lines(data_config.dataset, "train",
+                                               data_config.encoding_errors)
+             if not line.is_boundary)
+    return train_tokenizer(lines, data_config.tokenizer, kind, unk)
+
+
+def token_store(data_config, tokenizer: TextTokenizer, split: str) -> TokenStore:
+    """The (cached) token store of ``split``; built on first use."""
+    path, by_fraction = split_source(data_config.dataset, split)
+    key = store_key(path, tokenizer, extra=f"{split}|{by_fraction}|{data_config.encoding_errors}")
+    folder = catalogue.cache_dir() / "token_stores" / key
+    if (folder / "meta.json").exists():
+        return TokenStore(folder)
+    return TokenStore.build(split_lines(data_config.dataset, split, data_config.encoding_errors),
+                            tokenizer, folder, f"{data_config.dataset}/{split} ({path})")

@@ -1,0 +1,186 @@
+"""Tokenizers (DESIGN §3), all backed by HF ``tokenizers`` so they save as one JSON file.
+
+* ``word``: whitespace-split words, vocabulary from the training split, the corpus's own
+  unknown-word token kept (PTB and WikiText-2 already contain ``<unk>``).
+* ``char``: one token per character, spaces included.
+* ``bpe`` (byte-level, GPT-2 style), ``wordpiece`` (BERT style), ``unigram`` (Kudo 2018):
+  trained with HF ``tokenizers`` trainers.
+
+Every vocabulary starts with the same special tokens, so ids 0..5 are special and every
+id >= ``num_special`` is an ordinary token (the MLM corruption relies on that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal
+
+from lmlab.errors import ConfigError, DataError
+
+PAD, EOS, CLS, SEP, MASK = "<pad>", "<eos>", "[CLS]", "[SEP]", "[MASK]"
+DEFAULT_UNK = "<unk>"
+
+
+@dataclass
+class TokenizerConfig:
+    kind: Literal["auto", "word", "char", "bpe", "wordpiece", "unigram"] = "auto"
+    """auto: the dataset's default (word for PTB/WikiText-2, char for tiny-shakespeare)."""
+    vocab_size: int = 0
+    """Maximum vocabulary (0 = every word/char seen; subword tokenizers need a size)."""
+    min_frequency: int = 1
+    lowercase: bool = False
+
+    def validate(self, path: str) -> None:
+        if self.vocab_size < 0:
+            raise ConfigError(f"{path}.vocab_size: must be >= 0")
+        if self.kind in ("bpe", "wordpiece", "unigram") and self.vocab_size == 0:
+            raise ConfigError(f"{path}.vocab_size: a {self.kind} tokenizer needs a vocab_size "
+                              f"(e.g. 8000)")
+        if self.min_frequency < 1:
+            raise ConfigError(f"{path}.min_frequency: must be >= 1")
+
+
+class TextTokenizer:
+    """A trained HF tokenizer plus the ids of lmlab's special tokens."""
+
+    FILE = "tokenizer.json"
+
+    def __init__(self, backend, kind: str, unk_token: str):
+        self.backend = backend
+        self.kind = kind
+        self.unk_token = unk_token
+        specials = [PAD, unk_token, EOS, CLS, SEP, MASK]
+        ids = [backend.token_to_id(token) for token in specials]
+        if any(i is None for i in ids):
+            raise DataError(f"tokenizer lacks one of the special tokens {specials}")
+        self.pad_id, self.unk_id, self.eos_id, self.cls_id, self.sep_id, self.mask_id = ids
+        self.num_special = max(ids) + 1
+
+    @property
+    def vocab_size(self) -> int:
+        return self.backend.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self.backend.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.backend.encode_batch(texts, add_special_tokens=False)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.backend.decode(list(ids), skip_special_tokens=False)
+
+    def id_to_token(self, token_id: int) -> str:
+        return self.backend.id_to_token(token_id)
+
+    def token_to_id(self, token: str) -> int | None:
+        return self.backend.token_to_id(token)
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.backend.save(str(folder / self.FILE))
+        (folder / "lmlab_tokenizer.json").write_text(
+            json.dumps({"kind": self.kind, "unk_token": self.unk_token}))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "TextTokenizer":
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        if not (folder / cls.FILE).exists():
+            raise DataError(f"{folder}: no {cls.FILE} (not an lmlab tokenizer folder)")
+        meta = json.loads((folder / "lmlab_tokenizer.json").read_text())
+        return cls(Tokenizer.from_file(str(folder / cls.FILE)), meta["kind"], meta["unk_token"])
+
+
+def _special_tokens(unk_token: str) -> list[str]:
+    return [PAD, unk_token, EOS, CLS, SEP, MASK]
+
+
+def _word_level(vocab: dict[str, int], unk_token: str, lowercase: bool):
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+
+    backend = Tokenizer(WordLevel(vocab, unk_token=unk_token))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    # Special tokens are matched before splitting, so "[MASK]" survives any pre-tokenizer.
+    backend.add_special_tokens(_special_tokens(unk_token))
+    if lowercase:
+        backend.normalizer = normalizers.Lowercase()
+    return backend
+
+
+def train_word(lines: Iterable[str], config: TokenizerConfig, unk_token: str):
+    counts = Counter()
+    for line in lines:
+        counts.update((line.lower() if config.lowercase else line).split())
+    specials = _special_tokens(unk_token)
+    words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+             if c >= config.min_frequency and w not in specials]
+    if config.vocab_size:
+        words = words[: max(0, config.vocab_size - len(specials))]
+    vocab = {token: i for i, token in enumerate(specials + words)}
+    return _word_level(vocab, unk_token, config.lowercase)
+
+
+def train_char(lines: Iterable[str], config: TokenizerConfig, unk_token: str):
+    from tokenizers import Regex, decoders, pre_tokenizers
+
+    counts = Counter()
+    for line in lines:
+        counts.update(line.lower() if config.lowercase else line)
+    specials = _special_tokens(unk_token)
+    chars = [c for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+             if n >= config.min_frequency]
+    if config.vocab_size:
+        chars = chars[: max(0, config.vocab_size - len(specials))]
+    vocab = {token: i for i, token in enumerate(specials + chars)}
+    backend = _word_level(vocab, unk_token, config.lowercase)
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    backend.decoder = decoders.Fuse()
+    return backend
+
+
+def train_subword(lines: Iterable[str], config: TokenizerConfig, unk_token: str):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    specials = _special_tokens(unk_token)
+    if config.kind == "bpe":
+        backend = Tokenizer(models.BPE(unk_token=None))
+        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        backend.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=config.vocab_size, special_tokens=specials,
+                                      min_frequency=config.min_frequency,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    elif config.kind == "wordpiece":
+        backend = Tokenizer(models.WordPiece(unk_token=unk_token))
+        backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        backend.decoder = decoders.WordPiece()
+        trainer = trainers.WordPieceTrainer(vocab_size=config.vocab_size, special_tokens=specials,
+                                            min_frequency=config.min_frequency)
+    else:
+        backend = Tokenizer(models.Unigram())
+        backend.pre_tokenizer = pre_tokenizers.Metaspace()
+        backend.decoder = decoders.Metaspace()
+        trainer = trainers.UnigramTrainer(vocab_size=config.vocab_size, special_tokens=specials,
+                                          unk_token=unk_token)
+    if config.lowercase:
+        backend.normalizer = normalizers.Lowercase()
+    backend.train_from_iterator(lines, trainer=trainer)
+    return backend
+
+
+def train_tokenizer(lines: Iterable[str], config: TokenizerConfig, kind: str,
+                    unk_token: str | None) -> TextTokenizer:
+    """Train a tokenizer of ``kind`` on ``lines`` (the training split only)."""
+    unk_token = unk_token or DEFAULT_UNK
+    config = dataclasses.replace(config, kind=kind)
+    trainer = {"word": train_word, "char": train_char}.get(kind, train_subword)
+    backend = trainer(lines, config, unk_token)
+    if backend.get_vocab_size() <= len(_special_tokens(unk_token)):
+        raise DataError("the training corpus gave an empty vocabulary")
+    return TextTokenizer(backend, kind, unk_token)

@@ -1,0 +1,93 @@
+"""Input embedding: token + position + segment, optional LayerNorm and dropout.
+
+Signature (DESIGN §1): ``(ids, segments=None, positions=None) -> x (B, T, D)``.
+BERT (Devlin et al. 2019, §3) sums token, learned position and segment embeddings and
+applies LayerNorm + dropout; GPT-2 (Radford et al. 2019) sums token and learned position
+embeddings with no norm; the Transformer (Vaswani et al. 2017, §3.5) uses sinusoids; an
+LSTM LM (Zaremba et al. 2014) uses token embeddings only (``position: none``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from lmlab.errors import ConfigError
+
+
+@dataclass
+class EmbeddingConfig:
+    vocab_size: int = 0
+    """0: taken from the trained tokenizer."""
+    hidden_size: int = 128
+    position: Literal["learned", "sinusoidal", "none"] = "learned"
+    max_positions: int = 512
+    num_segments: int = 0
+    """Segment (token-type) embeddings, as BERT's sentence A/B; 0 disables."""
+    layer_norm: bool = False
+    layer_norm_eps: float = 1e-12
+    dropout: float = 0.1
+
+    def validate(self, path: str) -> None:
+        for name in ("vocab_size", "num_segments"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{path}.{name}: must be >= 0")
+        if self.hidden_size <= 0:
+            raise ConfigError(f"{path}.hidden_size: must be > 0")
+        if self.position != "none" and self.max_positions <= 0:
+            raise ConfigError(f"{path}.max_positions: must be > 0")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"{path}.dropout: must be in [0, 1), got {self.dropout}")
+
+
+def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
+    """Vaswani et al. (2017) eq. in §3.5: PE(pos, 2i) = sin(pos / 10000^(2i/d)), cos for 2i+1."""
+    position = torch.arange(num_positions, dtype=torch.float32)[:, None]  # (P, 1)
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(num_positions, dim)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return table  # (P, D)
+
+
+class TokenEmbedding(nn.Module):
+    def __init__(self, config: EmbeddingConfig):
+        super().__init__()
+        self.config = config
+        self.tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.positions = (nn.Embedding(config.max_positions, config.hidden_size)
+                          if config.position == "learned" else None)
+        if config.position == "sinusoidal":
+            self.register_buffer("sinusoids", sinusoidal_table(config.max_positions,
+                                                               config.hidden_size),
+                                 persistent=False)
+        self.segments = (nn.Embedding(config.num_segments, config.hidden_size)
+                         if config.num_segments else None)
+        self.norm = (nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+                     if config.layer_norm else None)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+        batch, length = ids.shape
+        x = self.tokens(ids)  # (B, T, D)
+        if self.config.position != "none":
+            if length > self.config.max_positions and positions is None:
+                raise ValueError(f"sequence of {length} tokens is longer than "
+                                 f"max_positions={self.config.max_positions}")
+            if positions is None:
+                positions = torch.arange(length, device=ids.device)  # (T,)
+            if self.positions is not None:
+                x = x + self.positions(positions)
+            else:
+                x = x + self.sinusoids[positions]
+        if self.segments is not None:
+            # BERT adds segment 0 when none is given (HF's token_type_ids default).
+            x = x + (self.segments(segments) if segments is not None else self.segments.weight[0])
+        if self.norm is not None:
+            x = self.norm(x)
+        return self.dropout(x)

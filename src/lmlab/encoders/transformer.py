@@ -1,0 +1,100 @@
+"""Transformer encoder (Vaswani et al. 2017) in the two layouts the review's models use.
+
+* ``norm: post`` — BERT (Devlin et al. 2019): x = LN(x + Attn(x)); x = LN(x + FFN(x)).
+* ``norm: pre``  — GPT-2 (Radford et al. 2019): x = x + Attn(LN(x)); x = x + FFN(LN(x)),
+  with a final LayerNorm after the last layer.
+
+``mask: causal`` lets position t see positions <= t only (GPT); ``bidirectional`` sees all
+(BERT). Padding is masked through ``attention_mask`` (B, T), 1 = real token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from lmlab.encoders.output import EncoderOutput
+from lmlab.errors import ConfigError
+from lmlab.layers.attention import MultiHeadAttention
+from lmlab.layers.feed_forward import Activation, FeedForward
+
+
+@dataclass
+class TransformerConfig:
+    name: Literal["transformer"] = "transformer"
+    num_layers: int = 2
+    num_heads: int = 2
+    ffn_size: int = 512
+    norm: Literal["pre", "post"] = "pre"
+    mask: Literal["causal", "bidirectional"] = "causal"
+    activation: Activation = "gelu"
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    layer_norm_eps: float = 1e-5
+    final_norm: bool = True
+    """LayerNorm after the last layer (GPT-2); ignored for post-LN."""
+
+    def validate(self, path: str) -> None:
+        for name in ("num_layers", "num_heads", "ffn_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{path}.{name}: must be > 0, got {getattr(self, name)}")
+        for name in ("dropout", "attention_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{path}.{name}: must be in [0, 1)")
+
+    def check_compatible(self, embedding, path: str) -> None:
+        if embedding.hidden_size % self.num_heads:
+            raise ConfigError(f"{path}.num_heads: {self.num_heads} heads do not divide "
+                              f"model.embedding.hidden_size={embedding.hidden_size}")
+
+
+class TransformerLayer(nn.Module):
+    def __init__(self, hidden_size: int, config: TransformerConfig):
+        super().__init__()
+        self.pre_norm = config.norm == "pre"
+        self.attention = MultiHeadAttention(hidden_size, config.num_heads,
+                                            config.attention_dropout)
+        self.attention_norm = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout)
+        self.ffn_norm = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+        if self.pre_norm:
+            x = x + self.dropout(self.attention(self.attention_norm(x), mask, causal))
+            return x + self.ffn(self.ffn_norm(x))
+        x = self.attention_norm(x + self.dropout(self.attention(x, mask, causal)))
+        return self.ffn_norm(x + self.ffn(x))
+
+
+class TransformerEncoder(nn.Module):
+    recurrent = False
+
+    def __init__(self, hidden_size: int, config: TransformerConfig):
+        super().__init__()
+        self.config = config
+        self.causal = config.mask == "causal"
+        self.layers = nn.ModuleList(TransformerLayer(hidden_size, config)
+                                    for _ in range(config.num_layers))
+        self.final_norm = (nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+                           if config.norm == "pre" and config.final_norm else None)
+
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                memory=None, return_layers: bool = False) -> EncoderOutput:
+        # (B, T) keep-mask -> (B, 1, 1, T) bool, broadcast over heads and query positions.
+        mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
+        states = []
+        for layer in self.layers:
+            x = layer(x, mask, self.causal)
+            if return_layers:
+                states.append(x)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return EncoderOutput(x, None, tuple(states) if return_layers else None)
+
+
+def build_transformer(hidden_size: int, config: TransformerConfig) -> TransformerEncoder:
+    return TransformerEncoder(hidden_size, config)

@@ -1,0 +1,47 @@
+"""Language-model head: hidden states -> vocabulary logits.
+
+GPT-2: logits = h E^T (weights tied to the token embedding, no bias).
+BERT (Devlin et al. 2019; HF ``BertLMPredictionHead``): a transform (dense, GELU,
+LayerNorm) then the tied decoder with a bias. Press & Wolf (2017) motivate the tying.
+``logits`` may be asked for a subset of positions only, which is how the MLM objective
+avoids projecting unmasked positions onto the vocabulary (as fairseq does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lmlab.layers.feed_forward import Activation, activation_fn
+
+
+@dataclass
+class LMHeadConfig:
+    tie_weights: bool = True
+    transform: bool = False
+    """BERT's dense + activation + LayerNorm before the decoder."""
+    activation: Activation = "gelu"
+    bias: bool = False
+    layer_norm_eps: float = 1e-12
+
+
+class LMHead(nn.Module):
+    def __init__(self, hidden_size: int, vocab_size: int, config: LMHeadConfig,
+                 tied_embedding: nn.Embedding | None):
+        super().__init__()
+        self.transform = nn.Linear(hidden_size, hidden_size) if config.transform else None
+        self.activation = activation_fn(config.activation)
+        self.norm = (nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+                     if config.transform else None)
+        self.decoder = nn.Linear(hidden_size, vocab_size, bias=config.bias)
+        if config.tie_weights:
+            if tied_embedding is None:
+                raise ValueError("tie_weights needs the token embedding")
+            self.decoder.weight = tied_embedding.weight
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.transform is not None:
+            hidden = self.norm(self.activation(self.transform(hidden)))
+        return self.decoder(hidden)  # (..., V)

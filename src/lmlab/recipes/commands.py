@@ -1,0 +1,153 @@
+"""Core sub-commands: train, eval, generate, fill-mask, data, demo. Thin: parse and call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = argparse.RawDescriptionHelpFormatter
+
+
+def _train(args) -> int:
+    from lmlab.config import load_config
+    from lmlab.presets import preset_path
+    from lmlab.training.trainer import train
+
+    overrides = list(args.set or [])
+    if args.data:
+        overrides.append(f"data.dataset={args.data}")
+    if args.resume:
+        config = load_config(preset_path(args.config), overrides) if args.config else None
+        result = train(config, args.resume, resume=True,
+                       overrides_after_resume=[] if config else overrides)
+    else:
+        if not args.config or not args.out:
+            raise SystemExit("lmlab train: give CONFIG and --out (or --resume RUN)")
+        result = train(load_config(preset_path(args.config), overrides), args.out)
+    print(json.dumps({"run": str(result.run_dir), "steps": result.steps,
+                      "train_seconds": round(result.train_seconds, 1),
+                      "tokens_per_second": round(result.tokens_per_second),
+                      "valid_perplexity": result.valid and round(result.valid["perplexity"], 2),
+                      "stopped_early": result.stopped_early}))
+    return 0
+
+
+def _eval_perplexity(args) -> int:
+    from lmlab.recipes.evaluate import perplexity_of_run
+
+    result = perplexity_of_run(args.run, args.data, args.split, args.stride, args.max_tokens)
+    print(json.dumps(result))
+    return 0
+
+
+def _generate(args) -> int:
+    from lmlab.recipes.evaluate import generate_from_run
+
+    print(generate_from_run(args.run, args.prompt, args.max_new_tokens, args.temperature,
+                            args.top_k, args.top_p, args.seed))
+    return 0
+
+
+def _fill_mask(args) -> int:
+    from lmlab.evaluation.generation import fill_mask
+    from lmlab.training.checkpoint import load_run
+
+    _, tokenizer, model = load_run(args.run)
+    predictions = fill_mask(model, tokenizer, args.text, args.top_k)
+    if not predictions:
+        print(f"no {tokenizer.id_to_token(tokenizer.mask_id)} token in the text")
+        return 1
+    for index, candidates in enumerate(predictions, start=1):
+        print(f"[MASK] #{index}: " + "  ".join(f"{token} ({p:.3f})" for token, p in candidates))
+    return 0
+
+
+def _data_list(args) -> int:
+    from lmlab.data import catalogue
+
+    for name in catalogue.names():
+        entry = catalogue.get(name)
+        print(f"{name:18} {', '.join(entry.splits):20} {entry.description}")
+    print(f"data directory: {catalogue.data_dir()} (set LMLAB_DATA to change)")
+    return 0
+
+
+def _data_info(args) -> int:
+    from lmlab.recipes.data_info import dataset_info
+
+    print(json.dumps(dataset_info(args.name, verify=args.verify), indent=1))
+    return 0
+
+
+def _demo(args) -> int:
+    from lmlab.recipes.demo import run_demo
+
+    run_demo(out=args.out, budget_seconds=args.budget, data=args.data)
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    train = subparsers.add_parser(
+        "train", help="train a model from a preset", formatter_class=HELP,
+        epilog="examples:\n  lmlab train configs/gpt/tiny.yaml --data ptb --out runs/gpt-tiny\n"
+               "  lmlab train bert/tiny --out runs/bert-tiny --set train.max_steps=500\n"
+               "  lmlab train --resume runs/gpt-tiny --set train.max_steps=4000")
+    train.add_argument("config", nargs="?", help="preset YAML path or family/size name")
+    train.add_argument("--data", help="dataset name or path (overrides data.dataset)")
+    train.add_argument("--out", help="run folder to create")
+    train.add_argument("--resume", metavar="RUN", help="continue the run saved in RUN")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config value, e.g. train.max_steps=2000 (repeatable)")
+    train.set_defaults(run=_train)
+
+    evaluate = subparsers.add_parser("eval", help="evaluate a run")
+    eval_kinds = evaluate.add_subparsers(dest="eval_kind", metavar="KIND")
+    perplexity = eval_kinds.add_parser(
+        "perplexity", help="perplexity on a split", formatter_class=HELP,
+        epilog="examples:\n  lmlab eval perplexity runs/gpt-tiny --data ptb --split test\n"
+               "  lmlab eval perplexity runs/kn5 --data ptb --split test")
+    perplexity.add_argument("run")
+    perplexity.add_argument("--data", help="dataset (default: the one the run trained on)")
+    perplexity.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    perplexity.add_argument("--stride", type=int, default=None,
+                            help="transformer window stride (default seq_len // 2)")
+    perplexity.add_argument("--max-tokens", type=int, default=0, help="score only this many")
+    perplexity.set_defaults(run=_eval_perplexity)
+
+    generate = subparsers.add_parser(
+        "generate", help="sample text from a causal LM", formatter_class=HELP,
+        epilog='example:\n  lmlab generate runs/gpt-tiny --prompt "the company said" '
+               "--max-new-tokens 30 --top-p 0.9")
+    generate.add_argument("run")
+    generate.add_argument("--prompt", default="")
+    generate.add_argument("--max-new-tokens", type=int, default=30)
+    generate.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    generate.add_argument("--top-k", type=int, default=0)
+    generate.add_argument("--top-p", type=float, default=1.0)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.set_defaults(run=_generate)
+
+    fill = subparsers.add_parser(
+        "fill-mask", help="predict [MASK] tokens with a masked LM", formatter_class=HELP,
+        epilog='example:\n  lmlab fill-mask runs/bert-tiny "the stock market [MASK] sharply"')
+    fill.add_argument("run")
+    fill.add_argument("text")
+    fill.add_argument("--top-k", type=int, default=5)
+    fill.set_defaults(run=_fill_mask)
+
+    data = subparsers.add_parser("data", help="the dataset catalogue")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION")
+    data_commands.add_parser("list", help="list datasets").set_defaults(run=_data_list)
+    info = data_commands.add_parser("info", help="files, sizes and checksums of a dataset")
+    info.add_argument("name")
+    info.add_argument("--verify", action="store_true", help="check sha256 pins")
+    info.set_defaults(run=_data_info)
+
+    demo = subparsers.add_parser(
+        "demo", help="train LSTM, GPT and BERT on PTB and print a comparison table",
+        formatter_class=HELP, epilog="example:\n  lmlab demo --budget 600 --out results/demo")
+    demo.add_argument("--budget", type=float, default=600.0,
+                      help="total training seconds, shared by the neural models (default 600)")
+    demo.add_argument("--out", default="runs/demo")
+    demo.add_argument("--data", default="ptb")
+    demo.set_defaults(run=_demo)

@@ -1,0 +1,46 @@
+"""Evaluation verbs over a run folder, for neural and n-gram runs alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _is_ngram_run(run: str) -> bool:
+    return (Path(run) / "ngram.json").exists()  # the marker every `ngram build` writes
+
+
+def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None = None,
+                      max_tokens: int = 0) -> dict:
+    if _is_ngram_run(run):
+        from lmlab.ngram.run_folder import evaluate_run_perplexity
+
+        return evaluate_run_perplexity(run, data or "ptb", split)
+    from lmlab.data.lm_data import token_store
+    from lmlab.evaluation.perplexity import evaluate_perplexity
+    from lmlab.training.checkpoint import load_run
+
+    config, tokenizer, model = load_run(run)
+    if data:
+        config.data.dataset = data
+    store = token_store(config.data, tokenizer, split)
+    result = evaluate_perplexity(model, config, tokenizer, store.ids, stride, max_tokens)
+    return {"run": str(run), "data": config.data.dataset, "split": split, **result}
+
+
+def generate_from_run(run: str, prompt: str, max_new_tokens: int, temperature: float,
+                      top_k: int, top_p: float, seed: int) -> str:
+    if _is_ngram_run(run):
+        from lmlab.ngram.run_folder import generate_from_run as ngram_generate
+
+        return ngram_generate(run, prompt, max_new_tokens, temperature, top_k, top_p, seed)
+    from lmlab.errors import LmlabError
+    from lmlab.evaluation.generation import generate
+    from lmlab.training.checkpoint import load_run
+
+    config, tokenizer, model = load_run(run)
+    if config.objectives[0].name != "clm":
+        raise LmlabError(f"{run} is a masked LM ({config.objectives[0].name}); use "
+                         f"'lmlab fill-mask {run} TEXT' instead of generate")
+    return generate(model, tokenizer, prompt, max_new_tokens, temperature, top_k, top_p, seed,
+                    max_context=config.model.embedding.max_positions
+                    if config.model.embedding.position == "learned" else 0)

@@ -1,0 +1,70 @@
+"""Registries: plain dicts from the strings used in YAML to (config class, builder).
+
+Read here and nowhere else (DESIGN §6.2, UER-py's ``str2encoder``). Adding a part means
+adding one line to one of these dicts.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lmlab.composition import LanguageModel
+from lmlab.embeddings.token_embedding import TokenEmbedding
+from lmlab.encoders.lstm import LSTMConfig, build_lstm
+from lmlab.encoders.transformer import TransformerConfig, build_transformer
+from lmlab.heads.lm_head import LMHead
+from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
+from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
+
+ENCODERS = {
+    "transformer": (TransformerConfig, build_transformer),
+    "lstm": (LSTMConfig, build_lstm),
+}
+
+OBJECTIVES = {
+    "clm": (CausalLMConfig, CausalLMObjective),
+    "mlm": (MaskedLMConfig, MaskedLMObjective),
+}
+
+
+def _initialise(model: nn.Module, method: str, scale: float) -> None:
+    """normal(0, scale) for weights with zero biases and unit LayerNorms (BERT/GPT-2), or
+    uniform(-scale, scale) for every parameter (Zaremba et al. 2014)."""
+    for module in model.modules():
+        if method == "uniform":
+            for parameter in module.parameters(recurse=False):
+                nn.init.uniform_(parameter, -scale, scale)
+        elif isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, 0.0, scale)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LSTM):
+            for parameter in module.parameters(recurse=False):
+                nn.init.uniform_(parameter, -scale, scale)
+
+
+def build_model(model_config, vocab_size: int | None = None, seed: int | None = None) -> LanguageModel:
+    """The one builder: embedding + encoder + LM head from a :class:`ModelConfig`."""
+    embedding_config = model_config.embedding
+    if vocab_size is not None:
+        embedding_config.vocab_size = vocab_size
+    if embedding_config.vocab_size <= 0:
+        raise ValueError("model.embedding.vocab_size is unknown: train a tokenizer first")
+    if seed is not None:
+        torch.manual_seed(seed)
+    embedding = TokenEmbedding(embedding_config)
+    _, build_encoder = ENCODERS[model_config.encoder.name]
+    encoder = build_encoder(embedding_config.hidden_size, model_config.encoder)
+    lm_head = LMHead(embedding_config.hidden_size, embedding_config.vocab_size,
+                     model_config.lm_head, embedding.tokens)
+    model = LanguageModel(embedding, encoder, lm_head)
+    _initialise(model, model_config.init, model_config.init_scale)
+    return model
+
+
+def build_objectives(objective_configs, tokenizer) -> list:
+    return [OBJECTIVES[config.name][1](config, tokenizer) for config in objective_configs]

@@ -1,0 +1,103 @@
+"""Checkpoints (DESIGN §4): a folder written atomically, loaded without unpickling code.
+
+``<run>/checkpoint/`` holds ``model.safetensors``, ``config.yaml``, ``tokenizer/`` and
+``trainer_state.pt`` (optimizer, scheduler, RNG, data position, objective state). It is
+written to a temporary sibling and swapped in by renames, so a run killed at any moment
+leaves either the previous checkpoint or the new one, never a mix. ``trainer_state.pt`` is
+read with ``torch.load(weights_only=True)``: tensors and plain containers only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_model, save_model
+
+from lmlab.config import RunConfig, dump_config, from_dict, load_raw
+from lmlab.data.tokenizers import TextTokenizer
+from lmlab.errors import CheckpointError, ConfigError
+
+CHECKPOINT = "checkpoint"
+_PREVIOUS = "checkpoint.previous"
+
+
+def checkpoint_folder(path: str | Path) -> Path:
+    """Accept a run folder or a checkpoint folder; return the checkpoint folder."""
+    path = Path(path)
+    if (path / "model.safetensors").exists():
+        return path
+    for name in (CHECKPOINT, _PREVIOUS):  # _PREVIOUS: a swap interrupted half-way
+        if (path / name / "model.safetensors").exists():
+            return path / name
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such run folder")
+    raise CheckpointError(f"{path}: no checkpoint here (expected {path / CHECKPOINT}/"
+                          f"model.safetensors)")
+
+
+def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextTokenizer,
+                    trainer_state: dict) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint-"))
+    try:
+        save_model(model, str(temporary / "model.safetensors"))
+        (temporary / "config.yaml").write_text(dump_config(config))
+        tokenizer.save(temporary / "tokenizer")
+        torch.save(trainer_state, temporary / "trainer_state.pt")
+        final, previous = run_dir / CHECKPOINT, run_dir / _PREVIOUS
+        if previous.exists():
+            shutil.rmtree(previous)
+        if final.exists():
+            os.replace(final, previous)
+        os.replace(temporary, final)
+        if previous.exists():
+            shutil.rmtree(previous)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    return run_dir / CHECKPOINT
+
+
+def load_checkpoint_config(folder: Path) -> RunConfig:
+    try:
+        return from_dict(RunConfig, load_raw(folder / "config.yaml"))
+    except ConfigError as error:
+        raise CheckpointError(f"{folder}/config.yaml: {error}") from None
+
+
+def load_weights(model, folder: Path) -> None:
+    """Load ``model.safetensors`` strictly; name the first mismatching key on failure."""
+    try:
+        missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()
+        raise CheckpointError(f"{folder}/model.safetensors does not fit this model: "
+                              f"{first[1].strip() if len(first) > 1 else first[0]}") from None
+    if missing or unexpected:
+        raise CheckpointError(f"{folder}/model.safetensors is from another model: "
+                              f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+
+
+def load_trainer_state(folder: Path) -> dict:
+    path = folder / "trainer_state.pt"
+    if not path.exists():
+        raise CheckpointError(f"{folder}: no trainer_state.pt; cannot resume (the model can "
+                              f"still be evaluated)")
+    return torch.load(path, weights_only=True)
+
+
+def load_run(path: str | Path):
+    """(config, tokenizer, model in eval mode) from a run or checkpoint folder."""
+    from lmlab.registry import build_model
+
+    folder = checkpoint_folder(path)
+    config = load_checkpoint_config(folder)
+    tokenizer = TextTokenizer.load(folder / "tokenizer")
+    model = build_model(config.model, tokenizer.vocab_size)
+    load_weights(model, folder)
+    model.eval()
+    return config, tokenizer, model

@@ -1,0 +1,172 @@
+"""Compiled word2vec training kernels (numba): the fast path.
+
+One call trains a *job* — a range of sentences — with skip-gram or CBOW and hierarchical
+softmax and/or negative sampling, exactly as word2vec.c / gensim's ``word2vec_inner.pyx``
+define the updates (Mikolov et al. 2013a eq. 1–2 for the models; 2013b eq. 4 for negative
+sampling; Morin & Bengio 2005 for hierarchical softmax):
+
+* subsampling decides per occurrence with a 32-bit draw against ``keep_int`` (vocab.py);
+* each kept position i draws ``b = rand % window`` and uses the window ``window - b``
+  (the "dynamic window" that weighs near words more);
+* skip-gram: for every context word c of centre word w, the *input* vector is ``syn0[c]``
+  and the predicted word is w (gensim's pair order);
+* CBOW: the input is the sum (or mean) of the context vectors; its error is added to each
+  context vector (divided by the count for the sum variant, as gensim does);
+* dot products outside [-6, 6] are skipped, as in gensim's ``MAX_EXP`` test.
+
+Random numbers come from word2vec.c's 64-bit LCG (``r = r·25214903917 + 11``; the draw is
+``r >> 16``), so :mod:`lmlab.wordvec.reference` reproduces the same decisions in NumPy and
+tests compare the two. The kernels release the GIL (``nogil``): Python threads run jobs in
+parallel on shared arrays, lock-free ("Hogwild", like word2vec.c and gensim).
+
+This module imports numba at import time, so only import it when training with the numba
+backend (``lmlab.wordvec.word2vec`` does so lazily).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+_MULTIPLIER = np.uint64(25214903917)
+_INCREMENT = np.uint64(11)
+_SHIFT = np.uint64(16)
+_MASK32 = np.uint64(0xFFFFFFFF)
+MAX_EXP = 6.0
+
+
+@njit(inline="always")
+def _advance(state):
+    return state * _MULTIPLIER + _INCREMENT
+
+
+@njit(inline="always")
+def _draw32(state):
+    return np.int64((state >> _SHIFT) & _MASK32)
+
+
+@njit(inline="always")
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@njit(inline="always")
+def _hs_update(l1, syn1, codes, points, length, word, alpha, work):
+    """Hierarchical softmax step for input vector l1 (D,) predicting ``word``."""
+    size = l1.shape[0]
+    for b in range(length):
+        row = points[word, b]
+        dot = np.float32(0.0)
+        for d in range(size):
+            dot += l1[d] * syn1[row, d]
+        if dot <= -MAX_EXP or dot >= MAX_EXP:
+            continue
+        g = np.float32((1.0 - codes[word, b] - _sigmoid(dot)) * alpha)
+        for d in range(size):
+            work[d] += g * syn1[row, d]
+        for d in range(size):
+            syn1[row, d] += g * l1[d]
+
+
+@njit(inline="always")
+def _ns_update(l1, syn1neg, cum_table, negative, word, alpha, work, state):
+    """Negative-sampling step for input l1 (D,) with positive ``word``; returns the RNG state."""
+    size = l1.shape[0]
+    table_max = cum_table[cum_table.shape[0] - 1]
+    for k in range(negative + 1):
+        if k == 0:
+            target = word
+            label = 1.0
+        else:
+            target = np.searchsorted(cum_table, np.int64(state >> _SHIFT) % table_max)
+            state = _advance(state)
+            if target == word:
+                continue
+            label = 0.0
+        dot = np.float32(0.0)
+        for d in range(size):
+            dot += l1[d] * syn1neg[target, d]
+        if dot <= -MAX_EXP or dot >= MAX_EXP:
+            continue
+        g = np.float32((label - _sigmoid(dot)) * alpha)
+        for d in range(size):
+            work[d] += g * syn1neg[target, d]
+        for d in range(size):
+            syn1neg[target, d] += g * l1[d]
+    return state
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sample,
+              cum_table, codes, points, code_lengths, skipgram, cbow_mean, hs, negative,
+              window, alpha, seed, sentence, reduced, work, neu1):
+    """Train sentences [first, last); returns the number of tokens kept by subsampling.
+
+    syn0 (V, D), syn1 (V-1, D) or empty, syn1neg (V, D) or empty — updated in place.
+    sentence/reduced: int buffers of the longest sentence's length; work/neu1: (D,) float32.
+    """
+    size = syn0.shape[1]
+    state = np.uint64(seed)
+    kept_total = 0
+    for s in range(first, last):
+        n = 0
+        for t in range(offsets[s], offsets[s + 1]):
+            word = ids[t]
+            if do_sample:
+                draw = _draw32(state)
+                state = _advance(state)
+                if keep_int[word] < draw:
+                    continue
+            sentence[n] = word
+            n += 1
+        kept_total += n
+        for i in range(n):
+            reduced[i] = _draw32(state) % window
+            state = _advance(state)
+        for i in range(n):
+            span = window - reduced[i]
+            lo = max(0, i - span)
+            hi = min(n, i + span + 1)
+            word = sentence[i]
+            if skipgram:
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    context = sentence[j]
+                    l1 = syn0[context]
+                    work[:] = 0.0
+                    if hs:
+                        _hs_update(l1, syn1, codes, points, code_lengths[word], word, alpha, work)
+                    if negative > 0:
+                        state = _ns_update(l1, syn1neg, cum_table, negative, word, alpha, work, state)
+                    for d in range(size):
+                        syn0[context, d] += work[d]
+            else:
+                neu1[:] = 0.0
+                count = 0
+                for j in range(lo, hi):
+                    if j != i:
+                        count += 1
+                        for d in range(size):
+                            neu1[d] += syn0[sentence[j], d]
+                if count == 0:
+                    continue
+                inv_count = np.float32(1.0 / count)
+                if cbow_mean:
+                    for d in range(size):
+                        neu1[d] *= inv_count
+                work[:] = 0.0
+                if hs:
+                    _hs_update(neu1, syn1, codes, points, code_lengths[word], word, alpha, work)
+                if negative > 0:
+                    state = _ns_update(neu1, syn1neg, cum_table, negative, word, alpha, work, state)
+                if not cbow_mean:
+                    for d in range(size):
+                        work[d] *= inv_count
+                for j in range(lo, hi):
+                    if j != i:
+                        for d in range(size):
+                            syn0[sentence[j], d] += work[d]
+    return kept_total

@@ -1,0 +1,70 @@
+"""The numba kernel against its NumPy twin, and training behaviour on a toy corpus."""
+
+import numpy as np
+import pytest
+
+from lmlab.wordvec.corpus import encode, split_jobs
+from lmlab.wordvec.vocab import build_vocabulary, count_words
+from lmlab.wordvec.word2vec import Word2VecConfig, train_word2vec
+
+pytest.importorskip("numba")
+
+SENTENCES = [s.split() for s in [
+    "the cat sat on the mat", "the dog sat on the log", "a cat and a dog",
+    "the mat and the log", "cats chase dogs on the mat", "the the the cat",
+] * 4]
+
+
+def _toy():
+    vocab = build_vocabulary(count_words(SENTENCES), min_count=1)
+    return vocab, encode(iter(SENTENCES), vocab.index)
+
+
+@pytest.mark.parametrize("method,loss,cbow_mean,sample", [
+    ("skipgram", "negative", True, 1e-3), ("skipgram", "hs", True, 0.0),
+    ("cbow", "negative", True, 0.1), ("cbow", "hs", False, 1e-3), ("cbow", "negative", False, 0.0),
+])
+def test_numba_kernel_matches_reference(method, loss, cbow_mean, sample):
+    vocab, corpus = _toy()
+    results = []
+    for backend in ("numpy", "numba"):
+        config = Word2VecConfig(method=method, loss=loss, cbow_mean=cbow_mean, sample=sample,
+                                vector_size=16, window=3, negative=3, min_count=1, epochs=2,
+                                workers=1, seed=3, batch_words=20, backend=backend, alpha=0.1)
+        model = train_word2vec(corpus, vocab, config)
+        results.append((model.vectors, model.output, model.stats.kept_words))
+    (v_ref, o_ref, k_ref), (v_fast, o_fast, k_fast) = results
+    assert k_ref == k_fast  # identical subsampling decisions
+    assert np.abs(o_ref).max() > 1e-3  # the output layer did learn
+    np.testing.assert_allclose(v_fast, v_ref, atol=2e-5)
+    np.testing.assert_allclose(o_fast, o_ref, atol=2e-5)
+
+
+def test_single_worker_is_deterministic_and_seed_matters():
+    vocab, corpus = _toy()
+    config = dict(vector_size=8, min_count=1, epochs=1, workers=1, batch_words=20)
+    a = train_word2vec(corpus, vocab, Word2VecConfig(seed=1, **config)).vectors
+    b = train_word2vec(corpus, vocab, Word2VecConfig(seed=1, **config)).vectors
+    c = train_word2vec(corpus, vocab, Word2VecConfig(seed=2, **config)).vectors
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_jobs_cover_all_sentences():
+    _, corpus = _toy()
+    jobs = split_jobs(corpus, batch_words=25)
+    assert jobs[0, 0] == 0 and jobs[-1, 1] == corpus.num_sentences
+    assert (jobs[1:, 0] == jobs[:-1, 1]).all()
+
+
+def test_skipgram_learns_cooccurrence():
+    # two disjoint "topics": words of one topic should end closer to each other
+    rng = np.random.default_rng(0)
+    topic_a, topic_b = "red green blue pink".split(), "one two three four".split()
+    sentences = [list(rng.choice(t, 8)) for t in (topic_a, topic_b) for _ in range(150)]
+    vocab = build_vocabulary(count_words(sentences), min_count=1)
+    config = Word2VecConfig(vector_size=10, window=3, min_count=1, epochs=5, workers=2, sample=0)
+    vectors = train_word2vec(encode(iter(sentences), vocab.index), vocab, config).vectors
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sim = unit @ unit.T
+    i = {w: k for k, w in enumerate(vocab.words)}
+    assert sim[i["red"], i["blue"]] > sim[i["red"], i["two"]] + 0.3
