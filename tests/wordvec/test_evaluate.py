@@ -95,5 +95,5 @@ def test_word_pairs_is_scipy_spearman_of_cosines(tmp_path):
 def test_neighbors_excludes_query():
     vectors = np.array([[1, 0], [0.9, 0.1], [0, 1], [-1, 0]] + [[0.1, 0.1]] * 8, dtype=np.float32)
     top = neighbors(WORDS, vectors, "king", topn=2)
-    assert [w for w, _ in top] == ["queen", "apple"] or top[0][0] == "queen"
+    assert [w for w, _ in top] == ["queen", "Paris"]  # ties: the earlier (more frequent) row
     assert top[0][1] == pytest.approx(0.9 / np.hypot(0.9, 0.1))

@@ -70,17 +70,30 @@ def add_commands(subparsers) -> None:
     near.set_defaults(run=run_neighbors)
 
 
-def _progress_factory(disabled: bool):
+def _progress_factory(disabled: bool, bars: list):
     def make(total: int):
         from tqdm import tqdm
         bar = tqdm(total=total, unit="word", unit_scale=True, disable=disabled)
+        bars.append(bar)
         return bar.update
     return make
 
 
 def run_train(args) -> int:
+    bars: list = []
+    factory = _progress_factory(args.no_progress, bars)
+    try:
+        info = _train(args, factory)
+    finally:
+        for bar in bars:
+            bar.close()
+    print(f"{args.out}: {info['vocab_size']} words, {info['corpus_words']} corpus tokens, "
+          f"{info.get('words_per_second', 0):,.0f} words/s")
+    return 0
+
+
+def _train(args, factory) -> dict:
     from lmlab.wordvec import runs
-    factory = _progress_factory(args.no_progress)
     if args.method in ("skipgram", "cbow"):
         from lmlab.wordvec.word2vec import Word2VecConfig
         config = Word2VecConfig(
@@ -106,9 +119,7 @@ def run_train(args) -> int:
                                   epochs=args.epochs, prototypes=args.prototypes,
                                   workers=args.workers, seed=args.seed, backend=args.backend)
         info = train_multiproto_run(args.data, args.out, config, tuple(args.format), factory)
-    print(f"{args.out}: {info['vocab_size']} words, {info['corpus_words']} corpus tokens, "
-          f"{info.get('words_per_second', 0):,.0f} words/s")
-    return 0
+    return info
 
 
 def run_eval(args) -> int:
@@ -121,6 +132,9 @@ def run_eval(args) -> int:
         return 0
     for name in ("wordsim353", "simlex999"):
         r = result[name]
+        if r["spearman"] is None:
+            print(f"{name:11s} too few pairs in the vocabulary ({r['pairs']}; oov {r['oov']})")
+            continue
         print(f"{name:11s} spearman {r['spearman']:.4f}  pearson {r['pearson']:.4f}  "
               f"pairs {r['pairs']}  oov {r['oov']} ({r['oov_ratio']:.1f}%)")
     analogy = result["analogy"]
