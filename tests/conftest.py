@@ -26,3 +26,14 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Token stores and other derived files go to a per-session temp folder."""
     monkeypatch.setenv("LMLAB_CACHE", str(tmp_path_factory.getbasetemp() / "lmlab-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory, shared_data) -> Path:
+    """A small PTB-shaped folder (train/valid/test) cut from the real PTB files."""
+    folder = tmp_path_factory.mktemp("tiny_ptb")
+    sizes = {"train": 1500, "valid": 150, "test": 150}
+    for split, lines in sizes.items():
+        source = (shared_data / "ptb" / f"ptb.{split}.txt").read_text().splitlines()[:lines]
+        (folder / f"{split}.txt").write_text("\n".join(source) + "\n")
+    return folder

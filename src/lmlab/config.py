@@ -41,6 +41,8 @@ class ModelConfig:
 
     def validate(self, path: str) -> None:
         _require(self.init_scale > 0, f"{path}.init_scale", "must be > 0")
+        _require(self.encoder is not None, f"{path}.encoder",
+                 "missing; give a mapping with a name (e.g. {name: transformer})")
         check = getattr(self.encoder, "check_compatible", None)
         if check is not None:
             check(self.embedding, f"{path}.encoder")
@@ -228,6 +230,9 @@ def from_dict(cls: type, data: Any, path: str = "") -> Any:
         raise ConfigError(f"{_join(path, key)}: unknown key{hint} "
                           f"(allowed: {', '.join(fields)})")
     values = {key: _convert(value, hints[key], _join(path, key)) for key, value in data.items()}
+    for key in fields:
+        if key not in values and dataclasses.is_dataclass(hints[key]):
+            values[key] = from_dict(hints[key], {}, _join(path, key))  # defaults, validated
     instance = cls(**values)
     validate = getattr(instance, "validate", None)
     if validate is not None:

@@ -1,0 +1,1 @@
+"""Interop with HF transformers (import/export of weights and configs)."""

@@ -1,0 +1,49 @@
+import gzip
+
+import pytest
+
+from lmlab.data.corpus import iter_documents, iter_lines, iter_sentences
+from lmlab.errors import DataError
+
+
+def test_documents_split_on_blank_lines(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("a b\nc\n\n \nd e\n\n")
+    docs = list(iter_documents(path))
+    assert [[line.text for line in doc] for doc in docs] == [["a b", "c"], ["d e"]]
+    assert docs[1][0].line_number == 5
+
+
+def test_gzip_is_read_transparently(tmp_path):
+    path = tmp_path / "c.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("x y\nz\n")
+    assert [line.text for line in iter_sentences(path)] == ["x y", "z"]
+
+
+def test_empty_corpus_is_refused(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_text("\n  \n")
+    with pytest.raises(DataError, match="empty"):
+        list(iter_sentences(path))
+
+
+def test_undecodable_bytes_name_file_and_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"good line\nalso good\nbad \xff\xfe here\n")
+    with pytest.raises(DataError, match=r"bad.txt:3: .*not valid utf-8"):
+        list(iter_lines(path))
+    replaced = [line.text for line in iter_lines(path, errors="replace")]
+    assert replaced[2] == "bad \ufffd\ufffd here"
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(DataError, match="binary"):
+        list(iter_lines(path))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        list(iter_lines(tmp_path / "nope.txt"))

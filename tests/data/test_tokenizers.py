@@ -1,0 +1,79 @@
+import pytest
+
+from lmlab.data.lm_data import prepare_tokenizer, token_store
+from lmlab.data.tokenizers import TextTokenizer, TokenizerConfig, train_tokenizer
+from lmlab.config import DataConfig
+
+PTB_LINE = "the company said it expects <unk> N shares to be sold"
+
+
+def _lines(shared_data, n=3000):
+    return (shared_data / "ptb" / "ptb.train.txt").read_text().splitlines()[:n]
+
+
+def test_word_tokenizer_keeps_ptb_unk_and_round_trips(shared_data, tmp_path):
+    tokenizer = train_tokenizer(_lines(shared_data), TokenizerConfig(), "word", "<unk>")
+    ids = tokenizer.encode(PTB_LINE)
+    assert tokenizer.decode(ids) == PTB_LINE
+    assert tokenizer.encode("zzzunseenword") == [tokenizer.unk_id]
+    assert tokenizer.id_to_token(tokenizer.unk_id) == "<unk>"
+    assert tokenizer.encode("a [MASK] b")[1] == tokenizer.mask_id
+    tokenizer.save(tmp_path / "tok")
+    assert TextTokenizer.load(tmp_path / "tok").encode(PTB_LINE) == ids
+
+
+def test_full_ptb_vocabulary_is_mikolovs_10k(shared_data):
+    tokenizer = prepare_tokenizer(DataConfig(dataset="ptb"))
+    # 9,999 words + <unk> in the text, plus <pad> <eos> [CLS] [SEP] [MASK].
+    assert tokenizer.vocab_size == 10000 + 4
+    assert tokenizer.num_special == 6
+
+
+def test_char_tokenizer_round_trips_spaces():
+    tokenizer = train_tokenizer(["First Citizen:", "Before we proceed"], TokenizerConfig(),
+                                "char", None)
+    text = "Before Citizen"
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    assert len(tokenizer.encode(text)) == len(text)
+
+
+@pytest.mark.parametrize("kind", ["bpe", "wordpiece", "unigram"])
+def test_subword_tokenizers_round_trip(shared_data, kind):
+    tokenizer = train_tokenizer(_lines(shared_data), TokenizerConfig(kind=kind, vocab_size=600),
+                                kind, "<unk>")
+    assert tokenizer.vocab_size <= 600
+    text = "the company said it expects shares to be sold"
+    assert tokenizer.decode(tokenizer.encode(text)).strip() == text
+    assert tokenizer.mask_id == 5 and tokenizer.num_special == 6
+
+
+def test_token_store_appends_eos_and_records_documents(tmp_path):
+    (tmp_path / "train.txt").write_text("a b c\nb c\n\nc a\n")
+    config = DataConfig(dataset=str(tmp_path))
+    tokenizer = prepare_tokenizer(config)
+    store = token_store(config, tokenizer, "train")
+    e = tokenizer.eos_id
+    a, b, c = (tokenizer.token_to_id(w) for w in "abc")
+    assert list(store.ids) == [a, b, c, e, b, c, e, c, a, e]
+    assert list(store.line_ends) == [4, 7, 10]
+    assert list(store.doc_ends) == [7, 10]
+    # A second call reuses the stored files.
+    assert token_store(config, tokenizer, "train").folder == store.folder
+
+
+def test_token_store_chunking_does_not_change_the_store(tmp_path, monkeypatch):
+    import lmlab.data.token_store as token_store_module
+
+    text = "a b\n\n\nb\nc a\n\nc\nb b\n"
+    (tmp_path / "train.txt").write_text(text)
+    config = DataConfig(dataset=str(tmp_path))
+    tokenizer = prepare_tokenizer(config)
+    whole = token_store(config, tokenizer, "train")
+    expected = (list(whole.ids), list(whole.line_ends), list(whole.doc_ends))
+    for chunk in (1, 2, 3):
+        monkeypatch.setattr(token_store_module, "CHUNK_LINES", chunk)
+        rebuilt = token_store_module.TokenStore.build(
+            __import__("lmlab.data.corpus", fromlist=["iter_lines"]).iter_lines(tmp_path / "train.txt"),
+            tokenizer, tmp_path / f"store{chunk}", "t")
+        assert (list(rebuilt.ids), list(rebuilt.line_ends), list(rebuilt.doc_ends)) == expected
+    assert expected[2] == [3, 8, 13]

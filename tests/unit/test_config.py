@@ -1,0 +1,76 @@
+import pytest
+
+from lmlab.config import apply_override, dump_config, load_config, load_raw
+from lmlab.errors import ConfigError
+from lmlab.presets import CONFIGS_DIR, preset_path
+
+
+@pytest.mark.parametrize("preset", sorted(p.relative_to(CONFIGS_DIR).as_posix()[:-5]
+                                          for p in CONFIGS_DIR.glob("*/*.yaml")))
+def test_every_preset_loads_and_round_trips(preset):
+    config = load_config(preset_path(preset))
+    import yaml
+    assert load_config(raw=yaml.safe_load(dump_config(config))) == config
+
+
+def test_unknown_key_names_its_path_and_suggests():
+    with pytest.raises(ConfigError, match=r"model\.encoder\.num_head: unknown key; did you mean 'num_heads'"):
+        load_config(preset_path("gpt/tiny"), ["model.encoder.num_head=4"])
+
+
+def test_wrong_type_and_bad_choice():
+    with pytest.raises(ConfigError, match=r"train\.max_steps: expected an integer, got 'many'"):
+        load_config(preset_path("gpt/tiny"), ["train.max_steps=many"])
+    with pytest.raises(ConfigError, match=r"model\.encoder\.norm: 'middle' is not allowed \(allowed: 'pre', 'post'\)"):
+        load_config(preset_path("gpt/tiny"), ["model.encoder.norm=middle"])
+
+
+def test_heads_must_divide_hidden_size():
+    with pytest.raises(ConfigError, match=r"model\.encoder\.num_heads: 3 heads do not divide .*hidden_size=128"):
+        load_config(preset_path("gpt/tiny"), ["model.encoder.num_heads=3"])
+
+
+def test_negative_rates_are_rejected():
+    with pytest.raises(ConfigError, match=r"objectives\[0\]\.mask_rate: must be in \(0, 1\)"):
+        load_config(preset_path("bert/tiny"), ["objectives.0.mask_rate=-0.1"])
+    with pytest.raises(ConfigError, match=r"model\.embedding\.dropout"):
+        load_config(preset_path("bert/tiny"), ["model.embedding.dropout=-1"])
+
+
+def test_unknown_encoder_and_objective_names():
+    with pytest.raises(ConfigError, match=r"model\.encoder\.name: unknown encoder 'transfomer'; did you mean transformer"):
+        load_config(preset_path("gpt/tiny"), ["model.encoder.name=transfomer"])
+    with pytest.raises(ConfigError, match=r"objectives\[0\]\.name: unknown objective 'mml'"):
+        load_config(preset_path("gpt/tiny"), ["objectives.0.name=mml"])
+
+
+def test_objective_must_fit_the_encoder():
+    with pytest.raises(ConfigError, match="mlm needs a bidirectional encoder"):
+        load_config(preset_path("gpt/tiny"), ["objectives.0.name=mlm"])
+
+
+def test_overrides_parse_yaml_values():
+    raw = {"train": {"lr": 1.0}}
+    apply_override(raw, "train.lr=3e-4")
+    apply_override(raw, "train.betas=[0.9, 0.98]")
+    assert raw == {"train": {"lr": "3e-4", "betas": [0.9, 0.98]}}
+    raw.update({"model": {"encoder": {"name": "lstm"}}, "objectives": [{"name": "clm"}]})
+    apply_override(raw, "objectives.0.weight=2")
+    config = load_config(raw=raw)
+    assert config.train.lr == 3e-4 and config.objectives[0].weight == 2.0
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        apply_override(raw, "train.lr")
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_raw(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_raw(bad)
+
+
+def test_missing_encoder_is_reported():
+    with pytest.raises(ConfigError, match=r"model\.encoder: missing"):
+        load_config(raw={"objectives": [{"name": "clm"}]})
