@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         from lmlab import __version__
         print(__version__)
         return 0
-    if not getattr(args, "run", None):
+    if not callable(getattr(args, "run", None)):
         parser.print_help()
         return 2
     try:

@@ -95,8 +95,9 @@ def _fast_section(block: list[bytes], k: int, order: int):
     for width in widths:
         if len(fields) == lines * width:
             columns = [fields[i::width] for i in range(width)]
-            if any(not line.strip() or line.lstrip().startswith(b"\\") for line in block):
-                return None
+            joined = b"\n" + b"\n".join(block) + b"\n"
+            if b"\n\\" in joined or re.search(rb"\n[ \t\r]*\n", joined):
+                return None  # a section header or blank line inside: count mismatch
             try:
                 probs = np.array(columns[0], dtype=np.float64)
                 backoffs = np.array(columns[k + 1], dtype=np.float64) if width == k + 2 \
@@ -210,12 +211,13 @@ def read_arpa(path: str | Path) -> NgramModel:
     rows_by_order, probs, backoffs = [np.arange(size)[:, None]], [unigram_prob], [unigram_backoff]
     for k in range(2, len(entries) + 1):
         columns, prob, backoff = entries[k - 1]
-        matrix = np.stack([np.array([get(w, -1) for w in column], dtype=np.int64)
-                           for column in columns], axis=1).reshape(-1, k)
-        if (matrix < 0).any():
-            bad = int(np.flatnonzero((matrix < 0).any(axis=1))[0])
-            gram = " ".join(column[bad] for column in columns)
-            raise DataError(f"{path}: the {k}-gram {gram!r} uses a word that is not in \\1-grams:")
+        try:
+            matrix = np.stack([np.fromiter(map(vocab.word_to_id.__getitem__, column), np.int64,
+                                           len(column)) for column in columns], axis=1)
+        except KeyError as error:
+            raise DataError(f"{path}: a {k}-gram uses the word {error.args[0]!r}, which is not "
+                            f"in \\1-grams:") from None
+        matrix = matrix.reshape(-1, k)
         rows_by_order.append(matrix)
         probs.append(prob)
         backoffs.append(backoff)
@@ -229,11 +231,28 @@ def _as_void(matrix: np.ndarray) -> np.ndarray:
     return big_endian.view(np.dtype((np.void, 4 * matrix.shape[1]))).ravel()
 
 
-def from_rows(vocab: Vocabulary, rows_by_order, probs, backoffs) -> NgramModel:
-    """Build the suffix-keyed model from word-id rows; insert blanks for missing suffixes."""
-    size = len(vocab)
-    order = len(rows_by_order)
-    for k in range(order, 2, -1):  # top-down: every suffix of an order-k row must exist
+def _suffixes_complete(rows_by_order, size) -> bool:
+    """Whether every n-gram's (k-1)-word suffix is present (the usual case: fast check)."""
+    keys = [None, None]
+    for k in range(2, len(rows_by_order) + 1):
+        rows = rows_by_order[k - 1]
+        suffix = rows[:, k - 1]
+        for j in range(2, k):
+            query = suffix * size + rows[:, k - j]
+            suffix = np.minimum(np.searchsorted(keys[j], query), max(keys[j].size - 1, 0))
+            if keys[j].size == 0 or (keys[j][suffix] != query).any():
+                return False
+        lower = rows_by_order[k - 1]
+        if k == 2:
+            keys.append(np.sort(lower[:, 1] * size + lower[:, 0]))
+        else:
+            keys.append(np.sort(suffix * size + rows[:, 0]))
+    return True
+
+
+def _insert_blanks(rows_by_order, probs, backoffs) -> None:
+    """Add the missing suffixes as blanks (prob NaN), top-down so blanks get theirs too."""
+    for k in range(len(rows_by_order), 2, -1):
         have, need = rows_by_order[k - 2], rows_by_order[k - 1][:, 1:]
         both = np.concatenate([_as_void(have), _as_void(need)])
         _, first_index = np.unique(both, return_index=True)
@@ -242,6 +261,14 @@ def from_rows(vocab: Vocabulary, rows_by_order, probs, backoffs) -> NgramModel:
             rows_by_order[k - 2] = np.concatenate([have, need[missing]])
             probs[k - 2] = np.concatenate([probs[k - 2], np.full(missing.size, np.nan)])
             backoffs[k - 2] = np.concatenate([backoffs[k - 2], np.zeros(missing.size)])
+
+
+def from_rows(vocab: Vocabulary, rows_by_order, probs, backoffs) -> NgramModel:
+    """Build the suffix-keyed model from word-id rows; insert blanks for missing suffixes."""
+    size = len(vocab)
+    order = len(rows_by_order)
+    if not _suffixes_complete(rows_by_order, size):
+        _insert_blanks(rows_by_order, probs, backoffs)
     first_word, parent, keys, log_prob, log_backoff = [], [], [], [], []
     for k in range(1, order + 1):
         rows = rows_by_order[k - 1]

@@ -35,7 +35,7 @@ def _train(args) -> int:
 def _eval_perplexity(args) -> int:
     from lmlab.recipes.evaluate import perplexity_of_run
 
-    result = perplexity_of_run(args.run, args.data, args.split, args.stride, args.max_tokens)
+    result = perplexity_of_run(args.run_dir, args.data, args.split, args.stride, args.max_tokens)
     print(json.dumps(result))
     return 0
 
@@ -43,7 +43,7 @@ def _eval_perplexity(args) -> int:
 def _generate(args) -> int:
     from lmlab.recipes.evaluate import generate_from_run
 
-    print(generate_from_run(args.run, args.prompt, args.max_new_tokens, args.temperature,
+    print(generate_from_run(args.run_dir, args.prompt, args.max_new_tokens, args.temperature,
                             args.top_k, args.top_p, args.seed))
     return 0
 
@@ -52,7 +52,7 @@ def _fill_mask(args) -> int:
     from lmlab.evaluation.generation import fill_mask
     from lmlab.training.checkpoint import load_run
 
-    _, tokenizer, model = load_run(args.run)
+    _, tokenizer, model = load_run(args.run_dir)
     predictions = fill_mask(model, tokenizer, args.text, args.top_k)
     if not predictions:
         print(f"no {tokenizer.id_to_token(tokenizer.mask_id)} token in the text")
@@ -106,7 +106,7 @@ def add_commands(subparsers) -> None:
         "perplexity", help="perplexity on a split", formatter_class=HELP,
         epilog="examples:\n  lmlab eval perplexity runs/gpt-tiny --data ptb --split test\n"
                "  lmlab eval perplexity runs/kn5 --data ptb --split test")
-    perplexity.add_argument("run")
+    perplexity.add_argument("run_dir", metavar="RUN", help="run folder")
     perplexity.add_argument("--data", help="dataset (default: the one the run trained on)")
     perplexity.add_argument("--split", default="valid", choices=["train", "valid", "test"])
     perplexity.add_argument("--stride", type=int, default=None,
@@ -118,7 +118,7 @@ def add_commands(subparsers) -> None:
         "generate", help="sample text from a causal LM", formatter_class=HELP,
         epilog='example:\n  lmlab generate runs/gpt-tiny --prompt "the company said" '
                "--max-new-tokens 30 --top-p 0.9")
-    generate.add_argument("run")
+    generate.add_argument("run_dir", metavar="RUN", help="run folder")
     generate.add_argument("--prompt", default="")
     generate.add_argument("--max-new-tokens", type=int, default=30)
     generate.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
@@ -130,7 +130,7 @@ def add_commands(subparsers) -> None:
     fill = subparsers.add_parser(
         "fill-mask", help="predict [MASK] tokens with a masked LM", formatter_class=HELP,
         epilog='example:\n  lmlab fill-mask runs/bert-tiny "the stock market [MASK] sharply"')
-    fill.add_argument("run")
+    fill.add_argument("run_dir", metavar="RUN", help="run folder")
     fill.add_argument("text")
     fill.add_argument("--top-k", type=int, default=5)
     fill.set_defaults(run=_fill_mask)

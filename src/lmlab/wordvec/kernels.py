@@ -53,21 +53,33 @@ def _sigmoid(x):
 
 
 @njit(inline="always")
+def _bisect_left(table, value):
+    """First index i with table[i] >= value (the table is sorted)."""
+    lo, hi = 0, table.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if table[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline="always")
 def _hs_update(l1, syn1, codes, points, length, word, alpha, work):
     """Hierarchical softmax step for input vector l1 (D,) predicting ``word``."""
     size = l1.shape[0]
     for b in range(length):
-        row = points[word, b]
+        out = syn1[points[word, b]]  # (D,) view of the inner node's vector
         dot = np.float32(0.0)
         for d in range(size):
-            dot += l1[d] * syn1[row, d]
+            dot += l1[d] * out[d]
         if dot <= -MAX_EXP or dot >= MAX_EXP:
             continue
         g = np.float32((1.0 - codes[word, b] - _sigmoid(dot)) * alpha)
         for d in range(size):
-            work[d] += g * syn1[row, d]
-        for d in range(size):
-            syn1[row, d] += g * l1[d]
+            work[d] += g * out[d]
+            out[d] += g * l1[d]
 
 
 @njit(inline="always")
@@ -80,21 +92,21 @@ def _ns_update(l1, syn1neg, cum_table, negative, word, alpha, work, state):
             target = word
             label = 1.0
         else:
-            target = np.searchsorted(cum_table, np.int64(state >> _SHIFT) % table_max)
+            target = _bisect_left(cum_table, np.int64(state >> _SHIFT) % table_max)
             state = _advance(state)
             if target == word:
                 continue
             label = 0.0
+        out = syn1neg[target]  # (D,) view
         dot = np.float32(0.0)
         for d in range(size):
-            dot += l1[d] * syn1neg[target, d]
+            dot += l1[d] * out[d]
         if dot <= -MAX_EXP or dot >= MAX_EXP:
             continue
         g = np.float32((label - _sigmoid(dot)) * alpha)
         for d in range(size):
-            work[d] += g * syn1neg[target, d]
-        for d in range(size):
-            syn1neg[target, d] += g * l1[d]
+            work[d] += g * out[d]  # reads out[d] before its update: same as two loops
+            out[d] += g * l1[d]
     return state
 
 
