@@ -23,11 +23,8 @@ def next_word_log10(model: NgramModel, context: list[int], starts_sentence: bool
     flat[:, :-1] = window
     flat[:, -1] = np.arange(size)
     offset = 0 if at_start else model.order  # not at <s>: earlier words exist
-    distance = np.tile(np.arange(length) + offset, size)
-    distance_rows = distance.reshape(size, length)
-    if not at_start:
-        distance_rows[:, 0] = max(offset, 1)
-    scores, _ = model.score_ids(flat.ravel(), distance_rows.ravel())
+    distance = np.tile(np.arange(length) + offset, size)  # (V * L,)
+    scores, _ = model.score_ids(flat.ravel(), distance)
     return scores.reshape(size, length)[:, -1]
 
 

@@ -1,0 +1,97 @@
+"""N-gram run folders: what ``lmlab ngram build`` writes and the rest of lmlab reads.
+
+A run folder holds ``ngram.json`` (the marker: order, smoothing, vocabulary size, data,
+build time, ...), ``model.arpa`` (the model, standard ARPA, loadable by KenLM) and
+``model.npz`` (the same numbers in binary, for fast loading).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from lmlab.errors import CheckpointError
+from lmlab.ngram.arpa import read_arpa, write_arpa
+from lmlab.ngram.build import build_model
+from lmlab.ngram.generate import sample
+from lmlab.ngram.model import NgramModel
+from lmlab.ngram.score import perplexity
+from lmlab.ngram.source import iter_token_sentences, resolve_data
+from lmlab.ngram.storage import load_npz, save_npz
+from lmlab.ngram.vocab import TEXT_UNK_WORD
+
+MARKER = "ngram.json"
+ARPA_NAME = "model.arpa"
+NPZ_NAME = "model.npz"
+FORMAT = "lmlab-ngram/1"
+
+
+def is_ngram_run(path) -> bool:
+    """Whether ``path`` is a folder written by :func:`build_run`."""
+    marker = Path(path) / MARKER
+    if not marker.is_file():
+        return False
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def build_run(data: str, order: int, out: str | Path, smoothing: str = "mkn", prune=None,
+              vocab_limit: int | None = None, *, discount_fallback: bool = False,
+              add_k: float = 0.1) -> dict:
+    """Estimate a model on ``data`` (train split of a catalogue name, or a text file).
+
+    Writes ``out/model.arpa``, ``out/model.npz`` and ``out/ngram.json``; returns the
+    ``ngram.json`` content (with ``build_seconds``: counting, estimation and ARPA writing).
+    """
+    started = time.perf_counter()
+    path = resolve_data(data, "train")
+    model = build_model(iter_token_sentences(path), order, smoothing=smoothing, prune=prune,
+                        vocab_limit=vocab_limit, discount_fallback=discount_fallback, add_k=add_k)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_arpa(model, out / ARPA_NAME)
+    save_npz(model, out / NPZ_NAME)
+    info = dict(model.info)
+    info.update({
+        "format": FORMAT, "data": str(data), "data_path": str(path),
+        "arpa": ARPA_NAME, "ngram_counts": model.sizes(),
+        "text_unk_rewritten_to": TEXT_UNK_WORD,
+        "build_seconds": time.perf_counter() - started,
+    })
+    info["discounts"] = None if info["discounts"] is None else \
+        [[float(d) for d in ds] for ds in info["discounts"]]
+    tmp = out / (MARKER + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / MARKER)
+    return info
+
+
+def load_run(path) -> NgramModel:
+    """The model of a run folder (binary twin if present, else the ARPA file)."""
+    path = Path(path)
+    if not is_ngram_run(path):
+        raise CheckpointError(f"{path}: not an n-gram run folder (no valid {MARKER}); "
+                              f"create one with: lmlab ngram build -o 5 --data ptb --out {path}")
+    model = load_npz(path / NPZ_NAME) if (path / NPZ_NAME).is_file() else read_arpa(path / ARPA_NAME)
+    model.info.update(json.loads((path / MARKER).read_text(encoding="utf-8")))
+    return model
+
+
+def evaluate_run_perplexity(path, data: str, split: str) -> dict:
+    """Perplexity of the run's model on ``split`` of ``data`` (KenLM conventions)."""
+    model = load_run(path)
+    result = perplexity(model, iter_token_sentences(resolve_data(data, split)))
+    result.update({"data": str(data), "split": split, "order": model.order,
+                   "smoothing": model.info.get("smoothing")})
+    return result
+
+
+def generate_from_run(path, prompt: str, max_new_tokens: int, temperature=1.0, top_k=0,
+                      top_p=1.0, seed=0) -> str:
+    """The prompt followed by sampled words (stops early at ``</s>``)."""
+    return sample(load_run(path), prompt, max_new_tokens, temperature=temperature,
+                  top_k=top_k, top_p=top_p, seed=seed)
