@@ -13,19 +13,18 @@ from lmlab.ngram.model import NgramModel
 from lmlab.ngram.vocab import BOS, EOS, UNK, TEXT_UNK_WORD, UNK_TOKEN
 
 
-def next_word_log10(model: NgramModel, context: list[int], starts_sentence: bool) -> np.ndarray:
-    """(V,) log10 p(w | context) for every word w."""
+def next_word_log10(model: NgramModel, context: list[int]) -> np.ndarray:
+    """(V,) log10 p(w | context) for every word w (context: ids, may start with ``<s>``)."""
     size = len(model.vocab)
     window = context[-(model.order - 1):] if model.order > 1 else []
-    at_start = starts_sentence and len(window) == len(context)  # window begins with <s>
     length = len(window) + 1
     flat = np.empty((size, length), dtype=np.int64)  # (V, L): window then candidate
     flat[:, :-1] = window
     flat[:, -1] = np.arange(size)
-    offset = 0 if at_start else model.order  # not at <s>: earlier words exist
-    distance = np.tile(np.arange(length) + offset, size)  # (V * L,)
+    # Distances restart at 0 on every row, so no n-gram reaches into the previous row.
+    distance = np.tile(np.arange(length), size)  # (V * L,)
     scores, _ = model.score_ids(flat.ravel(), distance)
-    return scores.reshape(size, length)[:, -1]
+    return scores.reshape(size, length)[:, -1] if length > 1 else model.log_prob[0].copy()
 
 
 def sample(model: NgramModel, prompt: str, max_new_tokens: int, *, temperature: float = 1.0,
@@ -42,7 +41,7 @@ def sample(model: NgramModel, prompt: str, max_new_tokens: int, *, temperature: 
     context = [BOS] + model.vocab.lookup(words)
     out: list[str] = []
     for _ in range(max_new_tokens):
-        log10 = next_word_log10(model, context, starts_sentence=True)
+        log10 = next_word_log10(model, context)
         logits = log10 * np.log(10.0) / temperature
         logits[[BOS, UNK]] = -np.inf
         if top_k:
