@@ -12,7 +12,8 @@ sampling; Morin & Bengio 2005 for hierarchical softmax):
   and the predicted word is w (gensim's pair order);
 * CBOW: the input is the sum (or mean) of the context vectors; its error is added to each
   context vector (divided by the count for the sum variant, as gensim does);
-* dot products outside [-6, 6] are skipped, as in gensim's ``MAX_EXP`` test.
+* dot products outside [-6, 6] are skipped, as in gensim's ``MAX_EXP`` test; the sigmoid
+  is read from word2vec.c's 1000-entry table.
 
 Random numbers come from word2vec.c's 64-bit LCG (``r = r·25214903917 + 11``; the draw is
 ``r >> 16``), so :mod:`lmlab.wordvec.reference` reproduces the same decisions in NumPy and
@@ -25,16 +26,18 @@ backend (``lmlab.wordvec.word2vec`` does so lazily).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
+
+from lmlab.wordvec.reference import EXP_TABLE_SIZE, sigmoid_table
 
 _MULTIPLIER = np.uint64(25214903917)
 _INCREMENT = np.uint64(11)
 _SHIFT = np.uint64(16)
 _MASK32 = np.uint64(0xFFFFFFFF)
 MAX_EXP = 6.0
+_SIGMOID = sigmoid_table()  # frozen into the compiled code as a constant
+_SCALE = EXP_TABLE_SIZE / MAX_EXP / 2
 
 
 @njit(inline="always")
@@ -49,7 +52,8 @@ def _draw32(state):
 
 @njit(inline="always")
 def _sigmoid(x):
-    return 1.0 / (1.0 + math.exp(-x))
+    """Table lookup as in word2vec.c / gensim (x inside (-MAX_EXP, MAX_EXP))."""
+    return _SIGMOID[int((x + MAX_EXP) * _SCALE)]
 
 
 @njit(inline="always")
@@ -154,15 +158,16 @@ def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sampl
                     if negative > 0:
                         state = _ns_update(l1, syn1neg, cum_table, negative, word, alpha, work, state)
                     for d in range(size):
-                        syn0[context, d] += work[d]
+                        l1[d] += work[d]
             else:
                 neu1[:] = 0.0
                 count = 0
                 for j in range(lo, hi):
                     if j != i:
                         count += 1
+                        source = syn0[sentence[j]]  # (D,) view
                         for d in range(size):
-                            neu1[d] += syn0[sentence[j], d]
+                            neu1[d] += source[d]
                 if count == 0:
                     continue
                 inv_count = np.float32(1.0 / count)
@@ -179,6 +184,7 @@ def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sampl
                         work[d] *= inv_count
                 for j in range(lo, hi):
                     if j != i:
+                        target = syn0[sentence[j]]  # (D,) view
                         for d in range(size):
-                            syn0[sentence[j], d] += work[d]
+                            target[d] += work[d]
     return kept_total

@@ -12,6 +12,16 @@ import numpy as np
 
 _MASK64 = (1 << 64) - 1
 MAX_EXP = 6.0
+EXP_TABLE_SIZE = 1000
+
+
+def sigmoid_table() -> np.ndarray:
+    """sigmoid at EXP_TABLE_SIZE points of [-MAX_EXP, MAX_EXP): word2vec.c's EXP_TABLE. (1000,) f32."""
+    x = (np.arange(EXP_TABLE_SIZE) / EXP_TABLE_SIZE * 2 - 1) * MAX_EXP
+    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+
+
+_SIGMOID = sigmoid_table()
 
 
 class Lcg:
@@ -33,7 +43,8 @@ class Lcg:
 
 
 def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + np.exp(-x))
+    """Table lookup, as word2vec.c and gensim do (x already inside (-MAX_EXP, MAX_EXP))."""
+    return float(_SIGMOID[int((x + MAX_EXP) * (EXP_TABLE_SIZE / MAX_EXP / 2))])
 
 
 def _hs(l1, syn1, tree_codes, tree_points, length, word, alpha, work):
