@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from lmlab.layers.feed_forward import Activation, activation_fn
+from lmlab.layers.linear_cross_entropy import linear_cross_entropy
 
 
 @dataclass
@@ -41,7 +42,16 @@ class LMHead(nn.Module):
                 raise ValueError("tie_weights needs the token embedding")
             self.decoder.weight = tied_embedding.weight
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+    def features(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.transform is not None:
             hidden = self.norm(self.activation(self.transform(hidden)))
-        return self.decoder(hidden)  # (..., V)
+        return hidden
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.features(hidden))  # (..., V)
+
+    def loss(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy against ``targets`` (-100 = ignore) without materialising
+        all logits at once. hidden: (N, D), targets: (N,)."""
+        return linear_cross_entropy(self.features(hidden), self.decoder.weight,
+                                    self.decoder.bias, targets)

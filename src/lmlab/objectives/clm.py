@@ -8,9 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
-import torch.nn.functional as F
-
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import LossOutput, detach_memory
 
@@ -42,9 +39,8 @@ class CausalLMObjective:
         output = model(batch["input_ids"], batch.get("attention_mask"), memory=memory)
         if model.recurrent:
             self.memory = detach_memory(output.memory)
-        logits = model.lm_head(output.hidden)  # (B, T, V)
         labels = batch["labels"]  # (B, T)
-        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+        loss = model.lm_head.loss(output.hidden.flatten(0, 1), labels.flatten())
         tokens = int((labels != -100).sum())
         return LossOutput(loss, {"loss": loss.item(), "tokens": tokens})
 

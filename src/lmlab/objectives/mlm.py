@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import LossOutput
@@ -111,12 +110,9 @@ class MaskedLMObjective:
         corrupted, labels = self.corrupt(batch)
         output = model(corrupted, batch.get("attention_mask"), batch.get("segments"))
         chosen = labels != IGNORE  # (B, T)
-        logits = model.lm_head(output.hidden[chosen])  # (N, V): chosen positions only
-        targets = labels[chosen]  # (N,)
-        loss = F.cross_entropy(logits, targets)
-        accuracy = (logits.argmax(-1) == targets).float().mean().item()
-        return LossOutput(loss, {"loss": loss.item(), "tokens": int(chosen.sum()),
-                                 "accuracy": accuracy})
+        targets = labels[chosen]  # (N,): chosen positions only
+        loss = model.lm_head.loss(output.hidden[chosen], targets)
+        return LossOutput(loss, {"loss": loss.item(), "tokens": int(chosen.sum())})
 
     def state_dict(self) -> dict:
         return {}

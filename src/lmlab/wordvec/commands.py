@@ -143,7 +143,22 @@ def run_eval(args) -> int:
               f"({section['correct']}/{section['total']})")
     print(f"analogy     total {100 * analogy['accuracy']:.2f}% ({analogy['correct']}/"
           f"{analogy['total']})  oov {analogy['oov']} ({analogy['oov_ratio']:.1f}%)")
+    _eval_senses(args.vectors)
     return 0
+
+
+def _eval_senses(run) -> None:
+    """Multi-prototype runs: AvgSim Spearman too (vectors.bin holds each word's mean sense)."""
+    from pathlib import Path
+    if not (Path(run) / "senses.bin").exists():
+        return
+    from lmlab.wordvec.evaluate import benchmark_path
+    from lmlab.wordvec.multiproto import avg_sim_pairs, load_senses
+    words, senses = load_senses(run)
+    for name in ("wordsim353", "simlex999"):
+        r = avg_sim_pairs(words, senses, benchmark_path(name))
+        rho = "n/a" if r["spearman"] is None else f"{r['spearman']:.4f}"
+        print(f"{name:11s} AvgSim spearman {rho}  pairs {r['pairs']}  oov {r['oov']}")
 
 
 def run_neighbors(args) -> int:

@@ -1,0 +1,128 @@
+"""C&W / SENNA word embeddings: a window scorer trained with a pairwise ranking loss.
+
+Collobert & Weston 2008 ("A Unified Architecture for NLP"); Collobert et al. 2011
+("Natural Language Processing (Almost) from Scratch", §4.5). A window of ``2·window + 1``
+words is scored by ``f(x) = w2 · hardtanh(W1 · [e(x_1); …; e(x_n)] + b1) + b2``. The loss
+(review eq. 25) ranks every real window above the same window with its centre word
+replaced by a random vocabulary word w:
+
+    L = Σ_x Σ_w max(0, 1 − f(x) + f(x^(w)))
+
+Corrupt words are drawn uniformly from the vocabulary (the paper's choice); windows are
+padded with a ``PADDING`` row at sentence edges. Trained with plain SGD (the papers'
+optimiser) over mini-batches in PyTorch; the embeddings ``e`` are the word vectors.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lmlab.errors import ConfigError
+
+
+@dataclass
+class CwConfig:
+    vector_size: int = 50
+    window: int = 2  # words each side: SENNA's window of 5 is window=2
+    hidden_size: int = 100
+    min_count: int = 5
+    max_vocab: int | None = None
+    epochs: int = 1
+    batch_size: int = 256
+    learning_rate: float = 0.01
+    corruptions: int = 1  # corrupted windows per real window
+    seed: int = 1
+
+    def validate(self) -> None:
+        for key in ("vector_size", "window", "hidden_size", "epochs", "batch_size", "corruptions"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"cw: {key} must be >= 1, got {getattr(self, key)}")
+        if self.learning_rate <= 0:
+            raise ConfigError("cw: learning_rate must be > 0")
+
+
+def window_ids(ids: np.ndarray, offsets: np.ndarray, window: int, pad_id: int) -> np.ndarray:
+    """Every position's window of ids, padded at sentence edges: (N, 2·window + 1) int64."""
+    n = len(ids)
+    positions = np.arange(n)
+    sentence = np.searchsorted(offsets, positions, side="right") - 1  # (N,) sentence of each token
+    start, end = offsets[sentence], offsets[sentence + 1]
+    columns = []
+    for shift in range(-window, window + 1):
+        source = positions + shift
+        inside = (source >= start) & (source < end)
+        columns.append(np.where(inside, ids[np.clip(source, 0, max(n - 1, 0))], pad_id))
+    return np.stack(columns, axis=1).astype(np.int64)
+
+
+def build_scorer(vocab_size: int, config: CwConfig):
+    """Embedding (V+1 rows, the last one PADDING) and the two-layer window scorer."""
+    import torch
+    from torch import nn
+    width = 2 * config.window + 1
+    embedding = nn.Embedding(vocab_size + 1, config.vector_size)
+    nn.init.uniform_(embedding.weight, -0.5 / config.vector_size, 0.5 / config.vector_size)
+    scorer = nn.Sequential(nn.Flatten(), nn.Linear(width * config.vector_size, config.hidden_size),
+                           nn.Hardtanh(), nn.Linear(config.hidden_size, 1))
+    return embedding, scorer, torch
+
+
+def ranking_loss(embedding, scorer, windows, corrupt_words, centre: int):
+    """Mean of max(0, 1 − f(x) + f(x^(w))) over a batch. windows (B, W), corrupt (B, C)."""
+    import torch
+    real = scorer(embedding(windows)).squeeze(-1)  # (B,)
+    batch, count = corrupt_words.shape
+    corrupted = windows.unsqueeze(1).expand(batch, count, windows.shape[1]).clone()  # (B, C, W)
+    corrupted[:, :, centre] = corrupt_words
+    fake = scorer(embedding(corrupted.reshape(batch * count, -1))).view(batch, count)  # (B, C)
+    return torch.clamp(1.0 - real.unsqueeze(1) + fake, min=0.0).mean()
+
+
+def train_cw(corpus, vocab, config: CwConfig, progress: Callable[[int], None] | None = None):
+    """Train on an encoded corpus; returns (vectors (V, D) float32, stats dict)."""
+    config.validate()
+    import torch
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    vocab_size = len(vocab)
+    embedding, scorer, _ = build_scorer(vocab_size, config)
+    windows = torch.from_numpy(window_ids(corpus.ids, corpus.offsets, config.window, vocab_size))
+    parameters = list(embedding.parameters()) + list(scorer.parameters())
+    optimizer = torch.optim.SGD(parameters, lr=config.learning_rate)
+    start, losses = time.perf_counter(), []
+    for _epoch in range(config.epochs):
+        order = torch.randperm(len(windows), generator=generator)
+        for first in range(0, len(order), config.batch_size):
+            batch = windows[order[first:first + config.batch_size]]  # (B, W)
+            corrupt = torch.randint(0, vocab_size, (len(batch), config.corruptions),
+                                    generator=generator)
+            loss = ranking_loss(embedding, scorer, batch, corrupt, config.window)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss))
+            if progress is not None:
+                progress(len(batch))
+    seconds = time.perf_counter() - start
+    vectors = embedding.weight.detach()[:vocab_size].numpy().astype(np.float32)
+    return vectors, {"train_seconds": seconds, "final_loss": float(np.mean(losses[-50:])),
+                     "words_per_second": len(windows) * config.epochs / max(seconds, 1e-9)}
+
+
+def train_cw_run(data, out: str | Path, config: CwConfig, formats=(), progress_factory=None) -> dict:
+    """``lmlab embed train --method cw``: train and write the run folder."""
+    from lmlab.wordvec.runs import prepare, write_run
+    config.validate()
+    paths, vocab, corpus = prepare(data if isinstance(data, list) else [data],
+                                   config.min_count, config.max_vocab)
+    progress = progress_factory(len(corpus.ids) * config.epochs) if progress_factory else None
+    vectors, stats = train_cw(corpus, vocab, config, progress)
+    info = {"method": "cw", "config": asdict(config), "corpus": [str(p) for p in paths],
+            "corpus_words": int(corpus.raw_words.sum()), "vocab_size": len(vocab), **stats}
+    write_run(out, vocab, vectors, info, formats)
+    return info

@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from lmlab.layers.linear_cross_entropy import linear_cross_entropy, reference_linear_cross_entropy
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("chunk_rows", [1, 7, 1024])
+def test_fused_loss_and_gradients_equal_the_plain_path(with_bias, chunk_rows):
+    torch.manual_seed(0)
+    hidden = torch.randn(23, 16, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(50, 16, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(50, dtype=torch.float64, requires_grad=True) if with_bias else None
+    targets = torch.randint(0, 50, (23,))
+    targets[[2, 5, 19]] = -100
+    inputs = [hidden, weight] + ([bias] if with_bias else [])
+
+    fused = linear_cross_entropy(hidden, weight, bias, targets, chunk_rows) * 3.0
+    fused_grads = torch.autograd.grad(fused, inputs)
+    plain = reference_linear_cross_entropy(hidden, weight, bias, targets) * 3.0
+    plain_grads = torch.autograd.grad(plain, inputs)
+    torch.testing.assert_close(fused, plain, rtol=1e-12, atol=1e-12)
+    for got, expected in zip(fused_grads, plain_grads):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_tied_weight_gradients_accumulate():
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(30, 8)
+    ids = torch.randint(0, 30, (12,))
+    targets = torch.randint(0, 30, (12,))
+    linear_cross_entropy(embedding(ids), embedding.weight, None, targets, 5).backward()
+    fused = embedding.weight.grad.clone()
+    embedding.weight.grad = None
+    reference_linear_cross_entropy(embedding(ids), embedding.weight, None, targets).backward()
+    torch.testing.assert_close(fused, embedding.weight.grad, rtol=1e-5, atol=1e-6)
