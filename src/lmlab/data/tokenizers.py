@@ -8,6 +8,11 @@
 
 Every vocabulary starts with the same special tokens, so ids 0..5 are special and every
 id >= ``num_special`` is an ordinary token (the MLM corruption relies on that).
+
+A pretrained BERT ``vocab.txt`` (Devlin et al. 2019) names its special tokens differently
+(``[PAD] [UNK] [CLS] [SEP] [MASK]``, no end-of-sequence token): :func:`wordpiece_from_vocab`
+loads one with a ``special_tokens`` mapping (role -> token, eos falling back to ``[SEP]``),
+saved beside the tokenizer so the folder reloads the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from lmlab.errors import ConfigError, DataError
 
 PAD, EOS, CLS, SEP, MASK = "<pad>", "<eos>", "[CLS]", "[SEP]", "[MASK]"
 DEFAULT_UNK = "<unk>"
+SPECIAL_ROLES = ("pad", "unk", "eos", "cls", "sep", "mask")
+BERT_SPECIALS = {"pad": "[PAD]", "unk": "[UNK]", "eos": "[SEP]", "cls": "[CLS]",
+                 "sep": "[SEP]", "mask": "[MASK]"}
 
 
 @dataclass
@@ -49,11 +57,15 @@ class TextTokenizer:
 
     FILE = "tokenizer.json"
 
-    def __init__(self, backend, kind: str, unk_token: str):
+    def __init__(self, backend, kind: str, unk_token: str,
+                 special_tokens: dict[str, str] | None = None):
         self.backend = backend
         self.kind = kind
         self.unk_token = unk_token
-        specials = [PAD, unk_token, EOS, CLS, SEP, MASK]
+        # role -> token; None keeps lmlab's own names (and older saved folders) working.
+        self.special_tokens = special_tokens
+        names = dict(zip(SPECIAL_ROLES, _special_tokens(unk_token)), **(special_tokens or {}))
+        specials = [names[role] for role in SPECIAL_ROLES]
         ids = [backend.token_to_id(token) for token in specials]
         if any(i is None for i in ids):
             raise DataError(f"tokenizer lacks one of the special tokens {specials}")
@@ -83,8 +95,10 @@ class TextTokenizer:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.backend.save(str(folder / self.FILE))
-        (folder / "lmlab_tokenizer.json").write_text(
-            json.dumps({"kind": self.kind, "unk_token": self.unk_token}))
+        meta = {"kind": self.kind, "unk_token": self.unk_token}
+        if self.special_tokens:
+            meta["special_tokens"] = self.special_tokens
+        (folder / "lmlab_tokenizer.json").write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, folder: str | Path) -> "TextTokenizer":
@@ -94,7 +108,38 @@ class TextTokenizer:
         if not (folder / cls.FILE).exists():
             raise DataError(f"{folder}: no {cls.FILE} (not an lmlab tokenizer folder)")
         meta = json.loads((folder / "lmlab_tokenizer.json").read_text())
-        return cls(Tokenizer.from_file(str(folder / cls.FILE)), meta["kind"], meta["unk_token"])
+        return cls(Tokenizer.from_file(str(folder / cls.FILE)), meta["kind"], meta["unk_token"],
+                   meta.get("special_tokens"))
+
+
+def wordpiece_from_vocab(vocab_path: str | Path, lowercase: bool) -> TextTokenizer:
+    """A BERT WordPiece tokenizer from a pretrained ``vocab.txt`` (one token a line).
+
+    Normalisation and pre-tokenisation follow BERT's ``BasicTokenizer``: clean text, split
+    CJK characters, lowercase and strip accents for uncased checkpoints.
+    """
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers.models import WordPiece
+
+    vocab_path = Path(vocab_path)
+    if not vocab_path.exists():
+        raise DataError(f"{vocab_path}: no such vocabulary file")
+    vocab = {}
+    for line_number, line in enumerate(vocab_path.read_text(encoding="utf-8").splitlines(), 1):
+        token = line.rstrip("\r")
+        if token in vocab:
+            raise DataError(f"{vocab_path}:{line_number}: token {token!r} appears twice")
+        vocab[token] = len(vocab)
+    missing = [t for t in set(BERT_SPECIALS.values()) if t not in vocab]
+    if missing:
+        raise DataError(f"{vocab_path}: lacks the BERT special tokens {sorted(missing)}")
+    backend = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    backend.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                                    strip_accents=None, lowercase=lowercase)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.decoder = decoders.WordPiece()
+    backend.add_special_tokens(sorted(set(BERT_SPECIALS.values())))
+    return TextTokenizer(backend, "wordpiece", "[UNK]", dict(BERT_SPECIALS))
 
 
 def _special_tokens(unk_token: str) -> list[str]:

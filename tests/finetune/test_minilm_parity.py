@@ -1,0 +1,34 @@
+"""Parity: all-MiniLM-L6-v2 imported into lmlab's BERT composition gives the hidden
+states of ``transformers.BertModel`` (to 1e-5), and the same WordPiece ids."""
+
+import pytest
+import torch
+
+from lmlab.errors import CheckpointError
+from lmlab.interop.hf_folder import load_hf_bert
+
+transformers = pytest.importorskip("transformers")
+
+TEXTS = ["The stock market fell sharply on Monday.",
+         "A café's naïve résumé, unaffable [MASK] prose!"]
+
+
+def test_minilm_hidden_states_match_bert_model(minilm_dir):
+    _, tokenizer, ours, pooler = load_hf_bert(f"hf:{minilm_dir}")
+    reference = transformers.BertModel.from_pretrained(str(minilm_dir)).eval()
+    hf_tokenizer = transformers.BertTokenizerFast.from_pretrained(str(minilm_dir))
+    batch = hf_tokenizer(TEXTS, padding=True, return_tensors="pt")
+    for row, text in enumerate(TEXTS):
+        ids = [tokenizer.cls_id] + tokenizer.encode(text) + [tokenizer.sep_id]
+        assert ids == batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist()
+    with torch.no_grad():
+        expected = reference(**batch).last_hidden_state
+        got = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).hidden
+    keep = batch["attention_mask"].bool()
+    torch.testing.assert_close(got[keep], expected[keep], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pooler["weight"], reference.pooler.dense.weight)
+
+
+def test_folder_without_config_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no config.json"):
+        load_hf_bert(f"hf:{tmp_path}")
