@@ -77,3 +77,26 @@ def test_token_store_chunking_does_not_change_the_store(tmp_path, monkeypatch):
             tokenizer, tmp_path / f"store{chunk}", "t")
         assert (list(rebuilt.ids), list(rebuilt.line_ends), list(rebuilt.doc_ends)) == expected
     assert expected[2] == [3, 8, 13]
+
+
+def test_token_store_build_memory_does_not_grow_with_corpus_size(tmp_path):
+    import tracemalloc
+
+    from lmlab.data.corpus import iter_lines
+    from lmlab.data.token_store import TokenStore
+
+    words = [f"w{i}" for i in range(50)]
+    config = DataConfig(dataset=str(tmp_path))
+    (tmp_path / "train.txt").write_text(" ".join(words) + "\n")
+    tokenizer = prepare_tokenizer(config)
+    peaks = {}
+    for lines in (20_000, 100_000):
+        path = tmp_path / f"c{lines}.txt"
+        path.write_text("".join(" ".join(words[(i % 7):]) + "\n" for i in range(lines)))
+        tracemalloc.start()
+        store = TokenStore.build(iter_lines(path), tokenizer, tmp_path / f"s{lines}", "t")
+        peaks[lines] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert store.meta["num_lines"] == lines
+    # 5x the corpus (about 4.6M vs 0.9M tokens) must not need 5x the memory.
+    assert peaks[100_000] < 1.5 * peaks[20_000], peaks

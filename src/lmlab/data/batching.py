@@ -23,14 +23,15 @@ class StreamBatches:
         if columns < seq_len + 1:
             raise DataError(f"{len(ids)} tokens are too few for batch_size={batch_size} "
                             f"× seq_len={seq_len}")
-        self.rows = np.asarray(ids[: columns * batch_size], dtype=np.int64).reshape(batch_size, columns)
+        # A view of the memory map: only the window of each batch is ever read into RAM.
+        self.rows = ids[: columns * batch_size].reshape(batch_size, columns)  # (B, N/B)
         self.seq_len = seq_len
         self.steps_per_epoch = (columns - 1) // seq_len
 
     def batch(self, step: int) -> dict:
         window = step % self.steps_per_epoch
         start = window * self.seq_len
-        chunk = torch.from_numpy(self.rows[:, start: start + self.seq_len + 1])  # (B, T+1)
+        chunk = torch.from_numpy(self.rows[:, start: start + self.seq_len + 1].astype(np.int64))  # (B, T+1)
         return {"input_ids": chunk[:, :-1], "labels": chunk[:, 1:],
                 "reset_memory": window == 0, "step": step}
 

@@ -37,9 +37,9 @@ class TokenStore:
         self.folder = folder
         self.meta = json.loads((folder / "meta.json").read_text())
         dtype = np.dtype(self.meta["dtype"])
-        self.ids = np.memmap(folder / "ids.bin", dtype=dtype, mode="r")  # (N,)
-        self.line_ends = np.fromfile(folder / "line_ends.bin", dtype=np.int64)  # (lines,)
-        self.doc_ends = np.fromfile(folder / "doc_ends.bin", dtype=np.int64)  # (docs,)
+        self.ids = _memmap(folder / "ids.bin", dtype)  # (N,)
+        self.line_ends = _memmap(folder / "line_ends.bin", np.int64)  # (lines,)
+        self.doc_ends = _memmap(folder / "doc_ends.bin", np.int64)  # (docs,)
 
     def __len__(self) -> int:
         return int(self.meta["num_tokens"])
@@ -116,6 +116,13 @@ def _write_chunks(lines: Iterable[CorpusLine], tokenizer: TextTokenizer, folder:
         mark_document_end()  # the corpus ends a document
         flush()
     return {"num_tokens": num_tokens, "num_lines": flushed_lines, "num_docs": num_docs}
+
+
+def _memmap(path: Path, dtype) -> np.ndarray:
+    """Read-only memory map (numpy refuses to map an empty file: return an empty array)."""
+    if path.stat().st_size == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
 
 
 def store_key(source: Path, tokenizer: TextTokenizer, extra: str = "") -> str:

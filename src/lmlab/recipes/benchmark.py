@@ -1,0 +1,94 @@
+"""``lmlab benchmark``: fine-tune a model on every available task of a suite and write the
+review's Table 2 layout (models as rows, tasks as columns; Wang et al. 2020, Table 2) as
+Markdown and JSON, with the bag-of-words floor as the first row.
+
+A task is available when its train and dev files are present; the others are listed with
+the file that is missing. Results are written after every task, so an interrupted
+benchmark keeps what it finished.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmlab.finetune.loop import finetune, write_json
+from lmlab.recipes.benchmark_bow import bow_scores
+from lmlab.tasks.catalogue import SUITES, get_task
+
+
+def _cell(result: dict | None) -> str:
+    if not result:
+        return "—"
+    parts = []
+    for value in result["scores"].values():
+        std = f"±{value['std']:.1f}" if value["std"] else ""
+        parts.append(f"{value['mean']:.1f}{std}")
+    return "/".join(parts)
+
+
+def markdown_table(suite: str, rows: dict[str, dict], tasks: list[str], missing: dict) -> str:
+    specs = [get_task(t) for t in tasks]
+    header = ["Model"] + [f"{s.column} ({'/'.join(_metric_names(s))})" for s in specs] + ["Avg"]
+    lines = [f"# {suite.upper()} dev results", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model, results in rows.items():
+        headlines = [next(iter(results[t]["scores"].values()))["mean"]
+                     for t in tasks if results.get(t)]
+        average = f"{sum(headlines) / len(headlines):.1f}" if headlines else "—"
+        lines.append("| " + " | ".join([model] + [_cell(results.get(t)) for t in tasks]
+                                       + [average]) + " |")
+    lines += ["", "Scores are percentages on the dev split, mean±std over seeds; Avg is the "
+              "mean of the first metric of each available task."]
+    for task, reason in missing.items():
+        lines.append(f"- {task}: not run ({reason})")
+    return "\n".join(lines) + "\n"
+
+
+def _metric_names(spec) -> list[str]:
+    return {"mcc": ["MCC"], "accuracy": ["Acc"], "f1_accuracy": ["F1", "Acc"],
+            "pearson_spearman": ["Spearman", "Pearson"], "entity_f1": ["F1", "P", "R"],
+            "squad": ["F1", "EM"], "cmrc": ["F1", "EM"]}[spec.metric]
+
+
+def run_benchmark(suite: str, models: list[str], out: str, options, tasks: list[str] | None,
+                  bow: bool = True, command: str = "") -> dict:
+    from lmlab.errors import DataError
+
+    if suite not in SUITES:
+        raise DataError(f"unknown suite {suite!r} (suites: {', '.join(SUITES)})")
+    names = list(tasks or SUITES[suite])
+    available, missing = [], {}
+    for name in names:
+        spec = get_task(name)
+        lacking = [s for s in (options.train_split, options.dev_split) if not spec.available(s)]
+        if lacking:
+            missing[name] = f"no {lacking[0]} file: {spec.path(lacking[0]) if lacking[0] in spec.files else lacking[0]}"
+        else:
+            available.append(name)
+    out_dir = Path(out)
+    rows: dict[str, dict] = {}
+    if bow:
+        rows["BoW + logistic regression"] = {}
+    for model in models:
+        rows[model] = {}
+    report = {"suite": suite, "tasks": names, "available": available, "missing": missing,
+              "command": command, "rows": rows}
+    for name in available:
+        spec = get_task(name)
+        if bow and spec.kind in ("classification", "regression"):
+            from lmlab.finetune.task_data import subset
+
+            train = subset(spec.read(options.train_split), options.max_train_examples,
+                           options.subset_seed)
+            rows["BoW + logistic regression"][name] = bow_scores(spec, train,
+                                                                 spec.read(options.dev_split))
+        for model in models:
+            run_dir = out_dir / "runs" / Path(model.replace("hf:", "hf_")).name / name.replace("/", "_")
+            result = finetune(model, name, options, run_dir, command)
+            rows[model][name] = {k: result[k] for k in ("scores", "train_seconds_per_seed",
+                                                        "train_examples", "dev_examples")}
+        write_json(out_dir / f"benchmark_{suite}.json", report)
+        (out_dir / f"benchmark_{suite}.md").write_text(markdown_table(suite, rows, names, missing))
+    write_json(out_dir / f"benchmark_{suite}.json", report)
+    (out_dir / f"benchmark_{suite}.md").write_text(markdown_table(suite, rows, names, missing))
+    return report

@@ -1,0 +1,128 @@
+"""Fine-tuning sub-commands: finetune, evaluate, predict, benchmark. Thin: parse and call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+EXAMPLES = """examples:
+  lmlab finetune runs/bert-tiny --task glue/sst2 --out runs/sst2
+  lmlab finetune hf:path/to/all-MiniLM-L6-v2 --task glue/mrpc --epochs 5 --seeds 1 2 3 --out runs/mrpc
+  lmlab evaluate runs/sst2 --task glue/sst2 --split dev
+  lmlab predict runs/sst2 --input new.tsv --out preds.txt
+  lmlab benchmark --suite glue --model runs/bert-tiny --out results/
+"""
+
+
+def _options(args):
+    from lmlab.config import from_dict
+    from lmlab.finetune.config import FinetuneOptions
+
+    names = ["lr", "epochs", "batch_size", "eval_batch_size", "max_seq_len", "warmup_ratio",
+             "weight_decay", "seeds", "patience", "evals_per_epoch", "max_train_examples",
+             "subset_seed", "pooling", "dropout", "crf", "doc_stride", "max_answer_length",
+             "max_unk_rate", "num_threads", "train_split", "dev_split"]
+    raw = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    raw["progress"] = not args.quiet
+    return from_dict(FinetuneOptions, raw, "finetune")
+
+
+def _command() -> str:
+    return "lmlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _finetune(args) -> int:
+    from lmlab.finetune.loop import finetune
+
+    result = finetune(args.base, args.task, _options(args), args.out, _command())
+    print(json.dumps({k: result[k] for k in ("task", "metric", "scores", "best_seed",
+                                              "train_seconds_per_seed", "unk_rate")}))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from lmlab.finetune.evaluate import evaluate_run
+
+    print(json.dumps(evaluate_run(args.run_dir, args.task, args.split)))
+    return 0
+
+
+def _predict(args) -> int:
+    from lmlab.finetune.evaluate import predict_file
+
+    count = predict_file(args.run_dir, args.input, args.out)
+    print(json.dumps({"predictions": count, "out": args.out}))
+    return 0
+
+
+def _benchmark(args) -> int:
+    from lmlab.recipes.benchmark import run_benchmark
+
+    report = run_benchmark(args.suite, args.model or [], args.out, _options(args), args.tasks,
+                           not args.no_bow, _command())
+    print(json.dumps({"suite": report["suite"], "available": report["available"],
+                      "missing": list(report["missing"]), "out": args.out}))
+    return 0
+
+
+def _add_options(parser) -> None:
+    group = parser.add_argument_group("fine-tuning options (defaults: BERT's recipe)")
+    group.add_argument("--lr", type=float)
+    group.add_argument("--epochs", type=float)
+    group.add_argument("--batch-size", dest="batch_size", type=int)
+    group.add_argument("--eval-batch-size", dest="eval_batch_size", type=int)
+    group.add_argument("--max-seq-len", dest="max_seq_len", type=int)
+    group.add_argument("--warmup-ratio", dest="warmup_ratio", type=float)
+    group.add_argument("--weight-decay", dest="weight_decay", type=float)
+    group.add_argument("--seeds", type=int, nargs="+", help="one run per seed (mean ± std)")
+    group.add_argument("--patience", type=int, help="early stopping: evaluations without gain")
+    group.add_argument("--evals-per-epoch", dest="evals_per_epoch", type=int)
+    group.add_argument("--max-train-examples", dest="max_train_examples", type=int,
+                       help="a fixed random subset of train (0 = all)")
+    group.add_argument("--subset-seed", dest="subset_seed", type=int)
+    group.add_argument("--pooling", choices=["cls", "mean"])
+    group.add_argument("--dropout", type=float)
+    group.add_argument("--crf", action="store_true", default=None, help="CRF on a tagging head")
+    group.add_argument("--doc-stride", dest="doc_stride", type=int)
+    group.add_argument("--max-answer-length", dest="max_answer_length", type=int)
+    group.add_argument("--max-unk-rate", dest="max_unk_rate", type=float)
+    group.add_argument("--threads", dest="num_threads", type=int)
+    group.add_argument("--train-split", dest="train_split")
+    group.add_argument("--dev-split", dest="dev_split")
+    group.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def add_commands(subparsers) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    tune = subparsers.add_parser("finetune", help="fine-tune a run or hf:<dir> on a task",
+                                 epilog=EXAMPLES, formatter_class=fmt)
+    tune.add_argument("base", metavar="BASE", help="run folder or hf:<local HF BERT folder>")
+    tune.add_argument("--task", required=True, help="e.g. glue/sst2, clue/chnsenticorp")
+    tune.add_argument("--out", required=True)
+    _add_options(tune)
+    tune.set_defaults(run=_finetune)
+
+    evaluate = subparsers.add_parser("evaluate", help="score a fine-tuned run on a task split")
+    evaluate.add_argument("run_dir", metavar="RUN")
+    evaluate.add_argument("--task", help="default: the run's own task")
+    evaluate.add_argument("--split", default="dev")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = subparsers.add_parser("predict", help="labels for one example a line")
+    predict.add_argument("run_dir", metavar="RUN")
+    predict.add_argument("--input", required=True,
+                         help="one example a line (pairs: two tab-separated columns)")
+    predict.add_argument("--out", required=True, help="one label a line")
+    predict.set_defaults(run=_predict)
+
+    bench = subparsers.add_parser("benchmark", help="every available task of a suite, "
+                                  "Table-2 layout (Markdown + JSON)", formatter_class=fmt)
+    bench.add_argument("--suite", required=True, help="glue, clue or english")
+    bench.add_argument("--model", action="append", help="run folder or hf:<dir>; repeatable")
+    bench.add_argument("--tasks", nargs="+", help="a subset of the suite's tasks")
+    bench.add_argument("--no-bow", action="store_true", help="skip the bag-of-words floor")
+    bench.add_argument("--out", required=True)
+    _add_options(bench)
+    bench.set_defaults(run=_benchmark)
