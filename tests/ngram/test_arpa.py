@@ -93,3 +93,38 @@ def test_error_names_line_number(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="no such ARPA file"):
         read_arpa(tmp_path / "none.arpa")
+
+
+def test_fast_writer_bytes_equal_reference_writer(tmp_path):
+    from lmlab.ngram.arpa import write_arpa_reference
+    model = build_model(iter(random_corpus(3, sentences=200, vocab=12)), 4, discount_fallback=True)
+    model.log_backoff[1][:6] = [0.0, -0.0, -3.2e-05, 1e-7, -99.5, 12.25]  # zeros, exponent form
+    fast = write_arpa(model, tmp_path / "fast.arpa").read_bytes()
+    reference = write_arpa_reference(model, tmp_path / "reference.arpa").read_bytes()
+    assert fast == reference
+    loaded = read_arpa(tmp_path / "fast.arpa")
+    for k in range(1, model.order + 1):
+        assert np.array_equal(loaded.ngram_words(k), model.ngram_words(k))
+        assert np.allclose(loaded.log_prob[k - 1], model.log_prob[k - 1], rtol=1e-6, atol=0)
+
+
+def test_fast_writer_keeps_blanks_out_and_utf8_words(tmp_path):
+    from lmlab.ngram.arpa import write_arpa_reference
+    corpus = [["héllo", "wörld", "日本"], ["wörld", "héllo"], ["日本", "héllo", "wörld"]] * 3
+    model = build_model(iter(corpus), 3, discount_fallback=True)
+    model.log_prob[1][0] = np.nan  # a blank: not written, its 3-grams still are
+    assert write_arpa(model, tmp_path / "a.arpa").read_bytes() == \
+        write_arpa_reference(model, tmp_path / "b.arpa").read_bytes()
+
+
+def test_vectorized_float_format_is_printf_g7():
+    from lmlab.ngram.arpa_text import format_numbers
+    rng = np.random.default_rng(0)
+    values = np.concatenate([
+        -rng.random(3000) * 8, rng.normal(size=1000), -10 ** rng.uniform(-8, 3, 2000),
+        np.round(-rng.random(500) * 8, 2),
+        [0.0, -0.0, -100.0, 1.0, -1.0, 0.5, -0.00012345675, 9.9999996, -9.9999996, 0.099999996,
+         1e-5, -3.2e-05, 12345678.0, 9999999.5, 999999.95, np.inf, -np.inf, np.nan, 1234567.0,
+         -0.0001, 0.00009999999, 10.0, 100.0, -1e6, 0.001, 0.125, 2.5e-5, 1e22]])
+    values = np.concatenate([values, values.astype(np.float32).astype(np.float64)])
+    assert format_numbers(values) == ["%.7g" % v for v in values.tolist()]

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from lmlab.errors import DataError
+from lmlab.ngram.arpa_text import section_chunks, word_buffer
 from lmlab.ngram.model import NgramModel
 from lmlab.ngram.vocab import SPECIAL_TOKENS, Vocabulary
 
@@ -32,42 +33,61 @@ _SECTION = re.compile(r"^\\(\d+)-grams:$")
 MISSING_SPECIAL_LOG_PROB = -100.0  # what KenLM substitutes for a missing <unk>/<s>/</s>
 
 
-def _format_float(value: float) -> str:
-    return "%.7g" % value
+def _write_frame(model: NgramModel, path: Path, write_section) -> Path:
+    """Header, one ``write_section(out, k, present)`` per order, end; atomic (temp + rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as out:
+        out.write(b"\\data\\\n")
+        for k, size in enumerate(model.sizes(), start=1):
+            out.write(f"ngram {k}={size}\n".encode("ascii"))
+        for k in range(1, model.order + 1):
+            out.write(f"\n\\{k}-grams:\n".encode("ascii"))
+            write_section(out, k, ~np.isnan(model.log_prob[k - 1]))  # blanks are not written
+        out.write(b"\n\\end\\\n")
+    tmp.replace(path)
+    return path
 
 
 def write_arpa(model: NgramModel, path: str | Path) -> Path:
-    """Write ``model`` as ARPA (blanks are not written). Returns the path."""
-    path = Path(path)
+    """Write ``model`` as ARPA (blanks are not written). Returns the path.
+
+    Vectorized (:mod:`lmlab.ngram.arpa_text`); the bytes equal those of
+    :func:`write_arpa_reference`.
+    """
+    words = word_buffer(model.vocab.words)
+
+    def write_section(out, k, present):
+        backoff = model.log_backoff[k - 1][present] if k < model.order else None
+        for block in section_chunks(words, model.ngram_words(k)[present],
+                                    model.log_prob[k - 1][present], backoff):
+            out.write(block)
+
+    return _write_frame(model, Path(path), write_section)
+
+
+def write_arpa_reference(model: NgramModel, path: str | Path) -> Path:
+    """Reference twin of :func:`write_arpa`: one Python string per line, ``%.7g`` floats."""
     words = model.vocab.words
-    sizes = model.sizes()
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-        out.write("\\data\\\n")
-        for k, size in enumerate(sizes, start=1):
-            out.write(f"ngram {k}={size}\n")
-        strings: list[str] = []
-        for k in range(1, model.order + 1):
-            first = model.first_word[k - 1].tolist()
-            if k == 1:
-                strings = [words[w] for w in first]
-            else:
-                parent = model.parent[k - 1].tolist()
-                strings = [words[w] + " " + strings[p] for w, p in zip(first, parent)]
-            probs = model.log_prob[k - 1]
-            present = ~np.isnan(probs)
-            out.write(f"\n\\{k}-grams:\n")
-            prob_text = [_format_float(p) for p in probs[present].tolist()]
-            text = [s for s, keep in zip(strings, present.tolist()) if keep] \
-                if not present.all() else strings
-            if k < model.order:
-                backoff_text = [_format_float(b) for b in model.log_backoff[k - 1][present].tolist()]
-                out.write("".join(f"{p}\t{s}\t{b}\n" for p, s, b in zip(prob_text, text, backoff_text)))
-            else:
-                out.write("".join(f"{p}\t{s}\n" for p, s in zip(prob_text, text)))
-        out.write("\n\\end\\\n")
-    tmp.replace(path)
-    return path
+    strings: list[str] = []
+
+    def write_section(out, k, present):
+        nonlocal strings
+        first = model.first_word[k - 1].tolist()
+        if k == 1:
+            strings = [words[w] for w in first]
+        else:
+            parent = model.parent[k - 1].tolist()
+            strings = [words[w] + " " + strings[p] for w, p in zip(first, parent)]
+        text = [s for s, keep in zip(strings, present.tolist()) if keep]
+        probs = ["%.7g" % p for p in model.log_prob[k - 1][present].tolist()]
+        if k < model.order:
+            backoffs = ["%.7g" % b for b in model.log_backoff[k - 1][present].tolist()]
+            lines = (f"{p}\t{s}\t{b}\n" for p, s, b in zip(probs, text, backoffs))
+        else:
+            lines = (f"{p}\t{s}\n" for p, s in zip(probs, text))
+        out.write("".join(lines).encode("utf-8"))
+
+    return _write_frame(model, Path(path), write_section)
 
 
 def _fail(path, line_number, message):
