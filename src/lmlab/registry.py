@@ -11,15 +11,23 @@ from torch import nn
 
 from lmlab.composition import LanguageModel
 from lmlab.embeddings.token_embedding import TokenEmbedding
+from lmlab.encoders.attention_rnn import AttentionRNNConfig, build_attention_rnn
+from lmlab.encoders.elman import ElmanConfig, build_elman
 from lmlab.encoders.lstm import LSTMConfig, build_lstm
 from lmlab.encoders.transformer import TransformerConfig, build_transformer
+from lmlab.encoders.window_mlp import WindowMLPConfig, build_window_mlp
+from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
+from lmlab.objectives.softmax.output import build_output_head
 
 ENCODERS = {
     "transformer": (TransformerConfig, build_transformer),
     "lstm": (LSTMConfig, build_lstm),
+    "window_mlp": (WindowMLPConfig, build_window_mlp),
+    "elman": (ElmanConfig, build_elman),
+    "attention_rnn": (AttentionRNNConfig, build_attention_rnn),
 }
 
 OBJECTIVES = {
@@ -47,8 +55,12 @@ def _initialise(model: nn.Module, method: str, scale: float) -> None:
                 nn.init.uniform_(parameter, -scale, scale)
 
 
-def build_model(model_config, vocab_size: int | None = None, seed: int | None = None) -> LanguageModel:
-    """The one builder: embedding + encoder + LM head from a :class:`ModelConfig`."""
+def build_model(model_config, vocab_size: int | None = None, seed: int | None = None,
+                objectives=()) -> LanguageModel:
+    """The one builder: embedding + encoder + LM head from a :class:`ModelConfig`.
+
+    ``objectives`` (the run's objective configs) matter only when a clm ``output`` asks
+    for a factorised softmax (hierarchical / class), which is part of the model."""
     embedding_config = model_config.embedding
     if vocab_size is not None:
         embedding_config.vocab_size = vocab_size
@@ -59,8 +71,14 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
     embedding = TokenEmbedding(embedding_config)
     _, build_encoder = ENCODERS[model_config.encoder.name]
     encoder = build_encoder(embedding_config.hidden_size, model_config.encoder)
-    lm_head = LMHead(embedding_config.hidden_size, embedding_config.vocab_size,
-                     model_config.lm_head, embedding.tokens)
+    # An encoder may emit features of another width (window_mlp's direct connections).
+    head_size = getattr(encoder, "output_size", embedding_config.hidden_size)
+    if head_size != embedding_config.hidden_size and model_config.lm_head.tie_weights:
+        raise ConfigError(f"model.lm_head.tie_weights: the {model_config.encoder.name} encoder "
+                          f"emits {head_size} features, not the embedding's "
+                          f"{embedding_config.hidden_size}; set tie_weights: false")
+    lm_head = LMHead(head_size, embedding_config.vocab_size, model_config.lm_head, embedding.tokens)
+    lm_head = build_output_head(lm_head, head_size, embedding_config.vocab_size, objectives)
     model = LanguageModel(embedding, encoder, lm_head)
     _initialise(model, model_config.init, model_config.init_scale)
     return model

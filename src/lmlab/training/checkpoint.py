@@ -97,7 +97,7 @@ def load_run(path: str | Path):
     folder = checkpoint_folder(path)
     config = load_checkpoint_config(folder)
     tokenizer = TextTokenizer.load(folder / "tokenizer")
-    model = build_model(config.model, tokenizer.vocab_size)
+    model = build_model(config.model, tokenizer.vocab_size, objectives=config.objectives)
     load_weights(model, folder)
     model.eval()
     return config, tokenizer, model

@@ -87,13 +87,17 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
     if train_cfg.num_threads:
         torch.set_num_threads(train_cfg.num_threads)
 
-    model = build_model(config.model, tokenizer.vocab_size, seed=train_cfg.seed)
+    model = build_model(config.model, tokenizer.vocab_size, seed=train_cfg.seed,
+                        objectives=config.objectives)
     objectives = build_objectives(config.objectives, tokenizer)
     for objective in objectives:
         objective.seed = train_cfg.seed
     causal = all(getattr(o, "causal", False) for o in objectives)
     train_store = token_store(config.data, tokenizer, "train")
     valid_store = token_store(config.data, tokenizer, "valid")
+    for objective in objectives:  # train-split statistics, e.g. unigram counts for softmax approximations
+        if hasattr(objective, "prepare"):
+            objective.prepare(model, train_store.ids)
     batches = _make_batches(config, train_store, tokenizer, causal)
     micro_per_epoch = batches.steps_per_epoch
     steps_per_epoch = max(1, micro_per_epoch // train_cfg.grad_accum)
