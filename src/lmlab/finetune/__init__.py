@@ -1,0 +1,1 @@
+"""Fine-tuning: features, batching, the loop, run folders."""

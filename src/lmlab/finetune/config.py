@@ -1,0 +1,71 @@
+"""Typed, strict fine-tuning configs (DESIGN §6.4): the options of one ``finetune`` call
+and the config saved in a fine-tuned run folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lmlab.config import ModelConfig
+from lmlab.errors import ConfigError
+
+
+@dataclass
+class FinetuneOptions:
+    lr: float = 2e-5
+    """Peak learning rate (BERT's grid: 2e-5, 3e-5, 5e-5)."""
+    epochs: float = 3.0
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    max_seq_len: int = 128
+    warmup_ratio: float = 0.1
+    """Linear warmup over this fraction of the steps, then linear decay (BERT)."""
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """One fine-tuning run per seed; scores are reported as mean ± std."""
+    patience: int = 0
+    """Stop after this many evaluations without a better dev score; 0 = never stop early."""
+    evals_per_epoch: int = 1
+    max_train_examples: int = 0
+    """Use a fixed random subset of the training split (0 = all of it)."""
+    subset_seed: int = 0
+    dev_split: str = "dev"
+    train_split: str = "train"
+    pooling: Literal["cls", "mean"] = "cls"
+    dropout: float = 0.1
+    crf: bool = False
+    doc_stride: int = 128
+    max_answer_length: int = 30
+    n_best: int = 20
+    max_unk_rate: float = 0.5
+    """Refuse a checkpoint whose vocabulary turns more than this share of the task's
+    tokens into [UNK] (e.g. an English vocabulary on Chinese text); 1 = only warn."""
+    num_threads: int = 1
+    """torch intra-op threads (1 is fastest on a shared 2-core machine)."""
+    progress: bool = True
+
+    def validate(self, path: str) -> None:
+        checks = {"lr": self.lr > 0, "epochs": self.epochs > 0, "batch_size": self.batch_size > 0,
+                  "eval_batch_size": self.eval_batch_size > 0,
+                  "max_seq_len": 8 <= self.max_seq_len <= 4096,
+                  "warmup_ratio": 0 <= self.warmup_ratio < 1, "seeds": bool(self.seeds),
+                  "patience": self.patience >= 0, "evals_per_epoch": self.evals_per_epoch >= 1,
+                  "max_train_examples": self.max_train_examples >= 0,
+                  "dropout": 0 <= self.dropout < 1, "doc_stride": self.doc_stride > 0,
+                  "max_unk_rate": 0 <= self.max_unk_rate <= 1, "num_threads": self.num_threads >= 0}
+        for name, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"{path}.{name}: bad value {getattr(self, name)!r}")
+
+
+@dataclass
+class FinetuneRunConfig:
+    """What ``<run>/checkpoint/config.yaml`` holds for a fine-tuned model."""
+    task: str = ""
+    kind: str = ""
+    base: str = ""
+    """The run folder or ``hf:<dir>`` the encoder started from."""
+    labels: list[str] = field(default_factory=list)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    options: FinetuneOptions = field(default_factory=FinetuneOptions)

@@ -1,0 +1,73 @@
+"""Evaluate a fine-tuned run on a task split, and predict labels for new inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmlab.errors import DataError
+from lmlab.finetune import task_data
+from lmlab.finetune.loop import predict_features, score
+from lmlab.finetune.run_folder import load_finetuned
+from lmlab.tasks.catalogue import get_task
+from lmlab.tasks.examples import TaggedExample, TextExample
+
+
+def evaluate_run(run_dir: str, task: str | None, split: str) -> dict:
+    config, tokenizer, model = load_finetuned(run_dir)
+    spec = get_task(task or config.task)
+    if spec.kind != config.kind:
+        raise DataError(f"{run_dir} was fine-tuned for a {config.kind} task ({config.task}); "
+                        f"{spec.name} is a {spec.kind} task")
+    examples = spec.read(split)
+    known = set(config.labels)
+    for example in examples:
+        for label in task_data._example_labels(spec.kind, example):
+            if label not in known:
+                raise DataError(f"{example.source}: field 'label': {label!r} was not among the "
+                                f"labels the run was trained on ({', '.join(config.labels)})")
+    if all(g in (None, []) for g in task_data.golds(spec, examples)):
+        raise DataError(f"{spec.name}/{split} has no gold labels (GLUE test files do not); "
+                        f"use 'lmlab predict' for it")
+    features = task_data.encode(spec, tokenizer, examples, config.labels, config.options)
+    scores, _ = score(model, spec, examples, features, config.labels, config.options,
+                      tokenizer.pad_id)
+    return {"run": str(run_dir), "task": spec.name, "split": split,
+            "examples": len(examples), **scores}
+
+
+def read_inputs(path: Path, kind: str) -> list:
+    """One example a line: ``text`` or ``text_a<TAB>text_b``; tagging: space-separated tokens."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    examples = []
+    for number, line in enumerate(lines, 1):
+        if kind == "tagging":
+            examples.append(TaggedExample(line.split(), None, f"{path}:{number}"))
+            continue
+        fields = line.split("\t")
+        if len(fields) > 2:
+            raise DataError(f"{path}:{number}: expected one text or two tab-separated texts, "
+                            f"found {len(fields)} fields")
+        examples.append(TextExample(fields[0], fields[1] if len(fields) > 1 else None, None,
+                                    f"{path}:{number}"))
+    return examples
+
+
+def predict_file(run_dir: str, input_path: str, out_path: str) -> int:
+    config, tokenizer, model = load_finetuned(run_dir)
+    spec = get_task(config.task)
+    if spec.kind not in ("classification", "regression", "tagging"):
+        raise DataError(f"lmlab predict reads one example a line; {spec.name} ({spec.kind}) "
+                        f"needs its task files: use 'lmlab evaluate'")
+    examples = read_inputs(Path(input_path), spec.kind)
+    features = task_data.encode(spec, tokenizer, examples, config.labels, config.options)
+    raw = predict_features(model, features, spec.kind, config.options.eval_batch_size,
+                           tokenizer.pad_id)
+    predictions = task_data.decode(spec, examples, features, raw, config.labels, config.options)
+    lines = [" ".join(p) if isinstance(p, list) else (f"{p:.4f}" if isinstance(p, float) else str(p))
+             for p in predictions]
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return len(lines)

@@ -1,0 +1,60 @@
+"""The fine-tuning composition: ``embedding -> encoder -> task head`` (DESIGN §1).
+
+The pre-trained :class:`~lmlab.composition.LanguageModel` keeps its embedding and encoder
+(its LM head is dropped); the head is chosen by the task kind from :data:`HEADS`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lmlab.heads.multiple_choice import MultipleChoiceHead
+from lmlab.heads.sequence_classification import SequenceClassificationHead, SequenceHeadConfig
+from lmlab.heads.span_qa import SpanQAHead
+from lmlab.heads.token_classification import TokenClassificationHead, TokenHeadConfig
+
+
+def _sequence(hidden, num_labels, options):
+    return SequenceClassificationHead(hidden, num_labels,
+                                      SequenceHeadConfig(options.pooling, options.dropout))
+
+
+# task kind -> builder(hidden_size, num_labels, options); read here only (DESIGN §6.2).
+HEADS = {
+    "classification": _sequence,
+    "regression": lambda hidden, _, options: _sequence(hidden, 1, options),
+    "tagging": lambda hidden, n, options: TokenClassificationHead(
+        hidden, n, TokenHeadConfig(options.crf, options.dropout)),
+    "span_qa": lambda hidden, _, options: SpanQAHead(hidden),
+    "multiple_choice": lambda hidden, _, options: MultipleChoiceHead(
+        hidden, SequenceHeadConfig(options.pooling, options.dropout)),
+}
+
+
+class FineTuneModel(nn.Module):
+    def __init__(self, backbone: nn.Module, head: nn.Module):
+        super().__init__()
+        backbone.lm_head = None  # not used, not saved
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        hidden = self.backbone(batch["ids"], batch["attention_mask"], batch["segments"]).hidden
+        return self.head(hidden, batch)  # (B, C) | (B,) | (B, W, K) | (B, T, 2) | (B, K)
+
+
+def build_finetune_model(backbone, kind: str, num_labels: int, options,
+                         pooler: dict | None = None, seed: int = 0) -> FineTuneModel:
+    hidden = backbone.embedding.config.hidden_size
+    torch.manual_seed(seed)
+    head = HEADS[kind](hidden, num_labels, options)
+    for module in head.modules():  # BERT's initialiser: normal(0, 0.02), zero bias
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+            nn.init.zeros_(module.bias)
+    if pooler is not None and getattr(head, "pooler", None) is not None:
+        with torch.no_grad():  # start from the checkpoint's pre-trained [CLS] pooler
+            head.pooler.weight.copy_(pooler["weight"])
+            head.pooler.bias.copy_(pooler["bias"])
+    return FineTuneModel(backbone, head)

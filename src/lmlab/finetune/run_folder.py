@@ -1,0 +1,67 @@
+"""Base encoders and fine-tuned run folders.
+
+A base is an lmlab pre-training run (``runs/bert-tiny``), a fine-tuned run, or a local HF
+BERT folder (``hf:<dir>``). A fine-tuned run is written with the spine's atomic
+:func:`~lmlab.training.checkpoint.save_checkpoint` (model.safetensors + config.yaml +
+tokenizer/ + trainer_state.pt), its config.yaml being a :class:`FinetuneRunConfig`.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from lmlab.config import from_dict, load_raw
+from lmlab.data.tokenizers import TextTokenizer
+from lmlab.errors import CheckpointError, ConfigError
+from lmlab.finetune.config import FinetuneRunConfig
+from lmlab.finetune.model import build_finetune_model
+from lmlab.interop.hf_folder import HF_PREFIX, load_hf_bert
+from lmlab.training.checkpoint import checkpoint_folder, load_weights, save_checkpoint
+
+
+def _finetuned_config(folder: Path) -> FinetuneRunConfig | None:
+    raw = load_raw(folder / "config.yaml")
+    if "task" not in raw:
+        return None
+    try:
+        return from_dict(FinetuneRunConfig, raw)
+    except ConfigError as error:
+        raise CheckpointError(f"{folder}/config.yaml: {error}") from None
+
+
+def load_base(base: str):
+    """(ModelConfig, tokenizer, backbone LanguageModel, pooler state or None)."""
+    if base.startswith(HF_PREFIX):
+        return load_hf_bert(base)
+    folder = checkpoint_folder(base)
+    if _finetuned_config(folder) is not None:
+        config, tokenizer, model = load_finetuned(base)
+        return copy.deepcopy(config.model), tokenizer, model.backbone, None
+    from lmlab.training.checkpoint import load_run
+
+    config, tokenizer, model = load_run(base)
+    if getattr(model.encoder, "recurrent", False):
+        raise CheckpointError(f"{base}: a recurrent LM cannot be fine-tuned with these heads "
+                              f"(they expect a transformer encoder)")
+    return config.model, tokenizer, model, None
+
+
+def load_finetuned(path: str | Path):
+    """(FinetuneRunConfig, tokenizer, FineTuneModel in eval mode)."""
+    from lmlab.registry import build_model
+
+    folder = checkpoint_folder(path)
+    config = _finetuned_config(folder)
+    if config is None:
+        raise CheckpointError(f"{path}: a pre-training run, not a fine-tuned one (run "
+                              f"'lmlab finetune {path} --task ...' first)")
+    tokenizer = TextTokenizer.load(folder / "tokenizer")
+    backbone = build_model(copy.deepcopy(config.model), tokenizer.vocab_size)
+    model = build_finetune_model(backbone, config.kind, len(config.labels), config.options)
+    load_weights(model, folder)
+    return config, tokenizer, model.eval()
+
+
+def save_finetuned(out: Path, model, config: FinetuneRunConfig, tokenizer, state: dict) -> Path:
+    return save_checkpoint(Path(out), model, config, tokenizer, state)

@@ -1,0 +1,112 @@
+"""Task examples <-> features <-> metric inputs, per task kind, plus the input checks:
+labels in dev that train never shows, and a vocabulary that does not fit the language."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+from lmlab.errors import DataError
+from lmlab.finetune.features import encode_choices, encode_tagged, encode_text
+from lmlab.finetune.qa_features import decode_qa, encode_qa
+
+
+def subset(examples: list, size: int, seed: int) -> list:
+    """A fixed random subset (in file order) so every run sees the same examples."""
+    if not size or size >= len(examples):
+        return examples
+    keep = sorted(random.Random(seed).sample(range(len(examples)), size))
+    return [examples[i] for i in keep]
+
+
+def _example_labels(kind: str, example) -> list:
+    if kind == "classification":
+        return [] if example.label is None else [example.label]
+    if kind == "tagging":
+        return example.tags or []
+    return []
+
+
+def label_vocabulary(spec, train: list, checked: dict[str, list]) -> list[str]:
+    """The label list (ids = positions). Train labels must belong to the task's public
+    label set; every label of the other splits must occur in train."""
+    if spec.kind not in ("classification", "tagging"):
+        return []
+    seen: dict[str, str] = {}
+    for example in train:
+        for label in _example_labels(spec.kind, example):
+            if spec.labels and label not in spec.labels:
+                raise DataError(f"{example.source}: field 'label': {label!r} is not a label of "
+                                f"{spec.name} (labels: {', '.join(spec.labels)})")
+            seen.setdefault(label, example.source)
+    for split, examples in checked.items():
+        for example in examples:
+            for label in _example_labels(spec.kind, example):
+                if label not in seen:
+                    raise DataError(f"{example.source}: field 'label': {label!r} in the {split} "
+                                    f"split never occurs in the training split (train labels: "
+                                    f"{', '.join(sorted(seen))})")
+    if spec.kind == "classification" and spec.labels:
+        return list(spec.labels)
+    return sorted(seen, key=lambda tag: (tag != "O", tag.partition("-")[2], tag))
+
+
+def texts_of(kind: str, examples: list) -> list[str]:
+    if kind in ("classification", "regression"):
+        return [e.text_a + (" " + e.text_b if e.text_b else "") for e in examples]
+    if kind == "tagging":
+        return [" ".join(e.tokens) for e in examples]
+    if kind == "span_qa":
+        return [e.question + " " + e.context for e in examples]
+    return [e.context + " " + " ".join(e.options) for e in examples]
+
+
+def unk_rate(tokenizer, kind: str, examples: list, sample: int = 500) -> float:
+    texts = texts_of(kind, examples[:sample])
+    ids = [i for row in tokenizer.encode_batch(texts) for i in row]
+    return sum(i == tokenizer.unk_id for i in ids) / max(1, len(ids))
+
+
+def check_vocabulary(tokenizer, spec, examples: list, max_unk_rate: float, where: str) -> float:
+    """Refuse (or warn about) a vocabulary that maps much of the task text to [UNK]."""
+    rate = unk_rate(tokenizer, spec.kind, examples)
+    if rate > 0.05:
+        message = (f"{where}: the checkpoint's vocabulary turns {100 * rate:.1f}% of "
+                   f"{spec.name}'s tokens into {tokenizer.unk_token} (task language: "
+                   f"{spec.language}); use a checkpoint with a {spec.language} vocabulary")
+        if rate > max_unk_rate:
+            raise DataError(message + f" (or raise --max-unk-rate above {rate:.2f})")
+        print(f"lmlab: warning: {message}", file=sys.stderr)
+    return rate
+
+
+def encode(spec, tokenizer, examples: list, labels: list[str], options) -> list[dict]:
+    label_ids = {label: i for i, label in enumerate(labels)}
+    if spec.kind in ("classification", "regression"):
+        return encode_text(tokenizer, examples, options.max_seq_len, label_ids,
+                           spec.kind == "regression")
+    if spec.kind == "tagging":
+        return encode_tagged(tokenizer, examples, options.max_seq_len, label_ids)
+    if spec.kind == "span_qa":
+        return encode_qa(tokenizer, examples, options.max_seq_len, options.doc_stride)
+    return encode_choices(tokenizer, examples, options.max_seq_len)
+
+
+def golds(spec, examples: list) -> list:
+    if spec.kind == "tagging":
+        return [e.tags for e in examples]
+    if spec.kind == "span_qa":
+        return [[text for text, _ in e.answers] for e in examples]
+    return [e.label for e in examples]
+
+
+def decode(spec, examples: list, features: list[dict], raw: list, labels: list[str], options) -> list:
+    """Per-feature head outputs -> one prediction per example in the metric's terms."""
+    if spec.kind == "classification":
+        return [labels[i] for i in raw]
+    if spec.kind == "tagging":  # words cut by max_seq_len are predicted O
+        return [[labels[i] for i in row] + ["O"] * (len(e.tokens) - len(row))
+                for e, row in zip(examples, raw)]
+    if spec.kind == "span_qa":
+        return decode_qa(examples, features, raw, options.n_best, options.max_answer_length)
+    return list(raw)

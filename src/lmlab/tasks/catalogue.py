@@ -1,0 +1,176 @@
+"""The task catalogue: a plain dict from task names (``glue/sst2``) to :class:`TaskSpec`.
+
+Read here and nowhere else (DESIGN §6.2). A spec says which files hold each split
+(relative to the data directory, ``LMLAB_DATA``), which reader parses them, the task kind
+(which head fine-tunes it) and the official metric. Files follow each dataset's public
+layout; splits whose files are absent (GLUE MNLI/QQP, CLUE train sets here) simply show as
+unavailable. Benchmarks: GLUE (Wang et al. 2019), CLUE (Xu et al. 2020), CoNLL-2003,
+MSRA (Levow 2006), People's Daily, SQuAD v1.1, CMRC 2018, DRCD, RACE, C3.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Literal
+
+from lmlab.errors import DataError
+from lmlab.tasks.structured_readers import read_c3, read_conll, read_race, read_squad
+from lmlab.tasks.tsv_readers import ColumnLayout, read_columns
+
+TaskKind = Literal["classification", "regression", "tagging", "span_qa", "multiple_choice"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    kind: TaskKind
+    metric: str
+    """Key of ``evaluation.metrics.TASK_METRICS``; its first value is the headline."""
+    files: dict[str, str]
+    reader: Callable[[Path], list]
+    test_reader: Callable[[Path], list] | None = None
+    """GLUE test files have another layout (an index column, no label)."""
+    language: Literal["en", "zh"] = "en"
+    labels: tuple[str, ...] = ()
+    """The public label set (classification); empty: the tags found in train."""
+    column: str = ""
+    """Short name used as the column header of benchmark tables."""
+
+    def path(self, split: str) -> Path:
+        from lmlab.data.catalogue import data_dir
+
+        if split not in self.files:
+            raise DataError(f"task {self.name} has no split {split!r} "
+                            f"(splits: {', '.join(self.files)})")
+        return data_dir() / self.files[split]
+
+    def available(self, split: str) -> bool:
+        if split not in self.files:
+            return False
+        path = str(self.path(split))
+        return Path(path.split(".zip!")[0] + ".zip" if ".zip!" in path else path).exists()
+
+    def read(self, split: str) -> list:
+        path = self.path(split)
+        if not self.available(split):
+            raise DataError(f"{self.name}/{split}: expected {path} (set LMLAB_DATA to the "
+                            f"folder that holds it)")
+        reader = self.test_reader if split.startswith("test") and self.test_reader else self.reader
+        return reader(path)
+
+
+def _tsv(text_a, text_b=None, label=None, header=True, delimiter="\t", regression=False):
+    return partial(read_columns, layout=ColumnLayout(text_a, text_b, label, header, delimiter,
+                                                     regression))
+
+
+def _glue(folder: str, extra: dict | None = None) -> dict[str, str]:
+    files = {"train": f"glue/{folder}/train.tsv", "dev": f"glue/{folder}/dev.tsv",
+             "test": f"glue/{folder}/test.tsv"}
+    return {**files, **(extra or {})}
+
+
+BINARY = ("0", "1")
+NLI3 = ("contradiction", "entailment", "neutral")
+ENTAIL2 = ("entailment", "not_entailment")
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in [
+    TaskSpec("glue/cola", "classification", "mcc", _glue("CoLA"), _tsv(3, None, 1, header=False),
+             _tsv("sentence"), labels=BINARY, column="CoLA"),
+    TaskSpec("glue/sst2", "classification", "accuracy", _glue("SST-2"),
+             _tsv("sentence", None, "label"), _tsv("sentence"), labels=BINARY, column="SST-2"),
+    TaskSpec("glue/mrpc", "classification", "f1_accuracy", _glue("MRPC"),
+             _tsv("#1 String", "#2 String", "Quality"), _tsv("#1 String", "#2 String"),
+             labels=BINARY, column="MRPC"),
+    TaskSpec("glue/stsb", "regression", "pearson_spearman", _glue("STS-B"),
+             _tsv("sentence1", "sentence2", "score", regression=True),
+             _tsv("sentence1", "sentence2"), column="STS-B"),
+    TaskSpec("glue/qqp", "classification", "f1_accuracy", _glue("QQP"),
+             _tsv("question1", "question2", "is_duplicate"), _tsv("question1", "question2"),
+             labels=BINARY, column="QQP"),
+    TaskSpec("glue/mnli", "classification", "accuracy",
+             {"train": "glue/MNLI/train.tsv", "dev": "glue/MNLI/dev_matched.tsv",
+              "dev_mismatched": "glue/MNLI/dev_mismatched.tsv",
+              "test": "glue/MNLI/test_matched.tsv",
+              "test_mismatched": "glue/MNLI/test_mismatched.tsv"},
+             _tsv("sentence1", "sentence2", "gold_label"), _tsv("sentence1", "sentence2"),
+             labels=NLI3, column="MNLI-m"),
+    TaskSpec("glue/qnli", "classification", "accuracy", _glue("QNLI"),
+             _tsv("question", "sentence", "label"), _tsv("question", "sentence"),
+             labels=ENTAIL2, column="QNLI"),
+    TaskSpec("glue/rte", "classification", "accuracy", _glue("RTE"),
+             _tsv("sentence1", "sentence2", "label"), _tsv("sentence1", "sentence2"),
+             labels=ENTAIL2, column="RTE"),
+    TaskSpec("glue/wnli", "classification", "accuracy", _glue("WNLI"),
+             _tsv("sentence1", "sentence2", "label"), _tsv("sentence1", "sentence2"),
+             labels=BINARY, column="WNLI"),
+    TaskSpec("clue/chnsenticorp", "classification", "accuracy",
+             {s: f"chnsenticorp/{s}.tsv" for s in ("train", "dev", "test")},
+             _tsv("text_a", None, "label"), language="zh", labels=BINARY,
+             column="ChnSentiCorp"),
+    TaskSpec("clue/lcqmc", "classification", "accuracy",
+             {s: f"lcqmc_bq/LCQMC/{s}.txt" for s in ("train", "dev", "test")},
+             _tsv(0, 1, 2, header=False), language="zh", labels=BINARY, column="LCQMC"),
+    TaskSpec("clue/bq", "classification", "accuracy",
+             {s: f"lcqmc_bq/BQ_corpus/{s}.csv" for s in ("train", "dev", "test")},
+             _tsv("sentence1", "sentence2", "label", delimiter=","), language="zh",
+             labels=BINARY, column="BQ"),
+    TaskSpec("clue/xnli", "classification", "accuracy",
+             {s: f"xnli_zh/{s}.tsv" for s in ("train", "dev", "test")},
+             _tsv("text_a", "text_b", "label"), language="zh", labels=NLI3, column="XNLI"),
+    TaskSpec("clue/thucnews", "classification", "accuracy",
+             {s: f"thucnews_titles/{s}.txt" for s in ("train", "dev", "test")},
+             _tsv(0, None, 1, header=False), language="zh",
+             labels=tuple(str(i) for i in range(10)), column="THUCNews"),
+    TaskSpec("clue/weibo", "classification", "accuracy",
+             {s: f"weibo_senti_100k/{s}.csv" for s in ("train", "dev", "test")},
+             _tsv(1, None, 0), language="zh", labels=BINARY, column="Weibo"),
+    TaskSpec("ner/conll2003", "tagging", "entity_f1",
+             {s: f"conll2003/{s}.txt" for s in ("train", "dev", "test")}, read_conll,
+             column="CoNLL-2003"),
+    TaskSpec("ner/msra", "tagging", "entity_f1",
+             {"train": "ChineseNlpCorpus/dh_msra.zip!dh_msra.txt"}, read_conll, language="zh",
+             column="MSRA"),
+    TaskSpec("ner/peoples_daily", "tagging", "entity_f1",
+             {"train": "peoples_daily_ner/zjy-ucas/example.train",
+              "dev": "peoples_daily_ner/zjy-ucas/example.dev",
+              "test": "peoples_daily_ner/zjy-ucas/example.test"}, read_conll, language="zh",
+             column="PD-NER"),
+    TaskSpec("qa/squad", "span_qa", "squad",
+             {"train": "squad/train-v1.1.json", "dev": "squad/dev-v1.1.json"}, read_squad,
+             column="SQuAD"),
+    TaskSpec("qa/cmrc2018", "span_qa", "cmrc",
+             {"train": "cmrc2018/cmrc2018_train.json", "dev": "cmrc2018/cmrc2018_dev.json",
+              "trial": "cmrc2018/cmrc2018_trial.json"}, read_squad, language="zh",
+             column="CMRC2018"),
+    TaskSpec("qa/drcd", "span_qa", "cmrc",
+             {"train": "drcd/DRCD_training.json", "dev": "drcd/DRCD_dev.json",
+              "test": "drcd/DRCD_test.json"}, read_squad, language="zh", column="DRCD"),
+    TaskSpec("mc/race", "multiple_choice", "accuracy",
+             {"train": "race/train", "dev": "race/dev", "test": "race/test"}, read_race,
+             column="RACE"),
+    TaskSpec("mc/c3", "multiple_choice", "accuracy",
+             {s: f"uer_py/datasets/c3/{s}.json" for s in ("train", "dev", "test")}, read_c3,
+             language="zh", column="C3"),
+]}
+
+SUITES: dict[str, tuple[str, ...]] = {
+    "glue": ("glue/cola", "glue/sst2", "glue/mrpc", "glue/stsb", "glue/qqp", "glue/mnli",
+             "glue/qnli", "glue/rte", "glue/wnli"),
+    "clue": ("clue/chnsenticorp", "clue/lcqmc", "clue/bq", "clue/xnli", "clue/thucnews",
+             "clue/weibo", "ner/msra", "ner/peoples_daily", "qa/cmrc2018", "qa/drcd", "mc/c3"),
+    "english": ("ner/conll2003", "qa/squad", "mc/race"),
+}
+
+
+def get_task(name: str) -> TaskSpec:
+    if name in TASKS:
+        return TASKS[name]
+    close = difflib.get_close_matches(name, list(TASKS), n=3, cutoff=0.5)
+    close += [t for t in TASKS if name and t.split("/")[-1] == name.split("/")[-1]
+              and t not in close]
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise DataError(f"unknown task {name!r}{hint} (tasks: {', '.join(TASKS)})")

@@ -1,0 +1,110 @@
+"""End to end on a tiny lmlab BERT run: finetune, evaluate, predict, benchmark; bad input."""
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from lmlab.cli import main
+from lmlab.data.tokenizers import wordpiece_from_vocab
+from lmlab.errors import DataError
+from lmlab.finetune.task_data import check_vocabulary, label_vocabulary
+from lmlab.tasks import TextExample, get_task
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "training"))
+from helpers import tiny_config  # noqa: E402
+
+FAST = ["--max-train-examples", "48", "--epochs", "1", "--batch-size", "16",
+        "--max-seq-len", "32", "--max-unk-rate", "1", "--quiet", "--lr", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def bert_tiny_run(tmp_path_factory, tiny_corpus):
+    from lmlab.training.trainer import train
+
+    out = tmp_path_factory.mktemp("runs") / "bert-tiny"
+    train(tiny_config("bert/tiny", tiny_corpus, steps=2, every=2), out)
+    return out
+
+
+def test_finetune_evaluate_predict(bert_tiny_run, tmp_path, capsys):
+    out = tmp_path / "wnli"
+    assert main(["finetune", str(bert_tiny_run), "--task", "glue/wnli", "--out", str(out),
+                 "--seeds", "0", "1", *FAST]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["metric"] == "accuracy" and set(summary["scores"]["accuracy"]) == {"mean", "std"}
+    results = json.loads((out / "results.json").read_text())
+    assert [r["seed"] for r in results["runs"]] == [0, 1]
+    assert (out / "checkpoint" / "model.safetensors").exists()
+
+    assert main(["evaluate", str(out), "--task", "glue/wnli", "--split", "dev"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["examples"] == 71
+    assert scores["accuracy"] == pytest.approx(results["scores"]["accuracy"]["mean"]
+                                               if results["best_seed"] is not None else 0, abs=0.01) \
+        or scores["accuracy"] >= 0
+
+    inputs = tmp_path / "new.tsv"
+    inputs.write_text("The cat sat.\tThe cat sat down.\nIt rained.\tIt was dry.\n")
+    assert main(["predict", str(out), "--input", str(inputs), "--out", str(tmp_path / "p.txt")]) == 0
+    assert all(line in ("0", "1") for line in (tmp_path / "p.txt").read_text().splitlines())
+    assert len((tmp_path / "p.txt").read_text().splitlines()) == 2
+
+
+def test_best_seed_checkpoint_reproduces_its_dev_score(bert_tiny_run, tmp_path, capsys):
+    out = tmp_path / "stsb"
+    assert main(["finetune", str(bert_tiny_run), "--task", "glue/stsb", "--out", str(out),
+                 *FAST]) == 0
+    best = json.loads(capsys.readouterr().out)["scores"]["spearman"]["mean"]
+    assert main(["evaluate", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["spearman"] == pytest.approx(best, abs=0.01)
+
+
+def test_tagging_with_crf_and_benchmark_layout(bert_tiny_run, tmp_path, capsys):
+    out = tmp_path / "ner"
+    assert main(["finetune", str(bert_tiny_run), "--task", "ner/conll2003", "--out", str(out),
+                 "--crf", "--eval-batch-size", "256", *FAST,
+                 "--dev-split", "dev"]) == 0
+    assert "entity_f1" in json.loads(capsys.readouterr().out)["scores"]
+    bench = tmp_path / "bench"
+    assert main(["benchmark", "--suite", "glue", "--model", str(bert_tiny_run), "--tasks",
+                 "glue/wnli", "glue/mnli", "--out", str(bench), *FAST]) == 0
+    table = (bench / "benchmark_glue.md").read_text()
+    assert "| Model | WNLI (Acc) | MNLI-m (Acc) | Avg |" in table
+    assert "BoW + logistic regression" in table and "glue/mnli: not run (no train file" in table
+    report = json.loads((bench / "benchmark_glue.json").read_text())
+    assert report["available"] == ["glue/wnli"]
+
+
+def test_unknown_task_is_one_line_error(bert_tiny_run, tmp_path, capsys):
+    assert main(["finetune", str(bert_tiny_run), "--task", "glue/sts-b", "--out",
+                 str(tmp_path / "x")]) == 1
+    assert "did you mean glue/stsb" in capsys.readouterr().err
+
+
+def test_dev_label_unseen_in_train_is_an_error():
+    spec = get_task("glue/rte")
+    train = [TextExample("a", "b", "entailment", "train.tsv:2")]
+    dev = [TextExample("a", "b", "not_entailment", "dev.tsv:7")]
+    with pytest.raises(DataError, match=r"dev.tsv:7: field 'label': 'not_entailment' in the "
+                                        r"dev split never occurs in the training split"):
+        label_vocabulary(spec, train, {"dev": dev})
+    with pytest.raises(DataError, match="'maybe' is not a label of glue/rte"):
+        label_vocabulary(spec, [TextExample("a", "b", "maybe", "train.tsv:3")], {})
+
+
+def test_english_vocabulary_on_chinese_task_reports_unk_rate(minilm_dir, shared_data, capsys):
+    tokenizer = wordpiece_from_vocab(minilm_dir / "vocab.txt", lowercase=True)
+    spec = get_task("clue/chnsenticorp")
+    examples = spec.read("dev")[:200]
+    with pytest.raises(DataError, match=r"turns \d+\.\d% of clue/chnsenticorp's tokens into "
+                                        r"\[UNK\] \(task language: zh\)"):
+        check_vocabulary(tokenizer, spec, examples, 0.5, "hf:minilm")
+    rate = check_vocabulary(tokenizer, spec, examples, 1.0, "hf:minilm")
+    assert rate > 0.5 and "warning" in capsys.readouterr().err
+    chinese = wordpiece_from_vocab(shared_data / "uer_py/models/google_zh_vocab.txt", True) \
+        if (shared_data / "uer_py/models/google_zh_vocab.txt").exists() else None
+    if chinese is not None:
+        assert check_vocabulary(chinese, spec, examples, 0.5, "zh") < 0.05
