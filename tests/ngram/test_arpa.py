@@ -128,3 +128,31 @@ def test_vectorized_float_format_is_printf_g7():
          -0.0001, 0.00009999999, 10.0, 100.0, -1e6, 0.001, 0.125, 2.5e-5, 1e22]])
     values = np.concatenate([values, values.astype(np.float32).astype(np.float64)])
     assert format_numbers(values) == ["%.7g" % v for v in values.tolist()]
+
+
+@pytest.mark.parametrize("seed,order", [(4, 2), (5, 3), (6, 5)])
+def test_fast_scorer_equals_reference_scorer(seed, order):
+    from lmlab.ngram.model import pad_sentences
+    corpus = random_corpus(seed, sentences=80, vocab=9)
+    model = build_model(iter(corpus[:60]), order, discount_fallback=True)
+    test = corpus[60:] + [[], ["unseen", "w1"], ["w2"] * 12]
+    ids, distance, oov = pad_sentences(model.vocab, test)
+    get = model.vocab.word_to_id.get
+    expected = [i for words in test for i in [1] + [get(w, 0) for w in words] + [2]]
+    assert ids.tolist() == expected
+    assert distance.tolist() == [d for words in test for d in range(len(words) + 2)]
+    fast, fast_order = model.score_ids(ids, distance)
+    slow, slow_order = model.score_ids_reference(ids, distance)
+    assert np.array_equal(fast_order, slow_order)
+    assert np.allclose(fast, slow, atol=1e-12, rtol=0)
+
+
+def test_fast_scorer_with_blanks_equals_reference(tmp_path):
+    text = GOOD.replace("ngram 2=2", "ngram 2=2\nngram 3=1").replace(
+        "\\end\\", "\\3-grams:\n-0.05\tx a b\n\n\\end\\").replace("-0.3\ta\t-0.2", "-0.3\ta\t-0.2\n-0.9\tx\t-0.3").replace("ngram 1=5", "ngram 1=6")
+    model = read_arpa(write(tmp_path, text))
+    from lmlab.ngram.model import pad_sentences
+    ids, distance, _ = pad_sentences(model.vocab, [["x", "a", "b"], ["a", "b", "x", "a", "b"], ["b"]])
+    fast, fast_order = model.score_ids(ids, distance)
+    slow, slow_order = model.score_ids_reference(ids, distance)
+    assert np.array_equal(fast_order, slow_order) and np.allclose(fast, slow, atol=1e-12)

@@ -15,6 +15,7 @@ scored, ``<s>`` is not; an out-of-vocabulary word is scored as ``<unk>``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -75,7 +76,52 @@ class NgramModel:
         ``flat`` (T,) holds sentences as ``<s> w1 .. wn </s>`` back to back; ``distance``
         (T,) is each position's offset from its sentence's ``<s>``. Returns (scores (T,),
         matched order (T,)); positions holding ``<s>`` get 0.
+
+        Order k looks up only the positions whose (k-1)-gram was found, all at once, with
+        the queries sorted first (a sorted ``searchsorted`` walks the keys nearly linearly);
+        :meth:`score_ids_reference` is the plain twin.
         """
+        size = len(self.vocab)
+        positions = flat.shape[0]
+        words = flat.astype(np.int64)
+        prob = self.log_prob[0][words]  # (T,) the longest match's log10 p so far
+        matched = np.ones(positions, dtype=np.int64)
+        # backoffs[r-1] = (positions p, backoff of the r-gram ending at p), found ones only
+        backoffs = [(np.arange(positions), self.log_backoff[0][words])]
+        active = np.flatnonzero(distance >= 1)  # (A,) positions with a found (k-1)-gram
+        node = words[active]  # (A,) that (k-1)-gram's id at order k-1
+        for k in range(2, self.order + 1):
+            keep = distance[active] >= k - 1  # k-1 earlier positions in the sentence (<s> included)
+            active, node = active[keep], node[keep]
+            keys = self.keys[k - 1]
+            if keys.size == 0 or active.size == 0:
+                break
+            query = node * size + words[active - (k - 1)]  # (A,) parent * V + first word
+            sort = np.argsort(query)
+            position = np.empty_like(sort)
+            position[sort] = np.searchsorted(keys, query[sort])
+            np.minimum(position, keys.size - 1, out=position)
+            hit = keys[position] == query
+            active, node = active[hit], position[hit]
+            value = self.log_prob[k - 1][node]
+            real = ~np.isnan(value)  # blanks only lead on to longer n-grams
+            prob[active[real]] = value[real]
+            matched[active[real]] = k
+            if k < self.order:
+                backoffs.append((active, self.log_backoff[k - 1][node]))
+        # A word matched at order m pays the backoffs of the contexts of length m .. N-1
+        # that end just before it (those found; the others weigh 0).
+        scores = prob.copy()
+        for length, (where, backoff) in enumerate(backoffs, start=1):
+            inside = where < positions - 1
+            where, backoff = where[inside], backoff[inside]
+            pays = matched[where + 1] <= length
+            scores[where[pays] + 1] += backoff[pays]
+        scores[distance == 0] = 0.0
+        return scores, matched
+
+    def score_ids_reference(self, flat: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Reference twin of :meth:`score_ids`: every order over every position."""
         size = len(self.vocab)
         order = self.order
         found = np.ones(flat.shape[0], dtype=bool)  # (T,) the k-gram ending here exists
@@ -114,15 +160,16 @@ class NgramModel:
 
 def pad_sentences(vocab: Vocabulary, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(flat ids, distance from <s>, oov mask) for ``<s> w1 .. wn </s>`` per sentence."""
-    flat: list[int] = []
-    lengths = np.empty(len(sentences), dtype=np.int64)
-    get = vocab.word_to_id.get
-    for i, words in enumerate(sentences):
-        flat.append(BOS)
-        flat.extend([get(w, UNK) for w in words])
-        flat.append(EOS)
-        lengths[i] = len(words) + 2
-    ids = np.asarray(flat, dtype=np.int64)
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    distance = np.arange(ids.shape[0]) - starts
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+    words = list(chain.from_iterable(sentences))
+    word_ids = np.fromiter(map(vocab.word_to_id.get, words, repeat(UNK)), dtype=np.int64,
+                           count=len(words))  # one C-level dict lookup per word
+    padded = lengths + 2
+    starts = np.cumsum(padded) - padded  # (S,) where each <s> goes
+    ids = np.empty(int(padded.sum()), dtype=np.int64)
+    ids[starts] = BOS
+    ids[starts + padded - 1] = EOS
+    shift = np.repeat(starts + 1 - (np.cumsum(lengths) - lengths), lengths)  # word i -> its slot
+    ids[np.arange(word_ids.shape[0]) + shift] = word_ids
+    distance = np.arange(ids.shape[0]) - np.repeat(starts, padded)
     return ids, distance, ids == UNK
