@@ -47,3 +47,40 @@ def test_bad_order(order):
 def test_empty_input():
     with pytest.raises(DataError, match="no words"):
         count_ngrams(iter([]), 3)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_spilled_counts_equal_in_memory_counts(order, tmp_path):
+    corpus = random_corpus(order + 10, sentences=400, vocab=30)
+    in_memory = count_ngrams(iter(corpus), order, chunk_tokens=50)
+    spilled = count_ngrams(iter(corpus), order, chunk_tokens=50, memory_mb=0.005, spill_dir=tmp_path)
+    assert np.array_equal(np.asarray(spilled.rows), in_memory.rows)
+    assert np.array_equal(np.asarray(spilled.counts), in_memory.counts)
+    assert spilled.vocab.words == in_memory.vocab.words
+    assert not any(tmp_path.rglob("*.npy"))  # temporary runs are gone
+
+
+def test_merge_runs_small_blocks(tmp_path):
+    from lmlab.ngram.counting import unique_rows
+    from lmlab.ngram.spill import merge_runs, write_run
+    rng = np.random.default_rng(0)
+    runs, everything = [], []
+    for index in range(4):
+        rows = rng.integers(0, 6, size=(300, 3)).astype(np.uint32)
+        everything.append(rows)
+        runs.append(write_run(tmp_path, index, *unique_rows(rows, np.ones(300, np.int64))))
+    rows, counts = merge_runs(runs, 3, 6, tmp_path, block_rows=7)
+    want_rows, want_counts = unique_rows(np.concatenate(everything), np.ones(1200, np.int64))
+    assert np.array_equal(np.asarray(rows), want_rows) and np.array_equal(np.asarray(counts), want_counts)
+
+
+def test_memory_budget_build_equals_in_memory_build(tmp_path):
+    from lmlab.ngram.build import build_model
+    corpus = random_corpus(21, sentences=300, vocab=15)
+    a = build_model(iter(corpus), 3, discount_fallback=True)
+    b = build_model(iter(corpus), 3, discount_fallback=True, chunk_tokens=40, memory_mb=0.005,
+                    spill_dir=tmp_path)
+    for k in range(3):
+        assert np.array_equal(a.keys[k], b.keys[k])
+        assert np.array_equal(a.log_prob[k], b.log_prob[k])
+        assert np.array_equal(a.log_backoff[k], b.log_backoff[k])

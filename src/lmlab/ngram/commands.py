@@ -10,6 +10,7 @@ BUILD_EPILOG = """examples:
   lmlab ngram build -o 5 --data ptb --out runs/kn5
   lmlab ngram build -o 3 --data corpus.txt --out runs/kn3 --prune 0 0 1 --vocab-limit 20000
   lmlab ngram build -o 4 --data wikitext-2 --out runs/wb4 --smoothing wb
+  lmlab ngram build -o 5 --data big.txt --out runs/big5 --memory 200   # counting in 200 MiB
 
 A literal <unk> in the text is an ordinary word, spelled UNKW in the model (as one
 rewrites PTB before running KenLM's lmplz); <s> and </s> in the text are refused.
@@ -44,6 +45,9 @@ def add_commands(subparsers) -> None:
     build.add_argument("--discount-fallback", action="store_true",
                        help="use D = 0.5 1 1.5 when discounts cannot be estimated (tiny data)")
     build.add_argument("--add-k", type=float, default=0.1, help="k for --smoothing addk")
+    build.add_argument("--memory", type=float, metavar="MB",
+                       help="memory budget for counting in MiB (like lmplz -S): sorted runs "
+                            "spill to a temporary folder in --out and are merged streaming")
     build.set_defaults(run=run_build)
 
     score = verbs.add_parser("score", help="perplexity or per-word scores of text",
@@ -63,7 +67,8 @@ def add_commands(subparsers) -> None:
 def run_build(args) -> int:
     from lmlab.ngram.run_folder import build_run
     info = build_run(args.data, args.order, args.out, args.smoothing, args.prune,
-                     args.vocab_limit, discount_fallback=args.discount_fallback, add_k=args.add_k)
+                     args.vocab_limit, discount_fallback=args.discount_fallback, add_k=args.add_k,
+                     memory_mb=args.memory)
     print(json.dumps({key: info[key] for key in ("order", "smoothing", "vocab_size",
                       "ngram_counts", "build_seconds", "peak_memory_mb")}))
     print(f"wrote {args.out}/model.arpa", file=sys.stderr)

@@ -16,6 +16,7 @@ twin that the tests compare against.
 from __future__ import annotations
 
 import resource
+from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
@@ -46,13 +47,15 @@ def check_order(order: int) -> int:
     return int(order)
 
 
-def pack_keys(rows: np.ndarray) -> list[np.ndarray]:
+def pack_keys(rows: np.ndarray, bits: int | None = None) -> list[np.ndarray]:
     """Pack (M, N) ids into as few uint64 columns as fit, most significant first.
 
-    ``bits`` is the width of the largest id, so a 5-gram over a 10k vocabulary (14 bits)
-    takes two uint64 columns instead of five.
+    ``bits`` (default: the width of the largest id) per id, so a 5-gram over a 10k
+    vocabulary (14 bits) takes two uint64 columns instead of five. Keys packed with the
+    same ``bits`` compare like the rows, lexicographically.
     """
-    bits = max(1, int(rows.max(initial=0)).bit_length())
+    if bits is None:
+        bits = max(1, int(rows.max(initial=0)).bit_length())
     per_key = 64 // bits
     keys = []
     for start in range(0, rows.shape[1], per_key):
@@ -92,14 +95,34 @@ def _chunk_table(flat: list[int], order: int) -> tuple[np.ndarray, np.ndarray]:
     return unique_rows(rows, np.ones(rows.shape[0], dtype=np.int64))
 
 
-def count_ngrams(sentences: Iterable[list[str]], order: int, *,
-                 chunk_tokens: int = 1 << 20) -> NgramCounts:
-    """Count padded N-grams of tokenized ``sentences`` (streamed once)."""
+def count_ngrams(sentences: Iterable[list[str]], order: int, *, chunk_tokens: int = 1 << 20,
+                 memory_mb: float | None = None, spill_dir=None) -> NgramCounts:
+    """Count padded N-grams of tokenized ``sentences`` (streamed once).
+
+    With ``memory_mb`` (lmplz ``-S``), chunks are sized from the budget and the sorted
+    tables spill to disk as runs whenever they outgrow half of it; the runs are merged
+    streaming (:mod:`lmlab.ngram.spill`) into a memory-mapped table. ``spill_dir``: where
+    the temporary runs go (default ``$LMLAB_CACHE/ngram-spill``).
+    """
     order = check_order(order)
+    if memory_mb is None:
+        return _count(sentences, order, chunk_tokens, None, None)
+    from lmlab.ngram import spill  # imports this module
+    if not memory_mb > 0:
+        raise ConfigError(f"memory budget must be > 0 MB; got {memory_mb}")
+    with spill.spill_folder(spill_dir) as folder:
+        return _count(sentences, order, min(chunk_tokens, spill.chunk_tokens_for(memory_mb)),
+                      memory_mb, Path(folder))
+
+
+def _count(sentences, order, chunk_tokens, memory_mb, folder) -> NgramCounts:
     vocab = Vocabulary()
     padding = [BOS] * (order - 1)
     flat: list[int] = []
     stack: list[tuple[np.ndarray, np.ndarray]] = []  # sorted tables, sizes decreasing
+    runs: list = []  # (rows path, counts path) of tables spilled to disk
+    if memory_mb is not None:
+        from lmlab.ngram import spill
     tokens = sentences_seen = 0
     for words in sentences:
         flat.extend(padding)
@@ -113,11 +136,21 @@ def count_ngrams(sentences: Iterable[list[str]], order: int, *,
             # Merge while the newer table is at least half the older: O(log) tables live.
             while len(stack) >= 2 and 2 * stack[-1][0].shape[0] >= stack[-2][0].shape[0]:
                 stack[-2:] = [_merge(stack[-2:])]
+            if memory_mb is not None and spill.table_bytes(stack) > memory_mb * (1 << 19):
+                runs.append(spill.write_run(folder, len(runs), *_merge(stack)))
+                stack = []
     if flat:
         stack.append(_chunk_table(flat, order))
-    if not stack:
+    if not stack and not runs:
         raise DataError("the corpus has no words to count")
-    rows, counts = _merge(stack)
+    if not runs:
+        rows, counts = _merge(stack)
+    else:
+        if stack:
+            runs.append(spill.write_run(folder, len(runs), *_merge(stack)))
+            stack = []
+        block_rows = max(16, int(memory_mb * (1 << 20) / 8 / (len(runs) + 1) / (4 * order + 8)))
+        rows, counts = spill.merge_runs(runs, order, len(vocab), folder, block_rows)
     return NgramCounts(order, rows, counts, vocab, tokens, sentences_seen)
 
 

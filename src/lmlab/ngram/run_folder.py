@@ -41,18 +41,20 @@ def is_ngram_run(path) -> bool:
 
 def build_run(data: str, order: int, out: str | Path, smoothing: str = "mkn", prune=None,
               vocab_limit: int | None = None, *, discount_fallback: bool = False,
-              add_k: float = 0.1) -> dict:
+              add_k: float = 0.1, memory_mb: float | None = None) -> dict:
     """Estimate a model on ``data`` (train split of a catalogue name, or a text file).
 
     Writes ``out/model.arpa``, ``out/model.npz`` and ``out/ngram.json``; returns the
     ``ngram.json`` content (with ``build_seconds``: counting, estimation and ARPA writing).
+    ``memory_mb`` bounds counting: sorted runs spill to a temporary folder inside ``out``.
     """
     started = time.perf_counter()
     path = resolve_data(data, "train")
-    model = build_model(iter_token_sentences(path), order, smoothing=smoothing, prune=prune,
-                        vocab_limit=vocab_limit, discount_fallback=discount_fallback, add_k=add_k)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    model = build_model(iter_token_sentences(path), order, smoothing=smoothing, prune=prune,
+                        vocab_limit=vocab_limit, discount_fallback=discount_fallback, add_k=add_k,
+                        memory_mb=memory_mb, spill_dir=out if memory_mb is not None else None)
     write_arpa(model, out / ARPA_NAME)
     save_npz(model, out / NPZ_NAME)
     info = dict(model.info)
