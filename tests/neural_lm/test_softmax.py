@@ -123,3 +123,15 @@ def test_frequency_classes_are_non_empty_and_ordered():
     assert set(classes.tolist()) == set(range(20))
     order = np.argsort(-counts, kind="stable")
     assert (np.diff(classes[order]) >= 0).all()  # frequent words in the early classes
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_class_loss_gradients_equal_the_plain_path(bias):
+    features, _, _, targets, counts = _toy(4)
+    head = _head("class", counts, bias)
+    features.requires_grad_()
+    params = [features] + [p for p in head.parameters()]
+    fused = torch.autograd.grad(head.loss(features, targets) * 2.0, params)
+    plain = torch.autograd.grad(head.reference_loss(features, targets) * 2.0, params)
+    for got, expected in zip(fused, plain):
+        torch.testing.assert_close(got, expected)

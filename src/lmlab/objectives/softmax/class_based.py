@@ -9,6 +9,11 @@ starts each time the cumulative unigram mass passes another 1/C (Mikolov's rnnlm
 every class non-empty. Training costs O(C + |c(y)|) per token instead of O(V). The word
 vectors u_w, b_w are the LM head's decoder; the class layer is new. ``forward`` returns
 the exact log-probabilities of all V words (normalised by construction).
+
+The within-class term is a fused autograd function (one class at a time, gradients
+accumulated into one buffer, as :mod:`lmlab.layers.linear_cross_entropy` does): plain
+autograd would allocate a V x D gradient for every class touched by the batch.
+:meth:`ClassSoftmaxHead.reference_loss` is its simple twin (DESIGN §6.9).
 """
 
 from __future__ import annotations
@@ -40,6 +45,52 @@ def frequency_classes(counts: np.ndarray, num_classes: int) -> np.ndarray:
                                  or words_left == classes_left):
             current += 1
     return classes
+
+
+def _class_groups(target_class: torch.Tensor):
+    """Rows grouped by class: [(class id, row indices)]."""
+    order = torch.argsort(target_class, stable=True)
+    present, sizes = torch.unique_consecutive(target_class[order], return_counts=True)
+    return list(zip(present.tolist(), torch.split(order, sizes.tolist())))
+
+
+class _WithinClassNLL(torch.autograd.Function):
+    """sum_rows -log softmax_{w in c(y)}(h·u_w + b_w)[y], gradients computed in forward."""
+
+    @staticmethod
+    def forward(ctx, features, weight, bias, targets, target_class, members, starts, slot):
+        # features (N, D), weight (V, D), bias (V,) or None, targets/target_class (N,)
+        needs = ctx.needs_input_grad
+        grad_features = torch.zeros_like(features) if needs[0] else None
+        grad_weight = torch.zeros_like(weight) if needs[1] else None
+        grad_bias = torch.zeros_like(bias) if (bias is not None and needs[2]) else None
+        total = features.new_zeros(())
+        for cls, rows in _class_groups(target_class):
+            words = members[starts[cls]: starts[cls + 1]]  # (m,)
+            vectors, inputs = weight[words], features[rows]  # (m, D), (n, D)
+            logits = inputs @ vectors.t()  # (n, m)
+            if bias is not None:
+                logits += bias[words]
+            position = slot[targets[rows]]  # (n,)
+            log_norm = torch.logsumexp(logits, dim=-1)  # (n,)
+            total += (log_norm - logits.gather(1, position[:, None]).squeeze(1)).sum()
+            grad_logits = logits.sub_(log_norm[:, None]).exp_()  # softmax, in place
+            grad_logits[torch.arange(len(rows)), position] -= 1.0
+            if grad_features is not None:
+                grad_features[rows] = grad_logits @ vectors
+            if grad_weight is not None:
+                grad_weight.index_add_(0, words, grad_logits.t() @ inputs)
+            if grad_bias is not None:
+                grad_bias.index_add_(0, words, grad_logits.sum(0))
+        ctx.save_for_backward(grad_features, grad_weight, grad_bias)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        scale = lambda g: None if g is None else g * grad_output  # noqa: E731
+        grad_features, grad_weight, grad_bias = ctx.saved_tensors
+        return (scale(grad_features), scale(grad_weight), scale(grad_bias),
+                None, None, None, None, None)
 
 
 def default_num_classes(vocab_size: int) -> int:
@@ -94,10 +145,20 @@ class ClassSoftmaxHead(nn.Module):
         target_class = self.word_class[targets]  # (N,)
         class_log_prob = F.log_softmax(self.classes(features), dim=-1)  # (N, C)
         total = -class_log_prob.gather(1, target_class[:, None]).sum()
+        total = total + _WithinClassNLL.apply(features, self.base.decoder.weight,
+                                              self.base.decoder.bias, targets, target_class,
+                                              self.members, self.starts, self.slot)
+        return total / max(1, int(keep.sum()))
+
+    def reference_loss(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The same loss with plain autograd, one class at a time (the simple twin)."""
+        keep = targets != IGNORE_INDEX
+        features, targets = self.features(hidden[keep]), targets[keep]
+        target_class = self.word_class[targets]  # (N,)
+        class_log_prob = F.log_softmax(self.classes(features), dim=-1)  # (N, C)
+        total = -class_log_prob.gather(1, target_class[:, None]).sum()
         weight, bias = self.base.decoder.weight, self.base.decoder.bias
-        order = torch.argsort(target_class, stable=True)  # rows grouped by class
-        present, sizes = torch.unique_consecutive(target_class[order], return_counts=True)
-        for cls, rows in zip(present.tolist(), torch.split(order, sizes.tolist())):
+        for cls, rows in _class_groups(target_class):
             words = self.members[self.starts[cls]: self.starts[cls + 1]]  # (m,)
             logits = features[rows] @ weight[words].t()  # (n, m)
             if bias is not None:
