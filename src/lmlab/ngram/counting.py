@@ -9,8 +9,11 @@ table (:mod:`lmlab.ngram.tables`).
 Memory: the corpus is read in chunks of ``chunk_tokens`` tokens. Each chunk's windows are
 packed into uint64 sort keys, sorted and reduced to (unique row, count); sorted chunk tables
 are merged pairwise like a log-structured merge tree, so memory is bounded by the number
-of *distinct* N-grams, not by the corpus size. :func:`count_reference` is the plain-Python
-twin that the tests compare against.
+of *distinct* N-grams, not by the corpus size. With a memory budget (``memory_mb``, lmplz
+``-S``) the tables spill to disk as sorted runs that are merged streaming
+(:mod:`lmlab.ngram.spill`), so counting is bounded by the budget instead. Estimation then
+still builds every order's table in memory (:mod:`lmlab.ngram.tables`).
+:func:`count_reference` is the plain-Python twin that the tests compare against.
 """
 
 from __future__ import annotations
