@@ -8,7 +8,7 @@ import pytest
 from lmlab.errors import ConfigError, DataError
 from lmlab.wordvec.huffman import build_huffman, hs_probabilities
 from lmlab.wordvec.vocab import (CUM_TABLE_DOMAIN, build_vocabulary, keep_probabilities,
-                                 keep_thresholds, negative_table)
+                                 keep_thresholds, negative_guide, negative_table)
 
 # The textbook example (CLRS 16.3): optimal Huffman cost is 224 bits.
 TOY_COUNTS = np.array([45, 16, 13, 12, 9, 5])
@@ -88,3 +88,15 @@ def test_vocabulary_order_min_count_max_vocab():
         build_vocabulary(Counter(), min_count=1)
     with pytest.raises(ConfigError):
         build_vocabulary(counts, min_count=0)
+
+
+def test_negative_guide_gives_bisects_answer():
+    rng = np.random.default_rng(0)
+    table = negative_table(rng.integers(1, 10_000, size=500))
+    guide = negative_guide(table)
+    draws = np.concatenate([rng.integers(0, table[-1], 20_000), table[:-1], table[:-1] + 1, [0]])
+    for r in draws:
+        i = guide[(r * len(guide)) // table[-1]]
+        while table[i] < r:
+            i += 1
+        assert i == np.searchsorted(table, r, side="left")

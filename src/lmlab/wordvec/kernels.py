@@ -57,16 +57,17 @@ def _sigmoid(x):
 
 
 @njit(inline="always")
-def _bisect_left(table, value):
-    """First index i with table[i] >= value (the table is sorted)."""
-    lo, hi = 0, table.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if table[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+def _draw_negative(cum_table, guide, value):
+    """``bisect_left(cum_table, value)`` in O(1) expected time.
+
+    ``guide[b]`` is bisect_left of the bucket's lowest value (vocab.negative_guide), a
+    lower bound of the answer; a short forward scan finishes. Same result as bisect.
+    """
+    buckets = guide.shape[0]
+    i = guide[(value * buckets) // cum_table[cum_table.shape[0] - 1]]
+    while cum_table[i] < value:
+        i += 1
+    return i
 
 
 @njit(inline="always")
@@ -87,7 +88,7 @@ def _hs_update(l1, syn1, codes, points, length, word, alpha, work):
 
 
 @njit(inline="always")
-def _ns_update(l1, syn1neg, cum_table, negative, word, alpha, work, state):
+def _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha, work, state):
     """Negative-sampling step for input l1 (D,) with positive ``word``; returns the RNG state."""
     size = l1.shape[0]
     table_max = cum_table[cum_table.shape[0] - 1]
@@ -96,7 +97,7 @@ def _ns_update(l1, syn1neg, cum_table, negative, word, alpha, work, state):
             target = word
             label = 1.0
         else:
-            target = _bisect_left(cum_table, np.int64(state >> _SHIFT) % table_max)
+            target = _draw_negative(cum_table, guide, np.int64(state >> _SHIFT) % table_max)
             state = _advance(state)
             if target == word:
                 continue
@@ -116,7 +117,7 @@ def _ns_update(l1, syn1neg, cum_table, negative, word, alpha, work, state):
 
 @njit(nogil=True, fastmath=True, cache=True)
 def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sample,
-              cum_table, codes, points, code_lengths, skipgram, cbow_mean, hs, negative,
+              cum_table, guide, codes, points, code_lengths, skipgram, cbow_mean, hs, negative,
               window, alpha, seed, sentence, reduced, work, neu1):
     """Train sentences [first, last); returns the number of tokens kept by subsampling.
 
@@ -156,7 +157,7 @@ def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sampl
                     if hs:
                         _hs_update(l1, syn1, codes, points, code_lengths[word], word, alpha, work)
                     if negative > 0:
-                        state = _ns_update(l1, syn1neg, cum_table, negative, word, alpha, work, state)
+                        state = _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha, work, state)
                     for d in range(size):
                         l1[d] += work[d]
             else:
@@ -178,7 +179,7 @@ def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sampl
                 if hs:
                     _hs_update(neu1, syn1, codes, points, code_lengths[word], word, alpha, work)
                 if negative > 0:
-                    state = _ns_update(neu1, syn1neg, cum_table, negative, word, alpha, work, state)
+                    state = _ns_update(neu1, syn1neg, cum_table, guide, negative, word, alpha, work, state)
                 if not cbow_mean:
                     for d in range(size):
                         work[d] *= inv_count

@@ -77,9 +77,12 @@ def _ns(l1, syn1neg, cum_table, negative, word, alpha, work, rng: Lcg):
 
 
 def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sample,
-              cum_table, codes, points, code_lengths, skipgram, cbow_mean, hs, negative,
+              cum_table, guide, codes, points, code_lengths, skipgram, cbow_mean, hs, negative,
               window, alpha, seed, *_buffers) -> int:
-    """Same signature and effect as :func:`lmlab.wordvec.kernels.train_job`."""
+    """Same signature and effect as :func:`lmlab.wordvec.kernels.train_job`.
+
+    ``guide`` (the kernel's shortcut into ``cum_table``) is unused: plain bisect here.
+    """
     rng = Lcg(seed)
     kept_total = 0
     for s in range(first, last):

@@ -110,3 +110,15 @@ def negative_table(counts: np.ndarray, exponent: float = 0.75,
     weights = np.asarray(counts, dtype=np.float64) ** exponent
     cumulative = np.cumsum(weights)
     return np.round(cumulative / cumulative[-1] * domain).astype(np.int64)
+
+
+def negative_guide(table: np.ndarray, buckets: int | None = None) -> np.ndarray:
+    """Start points that make drawing from ``table`` O(1) (an "indexed search" guide).
+
+    For a draw r in [0, table[-1]), bucket ``b = r·B // table[-1]`` and ``guide[b] =
+    bisect_left(table, b·table[-1] // B) <= bisect_left(table, r)``, so a forward scan from
+    guide[b] ends at exactly bisect's answer, after ~1 step on average. (B,) int64.
+    """
+    buckets = buckets or max(len(table), 1)
+    lows = (np.arange(buckets, dtype=np.int64) * int(table[-1])) // buckets
+    return np.searchsorted(table, lows, side="left").astype(np.int64)

@@ -20,7 +20,7 @@ import numpy as np
 from lmlab.errors import ConfigError
 from lmlab.wordvec.corpus import EncodedCorpus, split_jobs
 from lmlab.wordvec.huffman import build_huffman
-from lmlab.wordvec.vocab import Vocabulary, keep_thresholds, negative_table
+from lmlab.wordvec.vocab import Vocabulary, keep_thresholds, negative_guide, negative_table
 
 
 @dataclass
@@ -116,6 +116,7 @@ def train_word2vec(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecCon
     syn1neg = np.zeros((vocab_size if negative else 0, size), dtype=np.float32)
     tree = build_huffman(vocab.counts) if hs else build_huffman(vocab.counts[:1])
     cum_table = negative_table(vocab.counts, config.ns_exponent) if negative else np.ones(1, np.int64)
+    guide = negative_guide(cum_table)
     keep_int = keep_thresholds(vocab.counts, config.sample)
     do_sample = config.sample > 0
 
@@ -149,7 +150,7 @@ def train_word2vec(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecCon
                 alpha = config.alpha - (config.alpha - config.min_alpha) * done / total_words
                 kept_here = kernel(syn0, syn1, syn1neg, corpus.ids, corpus.offsets,
                                    int(jobs[j, 0]), int(jobs[j, 1]), keep_int, do_sample,
-                                   cum_table, tree.codes, tree.points, tree.lengths,
+                                   cum_table, guide, tree.codes, tree.points, tree.lengths,
                                    config.method == "skipgram", config.cbow_mean, hs, negative,
                                    config.window, float(alpha), np.uint64(_job_seed(config.seed, epoch, j)),
                                    sentence, reduced, work, neu1)
