@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "lmlab.recipes.commands",     # demo, train, eval, generate, fill-mask, data
     "lmlab.ngram.commands",       # ngram build / score
     "lmlab.wordvec.commands",     # embed train / eval / neighbors
+    "lmlab.recipes.finetune_commands",  # finetune, evaluate, predict, benchmark
 )
 
 EPILOG = """examples:

@@ -125,7 +125,8 @@ def wordpiece_from_vocab(vocab_path: str | Path, lowercase: bool) -> TextTokeniz
     if not vocab_path.exists():
         raise DataError(f"{vocab_path}: no such vocabulary file")
     vocab = {}
-    for line_number, line in enumerate(vocab_path.read_text(encoding="utf-8").splitlines(), 1):
+    lines = vocab_path.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 is a token
+    for line_number, line in enumerate(lines[:-1] if lines[-1] == "" else lines, 1):
         token = line.rstrip("\r")
         if token in vocab:
             raise DataError(f"{vocab_path}:{line_number}: token {token!r} appears twice")

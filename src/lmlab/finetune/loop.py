@@ -78,6 +78,9 @@ def _train_one_seed(spec, base: str, labels, train_features, dev, options, seed,
             optimizer.step()
             scheduler.step()
             step += 1
+            if step % 50 == 0:
+                log(f"seed {seed} step {step}/{total} loss {loss.item():.4f} "
+                    f"({time.perf_counter() - started:.0f}s)")
             if step % eval_every == 0 or step == total:
                 scores, _ = score(model, spec, *dev, labels, options, tokenizer.pad_id)
                 history.append({"step": step, "epoch": round(step / per_epoch, 2),

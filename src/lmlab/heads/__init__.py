@@ -1,4 +1,10 @@
 """Head parts: ``(h, batch) -> logits``."""
 from lmlab.heads.lm_head import LMHead, LMHeadConfig
+from lmlab.heads.multiple_choice import MultipleChoiceHead
+from lmlab.heads.sequence_classification import SequenceClassificationHead, SequenceHeadConfig
+from lmlab.heads.span_qa import SpanQAHead, best_spans
+from lmlab.heads.token_classification import TokenClassificationHead, TokenHeadConfig
 
-__all__ = ["LMHead", "LMHeadConfig"]
+__all__ = ["LMHead", "LMHeadConfig", "MultipleChoiceHead", "SequenceClassificationHead",
+           "SequenceHeadConfig", "SpanQAHead", "best_spans", "TokenClassificationHead",
+           "TokenHeadConfig"]
