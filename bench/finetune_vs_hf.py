@@ -106,6 +106,9 @@ def main() -> int:
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["lmlab", "hf"], help="run one side only")
+    parser.add_argument("--merge", type=Path, nargs=2, metavar=("LMLAB_JSON", "HF_JSON"),
+                        help="combine two --only outputs (sides run at the same time, so "
+                             "both see the same CPU contention)")
     parser.add_argument("--work", type=Path, default=Path("runs/bench_finetune_vs_hf"))
     parser.add_argument("--out", type=Path, help="also write the JSON object here")
     args = parser.parse_args()
@@ -123,10 +126,17 @@ def main() -> int:
               "torch_threads": 1, "cpu_count": os.cpu_count(), "machine": platform.machine(),
               "load_average_at_start": round(load, 2),
               "command": "python " + " ".join(sys.argv)}
-    if args.only != "hf":
-        result["lmlab"] = run_lmlab(args, checkpoint)
-    if args.only != "lmlab":
-        result["hf"] = run_hf(args, checkpoint)
+    if args.merge:
+        sides = [json.loads(path.read_text()) for path in args.merge]
+        result = {**sides[0], "lmlab": sides[0]["lmlab"], "hf": sides[1]["hf"],
+                  "side_commands": [sides[0]["command"], sides[1]["command"]],
+                  "load_average_at_start": max(s["load_average_at_start"] for s in sides),
+                  "command": result["command"]}
+    else:
+        if args.only != "hf":
+            result["lmlab"] = run_lmlab(args, checkpoint)
+        if args.only != "lmlab":
+            result["hf"] = run_hf(args, checkpoint)
     if "lmlab" in result and "hf" in result:
         result["accuracy_gap_final"] = round(result["lmlab"]["dev_accuracy_final"]
                                              - result["hf"]["dev_accuracy_final"], 2)
