@@ -20,7 +20,7 @@ of token lists (its fastest iterable mode); lmlab as its encoded id array. Repor
 Usage::
 
     LMLAB_DATA=../shared/data PYTHONPATH=src nice -n 10 python bench/word2vec.py \
-        --seeds 3 > bench/results/word2vec.json
+        --seeds 3 --runs-log bench/results/word2vec-runs.json > bench/results/word2vec.json
     python bench/word2vec.py --quick   # 1 epoch, 1 seed, sg-ns only: a smoke run
 """
 
@@ -150,6 +150,10 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, metavar=("LIBRARY", "CONFIG", "SEED"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    parser.add_argument("--runs-log", help="append each run to this JSON-lines file and skip runs "
+                        "already in it (resume an interrupted benchmark)")
+    parser.add_argument("--summarize-only", action="store_true",
+                        help="train nothing; summarise the runs in --runs-log")
     args = parser.parse_args()
     if args.child:
         library, config_name, seed = args.child
@@ -159,28 +163,43 @@ def main() -> None:
     if args.quick:
         args.seeds, args.epochs, args.configs = 1, 1, ["skipgram-ns"]
     corpus = build_corpus()
-    runs = []
-    for config_name in args.configs:
-        for seed in range(1, args.seeds + 1):
+    log = Path(args.runs_log) if args.runs_log else None
+    runs = [json.loads(line) for line in open(log)] if log and log.exists() else []
+    done = {(r["library"], r["config"], r["seed"]) for r in runs}
+    for seed in range(1, args.seeds + 1):  # seed-major: every config gets seed 1 first
+        for config_name in args.configs:
             for library in ("gensim", "lmlab"):  # alternate so machine load hits both alike
+                if args.summarize_only or (library, config_name, seed) in done:
+                    continue
                 command = [sys.executable, __file__, "--child", library, config_name, str(seed),
                            "--epochs", str(args.epochs), "--workers", str(args.workers),
                            "--corpus", str(corpus)]
                 output = subprocess.run(command, check=True, capture_output=True, text=True)
                 runs.append(json.loads(output.stdout.strip().splitlines()[-1]))
                 r = runs[-1]
+                if log:
+                    with open(log, "a") as handle:
+                        handle.write(json.dumps(r) + "\n")
                 print(f"{library} {config_name} seed {seed}: {r['words_per_second']:,.0f} "
                       f"words/s, ws353 {r['wordsim353']:.3f} simlex {r['simlex999']:.3f} "
                       f"analogy {r['analogy']:.3f} rss+ {r['rss_growth_mb']:.0f} MB",
                       file=sys.stderr, flush=True)
+    runs = [r for r in runs if r["config"] in args.configs and r["seed"] <= args.seeds]
     summary = {}
     for config_name in args.configs:
         entry = {}
         for library in ("gensim", "lmlab"):
-            mine = [r for r in runs if r["library"] == library and r["config"] == config_name]
-            entry[library] = {key: _mean(mine, key) for key in (
+            paired = ({r["seed"] for r in runs if r["config"] == config_name and r["library"] == "gensim"}
+                      & {r["seed"] for r in runs if r["config"] == config_name and r["library"] == "lmlab"})
+            mine = [r for r in runs if r["library"] == library and r["config"] == config_name
+                    and r["seed"] in paired]  # only seeds both libraries finished
+            if not mine:
+                break
+            entry[library] = {"seeds": len(mine)} | {key: _mean(mine, key) for key in (
                 "words_per_second", "train_seconds", "peak_rss_mb", "rss_growth_mb",
                 "wordsim353", "simlex999", "analogy")}
+        if "gensim" not in entry or "lmlab" not in entry:
+            continue
         g, m = entry["gensim"], entry["lmlab"]
         entry["speed_ratio"] = m["words_per_second"] / g["words_per_second"]
         entry["delta"] = {"wordsim353": m["wordsim353"] - g["wordsim353"],
@@ -197,7 +216,8 @@ def main() -> None:
         "corpus_words": runs[0]["corpus_words"], "vocab_size": runs[0]["vocab_size"],
         "settings": {"vector_size": 100, "window": 5, "negative": 5, "min_count": 5,
                      "sample": 1e-3, "epochs": args.epochs, "alpha": 0.025,
-                     "workers": args.workers, "seeds": args.seeds},
+                     "workers": args.workers, "seeds_requested": args.seeds},
+        "load_average_at_end": os.getloadavg(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "gensim": gensim.__version__, "numba": numba.__version__,
                     "gensim_fast_version": __import__("gensim.models.word2vec_inner",

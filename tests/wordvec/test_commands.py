@@ -65,3 +65,19 @@ def test_missing_file_and_unknown_word(tmp_path, corpus):
          "--no-progress", "--vector-size", "4")
     with pytest.raises(DataError, match="not in the vocabulary"):
         _run("embed", "neighbors", str(out), "zebra")
+
+
+@pytest.mark.parametrize("method", ["cw", "multiproto"])
+def test_train_cw_and_multiproto(tmp_path, corpus, capsys, method):
+    out = tmp_path / method
+    assert _run("embed", "train", "--method", method, "--data", str(corpus), "--out", str(out),
+                "--epochs", "1", "--vector-size", "8", "--window", "2", "--prototypes", "2",
+                "--no-progress") == 0
+    words, vectors = load_vectors(out)
+    assert len(words) == 10 and vectors.shape == (10, 8)
+    capsys.readouterr()
+    assert _run("embed", "eval", str(out)) == 0
+    if method == "multiproto":
+        assert "AvgSim" in capsys.readouterr().out
+        sense_words, _ = load_vectors(out / "senses.bin")
+        assert "king#1" in sense_words

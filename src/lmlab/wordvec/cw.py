@@ -105,7 +105,7 @@ def train_cw(corpus, vocab, config: CwConfig, progress: Callable[[int], None] | 
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if progress is not None:
                 progress(len(batch))
     seconds = time.perf_counter() - start

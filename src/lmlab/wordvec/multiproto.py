@@ -4,9 +4,9 @@ Global Context and Multiple Word Prototypes"; review §3.1.3 and eq. 26).
 1. Train single-prototype vectors (here: word2vec skip-gram with negative sampling — Huang
    et al. used their global-context network; the clustering step does not depend on it).
 2. For each of the ``multi_words`` most frequent words, represent every occurrence by its
-   context: the idf-weighted mean of the vectors of the ``window`` words on each side
-   (weight ``log(N / count)``, Huang's idf over the corpus treated as one document per
-   sentence being unavailable for running text).
+   context: the weighted mean of the vectors of the ``window`` words on each side, with
+   the idf-like weight ``log(N / count)`` (Huang et al. use tf-idf over documents; running
+   text has no document boundaries, so corpus frequency stands in).
 3. Cluster those contexts with spherical k-means into ``prototypes`` clusters; relabel each
    occurrence with its nearest centroid (``bank`` → ``bank#0`` … ``bank#K-1``).
 4. Retrain word2vec on the relabelled corpus: one vector per sense.
