@@ -43,6 +43,10 @@ class ModelConfig:
         _require(self.init_scale > 0, f"{path}.init_scale", "must be > 0")
         _require(self.encoder is not None, f"{path}.encoder",
                  "missing; give a mapping with a name (e.g. {name: transformer})")
+        factorised = self.embedding.embedding_size not in (0, self.embedding.hidden_size)
+        _require(not factorised or self.lm_head.transform or not self.lm_head.tie_weights,
+                 f"{path}.lm_head.transform", "a factorised embedding (embedding_size != "
+                 "hidden_size) with tied weights needs transform: true (H -> E before the decoder)")
         check = getattr(self.encoder, "check_compatible", None)
         if check is not None:
             check(self.embedding, f"{path}.encoder")

@@ -77,7 +77,8 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
         raise ConfigError(f"model.lm_head.tie_weights: the {model_config.encoder.name} encoder "
                           f"emits {head_size} features, not the embedding's "
                           f"{embedding_config.hidden_size}; set tie_weights: false")
-    lm_head = LMHead(head_size, embedding_config.vocab_size, model_config.lm_head, embedding.tokens)
+    lm_head = LMHead(head_size, embedding_config.vocab_size, model_config.lm_head, embedding.tokens,
+                     output_size=embedding_config.embedding_size or head_size)
     lm_head = build_output_head(lm_head, head_size, embedding_config.vocab_size, objectives)
     model = LanguageModel(embedding, encoder, lm_head)
     _initialise(model, model_config.init, model_config.init_scale)

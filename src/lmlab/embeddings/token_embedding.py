@@ -5,6 +5,8 @@ BERT (Devlin et al. 2019, §3) sums token, learned position and segment embeddin
 applies LayerNorm + dropout; GPT-2 (Radford et al. 2019) sums token and learned position
 embeddings with no norm; the Transformer (Vaswani et al. 2017, §3.5) uses sinusoids; an
 LSTM LM (Zaremba et al. 2014) uses token embeddings only (``position: none``).
+ALBERT (Lan et al. 2020, §3.1 "factorized embedding parameterization") embeds into a
+smaller width E and projects to the hidden width H: V·E + E·H parameters instead of V·H.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class EmbeddingConfig:
     vocab_size: int = 0
     """0: taken from the trained tokenizer."""
     hidden_size: int = 128
+    embedding_size: int = 0
+    """Width E of the token/position/segment tables; 0 = hidden_size. E != H adds ALBERT's
+    E -> H projection after the (optional) LayerNorm."""
     position: Literal["learned", "sinusoidal", "none"] = "learned"
     max_positions: int = 512
     num_segments: int = 0
@@ -38,6 +43,8 @@ class EmbeddingConfig:
                 raise ConfigError(f"{path}.{name}: must be >= 0")
         if self.hidden_size <= 0:
             raise ConfigError(f"{path}.hidden_size: must be > 0")
+        if self.embedding_size < 0:
+            raise ConfigError(f"{path}.embedding_size: must be >= 0 (0 = hidden_size)")
         if self.position != "none" and self.max_positions <= 0:
             raise ConfigError(f"{path}.max_positions: must be > 0")
         if not 0.0 <= self.dropout < 1.0:
@@ -58,17 +65,16 @@ class TokenEmbedding(nn.Module):
     def __init__(self, config: EmbeddingConfig):
         super().__init__()
         self.config = config
-        self.tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.positions = (nn.Embedding(config.max_positions, config.hidden_size)
+        width = config.embedding_size or config.hidden_size  # E
+        self.tokens = nn.Embedding(config.vocab_size, width)
+        self.positions = (nn.Embedding(config.max_positions, width)
                           if config.position == "learned" else None)
         if config.position == "sinusoidal":
-            self.register_buffer("sinusoids", sinusoidal_table(config.max_positions,
-                                                               config.hidden_size),
+            self.register_buffer("sinusoids", sinusoidal_table(config.max_positions, width),
                                  persistent=False)
-        self.segments = (nn.Embedding(config.num_segments, config.hidden_size)
-                         if config.num_segments else None)
-        self.norm = (nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-                     if config.layer_norm else None)
+        self.segments = nn.Embedding(config.num_segments, width) if config.num_segments else None
+        self.norm = nn.LayerNorm(width, eps=config.layer_norm_eps) if config.layer_norm else None
+        self.projection = nn.Linear(width, config.hidden_size) if width != config.hidden_size else None
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
@@ -90,4 +96,7 @@ class TokenEmbedding(nn.Module):
             x = x + (self.segments(segments) if segments is not None else self.segments.weight[0])
         if self.norm is not None:
             x = self.norm(x)
-        return self.dropout(x)
+        x = self.dropout(x)
+        if self.projection is not None:
+            x = self.projection(x)  # (B, T, E) -> (B, T, H)
+        return x

@@ -6,6 +6,10 @@
 
 ``mask: causal`` lets position t see positions <= t only (GPT); ``bidirectional`` sees all
 (BERT). Padding is masked through ``attention_mask`` (B, T), 1 = real token.
+
+``share_layers`` (ALBERT, Lan et al. 2020 §3.1 "cross-layer parameter sharing"): ``all``
+uses one layer's parameters at every depth; ``attention`` / ``ffn`` share only that
+sub-block (each layer keeps its own other sub-block and LayerNorms); ``none`` is BERT.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class TransformerConfig:
     layer_norm_eps: float = 1e-5
     final_norm: bool = True
     """LayerNorm after the last layer (GPT-2); ignored for post-LN."""
+    share_layers: Literal["none", "all", "attention", "ffn"] = "none"
 
     def validate(self, path: str) -> None:
         for name in ("num_layers", "num_heads", "ffn_size"):
@@ -79,6 +84,7 @@ class TransformerEncoder(nn.Module):
         self.causal = config.mask == "causal"
         self.layers = nn.ModuleList(TransformerLayer(hidden_size, config)
                                     for _ in range(config.num_layers))
+        _share_parameters(self.layers, config.share_layers)
         self.final_norm = (nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
                            if config.norm == "pre" and config.final_norm else None)
 
@@ -94,6 +100,19 @@ class TransformerEncoder(nn.Module):
         if self.final_norm is not None:
             x = self.final_norm(x)
         return EncoderOutput(x, None, tuple(states) if return_layers else None)
+
+
+def _share_parameters(layers: nn.ModuleList, mode: str) -> None:
+    """Make every layer reuse the first layer's modules (ALBERT's sharing modes)."""
+    first = layers[0]
+    for layer in layers[1:]:
+        if mode == "all":
+            for name, module in first.named_children():
+                setattr(layer, name, module)
+        if mode == "attention":
+            layer.attention = first.attention
+        if mode == "ffn":
+            layer.ffn = first.ffn
 
 
 def build_transformer(hidden_size: int, config: TransformerConfig) -> TransformerEncoder:

@@ -30,13 +30,18 @@ class LMHeadConfig:
 
 class LMHead(nn.Module):
     def __init__(self, hidden_size: int, vocab_size: int, config: LMHeadConfig,
-                 tied_embedding: nn.Embedding | None):
+                 tied_embedding: nn.Embedding | None, output_size: int | None = None):
+        """``output_size``: the decoder's input width E (ALBERT's factorised embedding; the
+        transform then maps H -> E, as ALBERT's MLM head does). Defaults to H."""
         super().__init__()
-        self.transform = nn.Linear(hidden_size, hidden_size) if config.transform else None
+        output_size = output_size or hidden_size
+        if output_size != hidden_size and not config.transform:
+            raise ValueError("a decoder narrower than the hidden size needs lm_head.transform")
+        self.transform = nn.Linear(hidden_size, output_size) if config.transform else None
         self.activation = activation_fn(config.activation)
-        self.norm = (nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.norm = (nn.LayerNorm(output_size, eps=config.layer_norm_eps)
                      if config.transform else None)
-        self.decoder = nn.Linear(hidden_size, vocab_size, bias=config.bias)
+        self.decoder = nn.Linear(output_size, vocab_size, bias=config.bias)
         if config.tie_weights:
             if tied_embedding is None:
                 raise ValueError("tie_weights needs the token embedding")

@@ -105,3 +105,34 @@ def model_config_from_hf(hf: dict) -> dict:
                 "lm_head": {"tie_weights": True, "transform": True, "activation": activation,
                             "bias": True, "layer_norm_eps": eps}}
     raise CheckpointError(f"HF model_type {model_type!r} is not supported (bert, gpt2)")
+
+
+def albert_to_lmlab(state: dict, num_layers: int) -> dict:
+    """``AlbertForMaskedLM`` state dict -> lmlab names (one layer group, shared by all depths)."""
+    prefix = "albert." if any(k.startswith("albert.") for k in state) else ""
+    e = prefix + "embeddings."
+    out = {"embedding.tokens.weight": _take(state, e + "word_embeddings.weight"),
+           "embedding.positions.weight": _take(state, e + "position_embeddings.weight"),
+           "embedding.segments.weight": _take(state, e + "token_type_embeddings.weight"),
+           "embedding.norm.weight": _take(state, e + "LayerNorm.weight"),
+           "embedding.norm.bias": _take(state, e + "LayerNorm.bias")}
+    mapping = prefix + "encoder.embedding_hidden_mapping_in."
+    h = prefix + "encoder.albert_layer_groups.0.albert_layers.0."
+    for kind in ("weight", "bias"):
+        out[f"embedding.projection.{kind}"] = _take(state, mapping + kind)
+        q, k, v = (_take(state, f"{h}attention.{n}.{kind}") for n in ("query", "key", "value"))
+        shared = {"attention.qkv": torch.cat([q, k, v], dim=0),
+                  "attention.out": _take(state, f"{h}attention.dense.{kind}"),
+                  "attention_norm": _take(state, f"{h}attention.LayerNorm.{kind}"),
+                  "ffn.up": _take(state, f"{h}ffn.{kind}"),
+                  "ffn.down": _take(state, f"{h}ffn_output.{kind}"),
+                  "ffn_norm": _take(state, f"{h}full_layer_layer_norm.{kind}")}
+        for name, tensor in shared.items():
+            # With sharing, every depth's key names the same tensor; load_state_dict accepts it.
+            for i in range(num_layers):
+                out[f"encoder.layers.{i}.{name}.{kind}"] = tensor
+        out[f"lm_head.transform.{kind}"] = _take(state, f"predictions.dense.{kind}")
+        out[f"lm_head.norm.{kind}"] = _take(state, f"predictions.LayerNorm.{kind}")
+    out["lm_head.decoder.weight"] = out["embedding.tokens.weight"]
+    out["lm_head.decoder.bias"] = _take(state, "predictions.bias")
+    return out
