@@ -23,6 +23,7 @@ import torch
 
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import LossOutput
+from lmlab.objectives.masking_units import choose_spans, choose_tokens, choose_whole_words
 
 IGNORE = -100
 
@@ -35,6 +36,11 @@ class MaskedLMConfig:
     replace_with_mask: float = 0.8
     replace_with_random: float = 0.1
     masking: Literal["static", "dynamic"] = "dynamic"
+    unit: Literal["token", "whole_word", "span"] = "token"
+    """What is chosen together (:mod:`lmlab.objectives.masking_units`): tokens (BERT), whole
+    words (BERT-wwm) or geometric spans of words (SpanBERT)."""
+    span_p: float = 0.2
+    max_span: int = 10
 
     def validate(self, path: str) -> None:
         if self.weight <= 0:
@@ -46,6 +52,10 @@ class MaskedLMConfig:
                 raise ConfigError(f"{path}.{name}: must be in [0, 1]")
         if self.replace_with_mask + self.replace_with_random > 1.0:
             raise ConfigError(f"{path}: replace_with_mask + replace_with_random must be <= 1")
+        if not 0.0 < self.span_p <= 1.0:
+            raise ConfigError(f"{path}.span_p: must be in (0, 1]")
+        if self.max_span < 1:
+            raise ConfigError(f"{path}.max_span: must be >= 1")
 
     def check_compatible(self, run_config, path: str) -> None:
         if getattr(run_config.model.encoder, "mask", None) != "bidirectional":
@@ -53,6 +63,20 @@ class MaskedLMConfig:
                               f"model.encoder.mask: bidirectional")
         if run_config.data.batching != "blocks":
             raise ConfigError(f"{path}: mlm needs data.batching: blocks")
+
+
+def word_start_table(tokenizer) -> torch.Tensor | None:
+    """(V,) bool: whether each vocabulary entry starts a word. WordPiece marks
+    continuations with '##'; byte-level BPE and Unigram mark word starts with 'Ġ' / '▁';
+    word-level vocabularies start a word with every token."""
+    kind = getattr(tokenizer, "kind", "word")
+    if kind in ("word", "char") or not hasattr(tokenizer, "id_to_token"):
+        return None
+    tokens = [tokenizer.id_to_token(i) or "" for i in range(tokenizer.vocab_size)]
+    if kind == "wordpiece":
+        return torch.tensor([not t.startswith("##") for t in tokens])
+    marker = "Ġ" if kind == "bpe" else "▁"
+    return torch.tensor([t.startswith(marker) for t in tokens])
 
 
 def _row_generator(*seed_parts: int) -> torch.Generator:
@@ -63,20 +87,33 @@ def _row_generator(*seed_parts: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _choose(candidates, starts_word, config: MaskedLMConfig, generator):
+    if config.unit == "whole_word":
+        return choose_whole_words(candidates, starts_word, config.mask_rate, generator)
+    if config.unit == "span":
+        return choose_spans(candidates, starts_word, config.mask_rate, generator,
+                            config.span_p, config.max_span)
+    return choose_tokens(candidates, config.mask_rate, generator)
+
+
 def mask_tokens(ids: torch.Tensor, maskable: torch.Tensor, generators: list[torch.Generator],
                 config: MaskedLMConfig, mask_id: int, random_low: int,
-                random_high: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """ids, maskable: (B, T). Returns (corrupted ids, labels with -100 where not chosen)."""
+                random_high: int, starts_word: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """ids, maskable: (B, T); starts_word: (V,) bool per vocabulary id (None: every token
+    starts a word). Returns (corrupted ids, labels with -100 where not chosen)."""
     corrupted, labels = ids.clone(), torch.full_like(ids, IGNORE)
     for row, generator in enumerate(generators):
         candidates = maskable[row].nonzero().squeeze(1)  # (n,)
         if candidates.numel() == 0:
             continue
-        count = max(1, round(config.mask_rate * candidates.numel()))
-        order = torch.randperm(candidates.numel(), generator=generator)[:count]
-        chosen = candidates[order]  # (count,)
+        word_starts = (torch.ones(candidates.numel(), dtype=torch.bool) if starts_word is None
+                       else starts_word[ids[row, candidates]])
+        chosen, units = _choose(candidates, word_starts, config, generator)  # (count,), (count,)
+        count = chosen.numel()
         labels[row, chosen] = ids[row, chosen]
-        action = torch.rand(count, generator=generator)
+        # One 80/10/10 decision per unit: per token (BERT, wwm) or per span (SpanBERT).
+        action = torch.rand(int(units.max()) + 1, generator=generator)[units]
         random_tokens = torch.randint(random_low, random_high, (count,), generator=generator)
         to_mask = action < config.replace_with_mask
         to_random = (~to_mask) & (action < config.replace_with_mask + config.replace_with_random)
@@ -94,6 +131,7 @@ class MaskedLMObjective:
         self.num_special = tokenizer.num_special
         self.vocab_size = tokenizer.vocab_size
         self.seed = 0
+        self.starts_word = (word_start_table(tokenizer) if config.unit != "token" else None)
 
     def corrupt(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         ids = batch["input_ids"]
@@ -104,7 +142,7 @@ class MaskedLMObjective:
         if "attention_mask" in batch:
             maskable &= batch["attention_mask"].bool()
         return mask_tokens(ids, maskable, generators, self.config, self.mask_id,
-                           self.num_special, self.vocab_size)
+                           self.num_special, self.vocab_size, self.starts_word)
 
     def __call__(self, model, batch: dict) -> LossOutput:
         corrupted, labels = self.corrupt(batch)
