@@ -13,11 +13,14 @@ from lmlab.encoders.output import EncoderOutput
 
 
 class LanguageModel(nn.Module):
-    def __init__(self, embedding: nn.Module, encoder: nn.Module, lm_head: nn.Module | None):
+    def __init__(self, embedding: nn.Module, encoder: nn.Module, lm_head: nn.Module | None,
+                 heads: dict[str, nn.Module] | None = None):
         super().__init__()
         self.embedding = embedding
         self.encoder = encoder
         self.lm_head = lm_head
+        # Objective-specific heads (NSP/SOP classifier, ...), keyed by objective name.
+        self.heads = nn.ModuleDict(heads or {})
 
     @property
     def recurrent(self) -> bool:

@@ -60,9 +60,10 @@ class DataConfig:
     seq_len: int = 128
     """Tokens per training sequence (BPTT length for recurrent encoders)."""
     batch_size: int = 32
-    batching: Literal["stream", "blocks"] = "blocks"
+    batching: Literal["stream", "blocks", "pairs"] = "blocks"
     """stream: B parallel contiguous streams read in order, state carried across batches
-    (Zaremba et al. 2014); blocks: non-overlapping blocks shuffled every epoch."""
+    (Zaremba et al. 2014); blocks: non-overlapping blocks shuffled every epoch; pairs:
+    ``[CLS] A [SEP] B [SEP]`` sentence pairs for nsp/sop/sso (:mod:`lmlab.data.pairs`)."""
     eval_batch_size: int = 16
     encoding_errors: Literal["strict", "replace"] = "strict"
 

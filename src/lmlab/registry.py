@@ -20,6 +20,7 @@ from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
+from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
 from lmlab.objectives.softmax.output import build_output_head
 
 ENCODERS = {
@@ -33,6 +34,9 @@ ENCODERS = {
 OBJECTIVES = {
     "clm": (CausalLMConfig, CausalLMObjective),
     "mlm": (MaskedLMConfig, MaskedLMObjective),
+    "nsp": (SentencePairConfig, SentencePairObjective),
+    "sop": (SentencePairConfig, SentencePairObjective),
+    "sso": (SentencePairConfig, SentencePairObjective),
 }
 
 
@@ -80,7 +84,9 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
     lm_head = LMHead(head_size, embedding_config.vocab_size, model_config.lm_head, embedding.tokens,
                      output_size=embedding_config.embedding_size or head_size)
     lm_head = build_output_head(lm_head, head_size, embedding_config.vocab_size, objectives)
-    model = LanguageModel(embedding, encoder, lm_head)
+    heads = {config.name: config.build_head(embedding_config.hidden_size)
+             for config in objectives or () if hasattr(config, "build_head")}
+    model = LanguageModel(embedding, encoder, lm_head, heads)
     _initialise(model, model_config.init, model_config.init_scale)
     return model
 

@@ -118,7 +118,8 @@ def evaluate_perplexity(model, config, tokenizer, ids: np.ndarray, stride: int |
                         max_tokens: int = 0) -> dict:
     """Dispatch on the run's first objective: causal or masked perplexity."""
     model.eval()
-    objective = config.objectives[0]
+    masked = [o for o in config.objectives if o.name == "mlm"]
+    objective = masked[0] if masked else config.objectives[0]
     seq_len = config.data.seq_len
     if objective.name == "mlm":
         max_blocks = max_tokens // (seq_len - 2) if max_tokens else 0

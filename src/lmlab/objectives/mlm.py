@@ -61,8 +61,9 @@ class MaskedLMConfig:
         if getattr(run_config.model.encoder, "mask", None) != "bidirectional":
             raise ConfigError(f"{path}: mlm needs a bidirectional encoder; set "
                               f"model.encoder.mask: bidirectional")
-        if run_config.data.batching != "blocks":
-            raise ConfigError(f"{path}: mlm needs data.batching: blocks")
+        if run_config.data.batching not in ("blocks", "pairs"):
+            raise ConfigError(f"{path}: mlm needs data.batching: blocks (or pairs, with a "
+                              f"sentence-pair objective)")
 
 
 def word_start_table(tokenizer) -> torch.Tensor | None:
@@ -144,13 +145,22 @@ class MaskedLMObjective:
         return mask_tokens(ids, maskable, generators, self.config, self.mask_id,
                            self.num_special, self.vocab_size, self.starts_word)
 
-    def __call__(self, model, batch: dict) -> LossOutput:
+    def prepare_inputs(self, batch: dict) -> dict:
+        """The corruption: the batch with masked ``input_ids`` and ``mlm_labels``."""
         corrupted, labels = self.corrupt(batch)
-        output = model(corrupted, batch.get("attention_mask"), batch.get("segments"))
+        return {**batch, "input_ids": corrupted, "mlm_labels": labels}
+
+    def loss(self, model, batch: dict, output) -> LossOutput:
+        labels = batch["mlm_labels"]
         chosen = labels != IGNORE  # (B, T)
         targets = labels[chosen]  # (N,): chosen positions only
         loss = model.lm_head.loss(output.hidden[chosen], targets)
         return LossOutput(loss, {"loss": loss.item(), "tokens": int(chosen.sum())})
+
+    def __call__(self, model, batch: dict) -> LossOutput:
+        batch = self.prepare_inputs(batch)
+        output = model(batch["input_ids"], batch.get("attention_mask"), batch.get("segments"))
+        return self.loss(model, batch, output)
 
     def state_dict(self) -> dict:
         return {}

@@ -17,6 +17,7 @@ import torch
 
 from lmlab.config import RunConfig, to_dict
 from lmlab.data.batching import BlockBatches, StreamBatches
+from lmlab.data.pairs import PAIR_TASKS, PairBatches
 from lmlab.data.lm_data import prepare_tokenizer, token_store
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, TrainingDiverged
@@ -24,6 +25,7 @@ from lmlab.evaluation.perplexity import evaluate_perplexity
 from lmlab.registry import build_model, build_objectives
 from lmlab.training import checkpoint as ckpt
 from lmlab.training.metrics_log import MetricsLog
+from lmlab.training.objective_step import combined_loss
 from lmlab.training.optim import build_optimizer, build_scheduler
 
 
@@ -40,6 +42,10 @@ class TrainResult:
 
 def _make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: bool):
     data = config.data
+    if data.batching == "pairs":
+        task = next(o.name for o in config.objectives if o.name in PAIR_TASKS)
+        return PairBatches(store, data.batch_size, data.seq_len, config.train.seed, task,
+                           tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id)
     if data.batching == "stream":
         return StreamBatches(store.ids, data.batch_size, data.seq_len)
     return BlockBatches(store.ids, data.batch_size, data.seq_len, config.train.seed, causal,
@@ -151,12 +157,8 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
         step_metrics: dict = {}
         for micro in range(train_cfg.grad_accum):
             batch = batches.batch(step * train_cfg.grad_accum + micro)
-            loss = 0.0
-            for objective, objective_config in zip(objectives, config.objectives):
-                output = objective(model, batch)
-                loss = loss + objective_config.weight * output.loss
-                for key, value in output.metrics.items():
-                    step_metrics[f"{objective_config.name}_{key}"] = value
+            loss, batch_metrics = combined_loss(model, objectives, config.objectives, batch)
+            step_metrics.update(batch_metrics)
             loss = loss / train_cfg.grad_accum
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
