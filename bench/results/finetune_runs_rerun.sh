@@ -20,3 +20,5 @@ PY
 run stsb --task glue/stsb --lr 5e-5 --epochs 1 --batch-size 16 --max-seq-len 64 --seeds 0 &
 run mrpc --task glue/mrpc --lr 5e-5 --epochs 1 --batch-size 16 --max-seq-len 96 --seeds 0 &
 wait
+# SST-2 quality run (larger subset than the HF comparison; started after the comparison's lmlab side ended)
+# run sst2 --task glue/sst2 --lr 5e-5 --epochs 1 --batch-size 32 --max-seq-len 64 --max-train-examples 12000 --evals-per-epoch 2 --seeds 0

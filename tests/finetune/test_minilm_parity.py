@@ -32,3 +32,27 @@ def test_minilm_hidden_states_match_bert_model(minilm_dir):
 def test_folder_without_config_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="no config.json"):
         load_hf_bert(f"hf:{tmp_path}")
+
+
+def test_sequence_classification_matches_bert_for_sequence_classification(minilm_dir):
+    """Encoder + pre-trained pooler + classifier: the logits of HF's model (to 1e-5)."""
+    from lmlab.finetune.config import FinetuneOptions
+    from lmlab.finetune.features import collate, pack
+    from lmlab.finetune.model import build_finetune_model
+
+    _, tokenizer, backbone, pooler = load_hf_bert(f"hf:{minilm_dir}")
+    ours = build_finetune_model(backbone, "classification", 2, FinetuneOptions(), pooler).eval()
+    reference = transformers.BertForSequenceClassification.from_pretrained(
+        str(minilm_dir), num_labels=2).eval()
+    with torch.no_grad():
+        reference.classifier.weight.copy_(ours.head.classifier.weight)
+        reference.classifier.bias.copy_(ours.head.classifier.bias)
+    features = [pack(tokenizer, tokenizer.encode(a), tokenizer.encode(b), 64)
+                for a, b in [("A man plays a flute.", "Someone is playing music."),
+                             ("It rained all day.", "The weather was dry and it was sunny.")]]
+    batch = collate(features, "classification", tokenizer.pad_id)
+    with torch.no_grad():
+        expected = reference(input_ids=batch["ids"], attention_mask=batch["attention_mask"],
+                             token_type_ids=batch["segments"]).logits
+        got = ours(batch)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
