@@ -19,6 +19,7 @@ from lmlab.encoders.window_mlp import WindowMLPConfig, build_window_mlp
 from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
+from lmlab.objectives.electra import ElectraConfig, ElectraObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
 from lmlab.objectives.softmax.output import build_output_head
@@ -37,6 +38,7 @@ OBJECTIVES = {
     "nsp": (SentencePairConfig, SentencePairObjective),
     "sop": (SentencePairConfig, SentencePairObjective),
     "sso": (SentencePairConfig, SentencePairObjective),
+    "rtd": (ElectraConfig, ElectraObjective),
 }
 
 
@@ -84,7 +86,7 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
     lm_head = LMHead(head_size, embedding_config.vocab_size, model_config.lm_head, embedding.tokens,
                      output_size=embedding_config.embedding_size or head_size)
     lm_head = build_output_head(lm_head, head_size, embedding_config.vocab_size, objectives)
-    heads = {config.name: config.build_head(embedding_config.hidden_size)
+    heads = {config.name: config.build_head(model_config, embedding)
              for config in objectives or () if hasattr(config, "build_head")}
     model = LanguageModel(embedding, encoder, lm_head, heads)
     _initialise(model, model_config.init, model_config.init_scale)

@@ -7,6 +7,9 @@ TINY = {
     "gpt/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "bert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "lstm/small": ["data.seq_len=10", "data.batch_size=4", "model.embedding.hidden_size=32"],
+    "roberta/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "albert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "electra/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
 }
 
 

@@ -118,6 +118,8 @@ def evaluate_perplexity(model, config, tokenizer, ids: np.ndarray, stride: int |
                         max_tokens: int = 0) -> dict:
     """Dispatch on the run's first objective: causal or masked perplexity."""
     model.eval()
+    if any(o.name == "rtd" for o in config.objectives):
+        return electra_evaluation(model, config, tokenizer, ids, max_tokens)
     masked = [o for o in config.objectives if o.name == "mlm"]
     objective = masked[0] if masked else config.objectives[0]
     seq_len = config.data.seq_len
@@ -130,3 +132,34 @@ def evaluate_perplexity(model, config, tokenizer, ids: np.ndarray, stride: int |
         return {**recurrent_perplexity(model, ids, seq_len, max_tokens), "kind": "causal"}
     return {**windowed_perplexity(model, ids, seq_len, stride, config.data.eval_batch_size,
                                   max_tokens), "kind": "causal"}
+
+
+@torch.no_grad()
+def electra_evaluation(model, config, tokenizer, ids: np.ndarray, max_tokens: int = 0) -> dict:
+    """ELECTRA has no LM over its own outputs: report the generator's masked-token
+    perplexity and the discriminator's replaced-token accuracy on fixed-seed masks."""
+    from lmlab.objectives.electra import ElectraObjective
+
+    electra_config = next(o for o in config.objectives if o.name == "rtd")
+    objective = ElectraObjective(electra_config, tokenizer)
+    objective.seed = EVAL_MASK_SEED
+    seq_len = config.data.seq_len
+    block = seq_len - 2
+    num_blocks = len(ids) // block
+    if max_tokens:
+        num_blocks = min(num_blocks, max(1, max_tokens // block))
+    generator_nll, accuracy, batches = 0.0, 0.0, 0
+    for first in range(0, num_blocks, config.data.eval_batch_size):
+        chosen = np.arange(first, min(first + config.data.eval_batch_size, num_blocks))
+        rows = torch.from_numpy(np.asarray(ids[(chosen[:, None] * block + np.arange(block))],
+                                           dtype=np.int64))
+        cls = torch.full((len(chosen), 1), tokenizer.cls_id)
+        sep = torch.full((len(chosen), 1), tokenizer.sep_id)
+        output = objective(model, {"input_ids": torch.cat([cls, rows, sep], 1), "step": 0,
+                                   "example_ids": torch.from_numpy(chosen.astype(np.int64))})
+        generator_nll += output.metrics["generator_loss"]
+        accuracy += output.metrics["discriminator_accuracy"]
+        batches += 1
+    mean = generator_nll / max(1, batches)
+    return {"perplexity": math.exp(mean), "loss": mean, "tokens": num_blocks * block,
+            "discriminator_accuracy": accuracy / max(1, batches), "kind": "generator-masked"}

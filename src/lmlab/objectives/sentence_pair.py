@@ -47,8 +47,8 @@ class SentencePairConfig:
         if len(pair_objectives) > 1:
             raise ConfigError(f"{path}: one sentence-pair objective per run, got {pair_objectives}")
 
-    def build_head(self, hidden_size: int) -> nn.Module:
-        return PairClassifier(hidden_size, PAIR_TASKS[self.name])
+    def build_head(self, model_config, embedding) -> nn.Module:
+        return PairClassifier(model_config.embedding.hidden_size, PAIR_TASKS[self.name])
 
 
 class PairClassifier(nn.Module):
