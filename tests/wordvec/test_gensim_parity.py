@@ -24,8 +24,10 @@ def test_skipgram_ns_similarity_matches_gensim():
     theirs = gensim_word2vec.Word2Vec(sentences, vector_size=100, window=5, negative=5,
                                       min_count=5, sample=1e-3, epochs=2, workers=2, seed=1)
     assert sorted(theirs.wv.index_to_key) == sorted(vocab.words)  # same vocabulary (ties may order differently)
-    for name in ("wordsim353", "simlex999"):
+    # SimLex-999 on 0.9M tokens × 2 epochs is noise (gensim itself swings across zero between
+    # seeds), so the cheap test checks WordSim-353 and the pair counts; the bench does both.
+    for name in ("wordsim353",):
         a = word_pairs(vocab.words, ours, benchmark_path(name))
         b = word_pairs(theirs.wv.index_to_key, theirs.wv.vectors, benchmark_path(name))
-        assert a["pairs"] == b["pairs"]
+        assert a["pairs"] == b["pairs"] and a["oov"] == b["oov"]
         assert abs(a["spearman"] - b["spearman"]) < 0.08, (name, a, b)
