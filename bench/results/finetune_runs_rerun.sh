@@ -22,3 +22,8 @@ run mrpc --task glue/mrpc --lr 5e-5 --epochs 1 --batch-size 16 --max-seq-len 96 
 wait
 # SST-2 quality run (larger subset than the HF comparison; started after the comparison's lmlab side ended)
 # run sst2 --task glue/sst2 --lr 5e-5 --epochs 1 --batch-size 32 --max-seq-len 64 --max-train-examples 12000 --evals-per-epoch 2 --seeds 0
+# second SST-2 attempt (more data, higher lr), same machine state
+# run sst2_20k --task glue/sst2 --lr 8e-5 --epochs 1 --batch-size 32 --max-seq-len 64 --max-train-examples 20000 --evals-per-epoch 2 --seeds 0
+# bert-tiny (300 MLM steps on PTB) and the GLUE benchmark with it:
+# nice -n 10 lmlab train bert/tiny --out runs/bert-tiny --set train.max_steps=300 --set train.progress=false --set train.num_threads=1 --set train.eval_every=300 --set train.checkpoint_every=300
+# nice -n 10 lmlab benchmark --suite glue --model runs/bert-tiny --out runs/bench_glue_tiny --max-train-examples 2000 --epochs 2 --batch-size 32 --lr 1e-4 --max-seq-len 64 --seeds 0 1 --max-unk-rate 1 --threads 1
