@@ -22,6 +22,7 @@ from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
+from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
 from lmlab.objectives.softmax.output import build_output_head
 
 ENCODERS = {
@@ -39,6 +40,7 @@ OBJECTIVES = {
     "sop": (SentencePairConfig, SentencePairObjective),
     "sso": (SentencePairConfig, SentencePairObjective),
     "rtd": (ElectraConfig, ElectraObjective),
+    "unilm": (UniLMConfig, UniLMObjective),
 }
 
 

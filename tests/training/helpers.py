@@ -9,6 +9,7 @@ TINY = {
     "lstm/small": ["data.seq_len=10", "data.batch_size=4", "model.embedding.hidden_size=32"],
     "roberta/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "albert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "unilm/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "electra/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
 }
 

@@ -90,8 +90,14 @@ class TransformerEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 memory=None, return_layers: bool = False) -> EncoderOutput:
-        # (B, T) keep-mask -> (B, 1, 1, T) bool, broadcast over heads and query positions.
-        mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
+        # (B, T) keep-mask -> (B, 1, 1, T), broadcast over heads and queries; a (B, T, T)
+        # mask (query × key, e.g. UniLM's) -> (B, 1, T, T), broadcast over heads.
+        if attention_mask is None:
+            mask = None
+        elif attention_mask.dim() == 2:
+            mask = attention_mask.bool()[:, None, None, :]
+        else:
+            mask = attention_mask.bool()[:, None, :, :]
         states = []
         for layer in self.layers:
             x = layer(x, mask, self.causal)
