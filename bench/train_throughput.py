@@ -51,6 +51,18 @@ def _optimizer(model):
     return torch.optim.AdamW(model.parameters(), lr=1e-4)
 
 
+def train_step(model, loss_fn):
+    """A closure doing one AdamW step of ``loss_fn()`` on ``model``."""
+    optimizer = _optimizer(model)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn().backward()
+        optimizer.step()
+
+    return step
+
+
 def bench_mlm(vocab: int, batch: int, seq: int, steps: int) -> dict:
     import transformers
 
@@ -83,17 +95,8 @@ def bench_mlm(vocab: int, batch: int, seq: int, steps: int) -> dict:
         our_loss = objective(ours, data).loss.item()
         hf_loss = hf(input_ids=corrupted, labels=labels).loss.item()
     ours.train(), hf.train()
-    our_opt, hf_opt = _optimizer(ours), _optimizer(hf)
-
-    def our_step():
-        our_opt.zero_grad(set_to_none=True)
-        objective(ours, data).loss.backward()
-        our_opt.step()
-
-    def hf_step():
-        hf_opt.zero_grad(set_to_none=True)
-        hf(input_ids=corrupted, labels=labels).loss.backward()
-        hf_opt.step()
+    our_step = train_step(ours, lambda: objective(ours, data).loss)
+    hf_step = train_step(hf, lambda: hf(input_ids=corrupted, labels=labels).loss)
 
     tokens = batch * seq * steps
     our_s, hf_s = time_training(our_step, steps), time_training(hf_step, steps)
@@ -133,18 +136,9 @@ def bench_clm(vocab: int, batch: int, seq: int, steps: int) -> dict:
         # HF shifts internally: give it the T+1 window, compare the same T predictions.
         hf_loss = hf(input_ids=ids, labels=ids).loss.item()
     ours.train(), hf.train()
-    our_opt, hf_opt = _optimizer(ours), _optimizer(hf)
     hf_input = ids[:, :-1]
-
-    def our_step():
-        our_opt.zero_grad(set_to_none=True)
-        objective(ours, data).loss.backward()
-        our_opt.step()
-
-    def hf_step():
-        hf_opt.zero_grad(set_to_none=True)
-        hf(input_ids=hf_input, labels=hf_input).loss.backward()
-        hf_opt.step()
+    our_step = train_step(ours, lambda: objective(ours, data).loss)
+    hf_step = train_step(hf, lambda: hf(input_ids=hf_input, labels=hf_input).loss)
 
     tokens = batch * seq * steps
     our_s, hf_s = time_training(our_step, steps), time_training(hf_step, steps)

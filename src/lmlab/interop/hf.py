@@ -18,6 +18,15 @@ def _take(state: dict, key: str) -> torch.Tensor:
     return state[key]
 
 
+def _bert_style_embeddings(state: dict, e: str) -> dict:
+    """Word + position + token-type embeddings and their LayerNorm (BERT, ALBERT)."""
+    return {"embedding.tokens.weight": _take(state, e + "word_embeddings.weight"),
+            "embedding.positions.weight": _take(state, e + "position_embeddings.weight"),
+            "embedding.segments.weight": _take(state, e + "token_type_embeddings.weight"),
+            "embedding.norm.weight": _take(state, e + "LayerNorm.weight"),
+            "embedding.norm.bias": _take(state, e + "LayerNorm.bias")}
+
+
 def gpt2_to_lmlab(state: dict, num_layers: int) -> dict:
     """GPT-2 state dict (``transformer.*``) -> lmlab names. GPT-2's Conv1D stores (in, out)."""
     p = "transformer."
@@ -43,12 +52,7 @@ def gpt2_to_lmlab(state: dict, num_layers: int) -> dict:
 def bert_to_lmlab(state: dict, num_layers: int, with_mlm_head: bool = True) -> dict:
     """BERT state dict (``bert.*`` + ``cls.*``, or a bare ``BertModel``) -> lmlab names."""
     prefix = "bert." if any(k.startswith("bert.") for k in state) else ""
-    e = prefix + "embeddings."
-    out = {"embedding.tokens.weight": _take(state, e + "word_embeddings.weight"),
-           "embedding.positions.weight": _take(state, e + "position_embeddings.weight"),
-           "embedding.segments.weight": _take(state, e + "token_type_embeddings.weight"),
-           "embedding.norm.weight": _take(state, e + "LayerNorm.weight"),
-           "embedding.norm.bias": _take(state, e + "LayerNorm.bias")}
+    out = _bert_style_embeddings(state, prefix + "embeddings.")
     for i in range(num_layers):
         h, l = f"{prefix}encoder.layer.{i}.", f"encoder.layers.{i}."
         for kind in ("weight", "bias"):
@@ -110,12 +114,7 @@ def model_config_from_hf(hf: dict) -> dict:
 def albert_to_lmlab(state: dict, num_layers: int) -> dict:
     """``AlbertForMaskedLM`` state dict -> lmlab names (one layer group, shared by all depths)."""
     prefix = "albert." if any(k.startswith("albert.") for k in state) else ""
-    e = prefix + "embeddings."
-    out = {"embedding.tokens.weight": _take(state, e + "word_embeddings.weight"),
-           "embedding.positions.weight": _take(state, e + "position_embeddings.weight"),
-           "embedding.segments.weight": _take(state, e + "token_type_embeddings.weight"),
-           "embedding.norm.weight": _take(state, e + "LayerNorm.weight"),
-           "embedding.norm.bias": _take(state, e + "LayerNorm.bias")}
+    out = _bert_style_embeddings(state, prefix + "embeddings.")
     mapping = prefix + "encoder.embedding_hidden_mapping_in."
     h = prefix + "encoder.albert_layer_groups.0.albert_layers.0."
     for kind in ("weight", "bias"):

@@ -137,12 +137,6 @@ class ElectraObjective:
                                  "replaced_fraction": is_replaced[real].mean().item(),
                                  "discriminator_accuracy": accuracy})
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
 
 def _sample_rows(logits: torch.Tensor, batch: dict, chosen: torch.Tensor, seed: int) -> torch.Tensor:
     """One multinomial draw per chosen position, from a generator per (seed, step, example)."""

@@ -161,9 +161,3 @@ class MaskedLMObjective:
         batch = self.prepare_inputs(batch)
         output = model(batch["input_ids"], batch.get("attention_mask"), batch.get("segments"))
         return self.loss(model, batch, output)
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass

@@ -81,9 +81,3 @@ class SentencePairObjective:
     def __call__(self, model, batch: dict) -> LossOutput:
         output = model(batch["input_ids"], batch.get("attention_mask"), batch.get("segments"))
         return self.loss(model, batch, output)
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass

@@ -111,9 +111,3 @@ class UniLMObjective:
         batch = self.prepare_inputs(batch)
         output = model(batch["input_ids"], batch["attention_mask"], batch["segments"])
         return self.loss(model, batch, output)
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass

@@ -120,7 +120,8 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         for objective, saved_state in zip(objectives, state["objectives"]):
-            objective.load_state_dict(saved_state)
+            if hasattr(objective, "load_state_dict"):  # only stateful objectives have one
+                objective.load_state_dict(saved_state)
         start_step, elapsed_before = int(state["step"]), float(state["elapsed"])
         tokens_before = int(state["tokens"])
         metrics.truncate_after(start_step)
@@ -133,7 +134,8 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
         return {"step": step, "elapsed": elapsed, "tokens": tokens,
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "rng": torch.get_rng_state(),
-                "objectives": [o.state_dict() for o in objectives]}
+                "objectives": [o.state_dict() if hasattr(o, "state_dict") else {}
+                               for o in objectives]}
 
     def save(step: int, elapsed: float, tokens: int) -> None:
         ckpt.save_checkpoint(run_dir, model, config, tokenizer, trainer_state(step, elapsed, tokens))
