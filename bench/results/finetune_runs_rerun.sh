@@ -27,3 +27,6 @@ wait
 # bert-tiny (300 MLM steps on PTB) and the GLUE benchmark with it:
 # nice -n 10 lmlab train bert/tiny --out runs/bert-tiny --set train.max_steps=300 --set train.progress=false --set train.num_threads=1 --set train.eval_every=300 --set train.checkpoint_every=300
 # nice -n 10 lmlab benchmark --suite glue --model runs/bert-tiny --out runs/bench_glue_tiny --max-train-examples 2000 --epochs 2 --batch-size 32 --lr 1e-4 --max-seq-len 64 --seeds 0 1 --max-unk-rate 1 --threads 1
+# later, on a less loaded machine: CoNLL-2003 on the full training set, SST-2 on a 40k subset
+# run conll2003_full --task ner/conll2003 --lr 1e-4 --epochs 3 --batch-size 32 --max-seq-len 128 --seeds 0
+# run sst2_40k --task glue/sst2 --lr 8e-5 --epochs 1 --batch-size 32 --max-seq-len 64 --max-train-examples 40000 --evals-per-epoch 2 --seeds 0

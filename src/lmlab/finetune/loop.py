@@ -81,7 +81,8 @@ def _train_one_seed(spec, base: str, labels, train_features, dev, options, seed,
             if step % 50 == 0:
                 log(f"seed {seed} step {step}/{total} loss {loss.item():.4f} "
                     f"({time.perf_counter() - started:.0f}s)")
-            if step % eval_every == 0 or step == total:
+            # Evaluate every eval_every steps and at the end (not twice in a row).
+            if (step % eval_every == 0 and total - step >= eval_every // 2) or step == total:
                 scores, _ = score(model, spec, *dev, labels, options, tokenizer.pad_id)
                 history.append({"step": step, "epoch": round(step / per_epoch, 2),
                                 "loss": round(loss.item(), 4), **scores,

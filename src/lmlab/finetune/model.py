@@ -36,6 +36,8 @@ class FineTuneModel(nn.Module):
     def __init__(self, backbone: nn.Module, head: nn.Module):
         super().__init__()
         backbone.lm_head = None  # not used, not saved
+        if hasattr(backbone, "heads"):  # pre-training heads (NSP/SOP classifiers) likewise
+            backbone.heads = nn.ModuleDict()
         self.backbone = backbone
         self.head = head
 
