@@ -8,8 +8,8 @@ page-faulted afresh each time, which dominates a small model's step on a CPU. Th
 path walks over chunks of rows and, in the forward pass already, turns each chunk's
 logits into its loss and its gradients (softmax − one-hot is the gradient of CE w.r.t.
 the logits), so only one chunk of logits ever exists and no logits are recomputed: the
-same three matmuls as the plain path. Backward then only scales the stored gradients by
-the incoming scalar. The idea is that of Liger-Kernel's FusedLinearCrossEntropy; this is
+same three matmuls as the plain path, and one exp pass where log-softmax and its backward
+take two. Backward then only scales the stored gradients by the incoming scalar. The idea is that of Liger-Kernel's FusedLinearCrossEntropy; this is
 a PyTorch-level implementation of it. :func:`reference_linear_cross_entropy` is its
 simple twin (DESIGN §6.9).
 """
@@ -43,16 +43,21 @@ class _LinearCrossEntropy(torch.autograd.Function):
             y = targets[start: start + chunk_rows]  # (c,)
             keep = y != IGNORE_INDEX
             logits = torch.addmm(bias, h, weight.t()) if bias is not None else h @ weight.t()  # (c, V)
-            log_norm = torch.logsumexp(logits, dim=-1)  # (c,)
             safe_y = y.clamp_min(0)
-            picked = logits.gather(1, safe_y[:, None]).squeeze(1)
+            picked = logits.gather(1, safe_y[:, None]).squeeze(1)  # (c,)
+            # One exp pass serves both the loss and the gradient (logsumexp + softmax would
+            # take two; exp of 30k × c values costs as much as a matmul on a CPU).
+            row_max = logits.amax(dim=-1, keepdim=True)  # (c, 1)
+            probabilities = logits.sub_(row_max).exp_()  # (c, V), in place, unnormalised
+            row_sum = probabilities.sum(dim=-1)  # (c,)
+            log_norm = row_max.squeeze(1) + row_sum.log()
             total += ((log_norm - picked) * keep).sum()
             if grad_hidden is None and grad_weight is None and grad_bias is None:
                 continue
             # d CE / d logits = softmax - onehot, for kept rows, averaged over `count`.
-            grad_logits = logits.sub_(log_norm[:, None]).exp_()  # (c, V), in place
-            grad_logits[torch.arange(len(y)), safe_y] -= 1.0
-            grad_logits.mul_((keep.to(grad_logits.dtype) / max(count, 1))[:, None])
+            scale = keep.to(probabilities.dtype) / max(count, 1)  # (c,)
+            grad_logits = probabilities.mul_((scale / row_sum)[:, None])
+            grad_logits[torch.arange(len(y)), safe_y] -= scale
             if grad_hidden is not None:
                 grad_hidden[start: start + chunk_rows] = grad_logits @ weight
             if grad_weight is not None:
@@ -69,10 +74,16 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return scale(grad_hidden), scale(grad_weight), scale(grad_bias), None, None
 
 
+# Rows per chunk: at most this many logits (512 MB of fp32) exist at once. Larger chunks
+# run the matmuls faster on a CPU (measured: 4096 rows × 30k vocabulary beat 1024 by 15%).
+MAX_CHUNK_LOGITS = 1 << 27
+
+
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                         targets: torch.Tensor, chunk_rows: int = 1024) -> torch.Tensor:
+                         targets: torch.Tensor, chunk_rows: int | None = None) -> torch.Tensor:
     """Mean cross-entropy of ``hidden @ weight.T + bias`` against ``targets`` (fused, chunked).
 
     hidden: (N, D); weight: (V, D); bias: (V,) or None; targets: (N,) with -100 = ignore.
     """
+    chunk_rows = chunk_rows or max(1, MAX_CHUNK_LOGITS // weight.shape[0])
     return _LinearCrossEntropy.apply(hidden, weight, bias, targets, chunk_rows)
