@@ -147,7 +147,10 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
         model.train()
         return result
 
-    progress = _progress(start_step, total_steps, train_cfg.progress, run_dir.name)
+    # A time-budgeted run has no meaningful step total: show a counter, not a 100-hour ETA.
+    time_bound = bool(train_cfg.max_time_s) and not train_cfg.max_epochs
+    progress = _progress(start_step, None if time_bound else total_steps, train_cfg.progress,
+                         run_dir.name)
     model.train()
     step, tokens, loss_value = start_step, tokens_before, float("nan")
     began = time.perf_counter()
