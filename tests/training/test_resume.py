@@ -47,8 +47,8 @@ def test_interrupted_then_resumed_run_is_bit_identical(preset, tiny_corpus, tmp_
     with pytest.raises(_Interrupted):
         train(tiny_config(preset, tiny_corpus, steps, every=2), tmp_path / "cut", log=lambda *_: None)
     monkeypatch.setattr(ckpt, "save_checkpoint", real_save)
-    assert torch.load(tmp_path / "cut" / "checkpoint" / "trainer_state.pt",
-                      weights_only=True)["step"] == steps // 2
+    state_path = tmp_path / "cut" / "checkpoint" / "trainer_state.pt"
+    assert torch.load(state_path, weights_only=True)["step"] == steps // 2
     result = train(None, tmp_path / "cut", resume=True, log=lambda *_: None)
     assert result.steps == steps
     _assert_identical(_weights(tmp_path / "full"), _weights(tmp_path / "cut"))

@@ -71,3 +71,13 @@ def test_a_generator_that_samples_the_original_gives_label_original(monkeypatch)
     monkeypatch.setattr(electra, "_sample_rows", sample_originals)
     output = objective(model, batch)
     assert output.metrics["replaced_fraction"] == 0.0
+
+
+def test_factorised_embedding_is_refused_before_training():
+    import pytest
+
+    from lmlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"objectives\[0\]: rtd with a factorised embedding"):
+        load_config(preset_path("electra/tiny"), ["model.embedding.embedding_size=64",
+                                                  "model.lm_head.transform=true"])

@@ -17,6 +17,28 @@ import torch
 from lmlab.errors import DataError
 
 
+def wrap_cls_sep(rows: torch.Tensor, cls_id: int, sep_id: int) -> torch.Tensor:
+    """(B, L) text blocks -> (B, L+2) ``[CLS] … [SEP]`` sequences (masked-LM inputs)."""
+    cls = torch.full((rows.shape[0], 1), cls_id, dtype=torch.long)
+    sep = torch.full((rows.shape[0], 1), sep_id, dtype=torch.long)
+    return torch.cat([cls, rows, sep], dim=1)
+
+
+def eval_blocks(ids: np.ndarray, seq_len: int, cls_id: int, sep_id: int, batch_size: int,
+                max_blocks: int = 0):
+    """Batches of the split's consecutive ``[CLS] … [SEP]`` blocks, in order (evaluation)."""
+    block = seq_len - 2
+    num_blocks = len(ids) // block
+    if max_blocks:
+        num_blocks = min(num_blocks, max_blocks)
+    for first in range(0, num_blocks, batch_size):
+        chosen = np.arange(first, min(first + batch_size, num_blocks))
+        rows = torch.from_numpy(np.asarray(ids[chosen[:, None] * block + np.arange(block)],
+                                           dtype=np.int64))  # (b, T-2)
+        yield {"input_ids": wrap_cls_sep(rows, cls_id, sep_id), "step": 0,
+               "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+
+
 class StreamBatches:
     def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int):
         columns = len(ids) // batch_size
@@ -66,8 +88,5 @@ class BlockBatches:
         if self.causal:
             return {"input_ids": rows[:, :-1], "labels": rows[:, 1:], "step": step,
                     "example_ids": torch.from_numpy(chosen.astype(np.int64))}
-        batch_size = rows.shape[0]
-        cls = torch.full((batch_size, 1), self.cls_id, dtype=torch.long)
-        sep = torch.full((batch_size, 1), self.sep_id, dtype=torch.long)
-        return {"input_ids": torch.cat([cls, rows, sep], dim=1), "step": step,
+        return {"input_ids": wrap_cls_sep(rows, self.cls_id, self.sep_id), "step": step,
                 "example_ids": torch.from_numpy(chosen.astype(np.int64))}

@@ -19,12 +19,14 @@ comparable with causal perplexity; tables label it "MLM ppl".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmlab.data.batching import eval_blocks
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 
 EVAL_MASK_SEED = 1234
@@ -89,22 +91,13 @@ def windowed_perplexity(model, ids: np.ndarray, seq_len: int, stride: int | None
 def masked_perplexity(model, ids: np.ndarray, seq_len: int, tokenizer,
                       mlm_config: MaskedLMConfig | None = None, batch_size: int = 16,
                       max_blocks: int = 0) -> dict:
-    objective = MaskedLMObjective(mlm_config or MaskedLMConfig(masking="static"), tokenizer)
-    objective.config = MaskedLMConfig(**{**objective.config.__dict__, "masking": "static"})
+    # The run's corruption settings, but static masks under a fixed seed.
+    objective = MaskedLMObjective(dataclasses.replace(mlm_config or MaskedLMConfig(),
+                                                      masking="static"), tokenizer)
     objective.seed = EVAL_MASK_SEED
-    block = seq_len - 2
-    num_blocks = len(ids) // block
-    if max_blocks:
-        num_blocks = min(num_blocks, max_blocks)
     total, count = 0.0, 0
-    for first in range(0, num_blocks, batch_size):
-        chosen = np.arange(first, min(first + batch_size, num_blocks))
-        rows = torch.from_numpy(np.asarray(ids[(chosen[:, None] * block + np.arange(block))],
-                                           dtype=np.int64))
-        cls = torch.full((len(chosen), 1), tokenizer.cls_id)
-        sep = torch.full((len(chosen), 1), tokenizer.sep_id)
-        batch = {"input_ids": torch.cat([cls, rows, sep], 1),
-                 "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+    for batch in eval_blocks(ids, seq_len, tokenizer.cls_id, tokenizer.sep_id, batch_size,
+                             max_blocks):
         corrupted, labels = objective.corrupt(batch)
         hidden = model(corrupted).hidden
         chosen_positions = labels != -100
@@ -143,23 +136,16 @@ def electra_evaluation(model, config, tokenizer, ids: np.ndarray, max_tokens: in
     electra_config = next(o for o in config.objectives if o.name == "rtd")
     objective = ElectraObjective(electra_config, tokenizer)
     objective.seed = EVAL_MASK_SEED
-    seq_len = config.data.seq_len
-    block = seq_len - 2
-    num_blocks = len(ids) // block
-    if max_tokens:
-        num_blocks = min(num_blocks, max(1, max_tokens // block))
-    generator_nll, accuracy, batches = 0.0, 0.0, 0
-    for first in range(0, num_blocks, config.data.eval_batch_size):
-        chosen = np.arange(first, min(first + config.data.eval_batch_size, num_blocks))
-        rows = torch.from_numpy(np.asarray(ids[(chosen[:, None] * block + np.arange(block))],
-                                           dtype=np.int64))
-        cls = torch.full((len(chosen), 1), tokenizer.cls_id)
-        sep = torch.full((len(chosen), 1), tokenizer.sep_id)
-        output = objective(model, {"input_ids": torch.cat([cls, rows, sep], 1), "step": 0,
-                                   "example_ids": torch.from_numpy(chosen.astype(np.int64))})
+    block = config.data.seq_len - 2
+    max_blocks = max(1, max_tokens // block) if max_tokens else 0
+    generator_nll, accuracy, batches, tokens = 0.0, 0.0, 0, 0
+    for batch in eval_blocks(ids, config.data.seq_len, tokenizer.cls_id, tokenizer.sep_id,
+                             config.data.eval_batch_size, max_blocks):
+        output = objective(model, batch)
         generator_nll += output.metrics["generator_loss"]
         accuracy += output.metrics["discriminator_accuracy"]
         batches += 1
+        tokens += batch["input_ids"].shape[0] * block
     mean = generator_nll / max(1, batches)
-    return {"perplexity": math.exp(mean), "loss": mean, "tokens": num_blocks * block,
+    return {"perplexity": math.exp(mean), "loss": mean, "tokens": tokens,
             "discriminator_accuracy": accuracy / max(1, batches), "kind": "generator-masked"}

@@ -56,7 +56,11 @@ class ElectraConfig:
         encoder = run_config.model.encoder
         if getattr(encoder, "name", None) != "transformer" or encoder.mask != "bidirectional":
             raise ConfigError(f"{path}: rtd needs a bidirectional transformer encoder")
-        hidden = run_config.model.embedding.hidden_size
+        embedding = run_config.model.embedding
+        if embedding.embedding_size not in (0, embedding.hidden_size):
+            raise ConfigError(f"{path}: rtd with a factorised embedding (embedding_size != "
+                              f"hidden_size) is not supported yet")
+        hidden = embedding.hidden_size
         heads = max(1, round(encoder.num_heads * self.generator_size))
         if round(hidden * self.generator_size) % heads:
             raise ConfigError(f"{path}.generator_size: a generator of width "
@@ -112,9 +116,7 @@ class ElectraObjective:
         chosen = labels != IGNORE  # (B, T)
 
         # Generator: shared embeddings -> its width -> its encoder -> MLM at chosen positions.
-        embedded = model.embedding(corrupted, segments)  # (B, T, H) of the discriminator...
-        if model.embedding.projection is not None:  # ...or its E-wide input when factorised
-            raise ConfigError("rtd with a factorised embedding is not supported yet")
+        embedded = model.embedding(corrupted, segments)  # (B, T, H = E, see check_compatible)
         generator_hidden = modules.generator(modules.generator_in(embedded), mask).hidden
         generator_loss = modules.generator_head.loss(generator_hidden[chosen], labels[chosen])
 
