@@ -22,6 +22,7 @@ from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
+from lmlab.objectives.span_boundary import SpanBoundaryConfig, SpanBoundaryObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
 from lmlab.objectives.softmax.output import build_output_head
 
@@ -41,6 +42,7 @@ OBJECTIVES = {
     "sso": (SentencePairConfig, SentencePairObjective),
     "rtd": (ElectraConfig, ElectraObjective),
     "unilm": (UniLMConfig, UniLMObjective),
+    "sbo": (SpanBoundaryConfig, SpanBoundaryObjective),
 }
 
 

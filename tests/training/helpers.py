@@ -11,6 +11,7 @@ TINY = {
     "albert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "unilm/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "electra/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "spanbert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
 }
 
 

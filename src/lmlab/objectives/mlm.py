@@ -12,6 +12,13 @@ ordinary token, keep 10%; predict the original token at every chosen position.
 Both are pure functions of the batch, so resuming a run re-creates the same masks. The
 vocabulary projection is computed at the chosen positions only (as fairseq does), which
 is most of the MLM speed-up over projecting every position.
+
+Units that depend on the text, not on the vocabulary — Chinese words found by jieba
+(``word_boundaries: jieba``, Cui et al.) and ERNIE's phrase/entity spans (``unit: spans``,
+Sun et al. 2019) — come with the batch as ``unit_marks`` (B, T), computed once per token
+store by :mod:`lmlab.data.unit_marks`; the corruption only reads them.
+``prepare_inputs`` also returns ``mlm_units`` (B, T): the unit (span) index of every
+chosen position, -1 elsewhere, which SpanBERT's span-boundary objective reads.
 """
 
 from __future__ import annotations
@@ -36,11 +43,21 @@ class MaskedLMConfig:
     replace_with_mask: float = 0.8
     replace_with_random: float = 0.1
     masking: Literal["static", "dynamic"] = "dynamic"
-    unit: Literal["token", "whole_word", "span"] = "token"
+    unit: Literal["token", "whole_word", "span", "spans"] = "token"
     """What is chosen together (:mod:`lmlab.objectives.masking_units`): tokens (BERT), whole
-    words (BERT-wwm) or geometric spans of words (SpanBERT)."""
+    words (BERT-wwm), geometric spans of words (SpanBERT) or ERNIE 1.0's knowledge units:
+    the phrase/entity spans of ``span_file``, else single words (``spans``)."""
     span_p: float = 0.2
     max_span: int = 10
+    word_boundaries: Literal["vocab", "jieba"] = "vocab"
+    """Where words come from: the vocabulary (WordPiece ``##`` continuations, BPE/Unigram
+    word-start markers; word-level: every token) or jieba's segmentation of the text,
+    computed once per token store (Chinese BERT-wwm, Cui et al. 2019)."""
+    span_file: str = ""
+    """``unit: spans`` only: a UTF-8 file of phrases/entities, one per line (optionally
+    ``phrase<TAB>type``), matched against the tokenised corpus once per token store
+    (:mod:`lmlab.data.span_dictionary`). A relative path is looked up under the current
+    folder, then ``$LMLAB_DATA``, then the repository's ``configs/``."""
 
     def validate(self, path: str) -> None:
         if self.weight <= 0:
@@ -56,6 +73,22 @@ class MaskedLMConfig:
             raise ConfigError(f"{path}.span_p: must be in (0, 1]")
         if self.max_span < 1:
             raise ConfigError(f"{path}.max_span: must be >= 1")
+        if self.unit == "spans" and not self.span_file:
+            raise ConfigError(f"{path}.span_file: unit 'spans' (ERNIE knowledge masking) needs "
+                              f"a span_file of phrases/entities, one per line")
+        if self.span_file and self.unit != "spans":
+            raise ConfigError(f"{path}.span_file: only used with unit: spans (got unit: {self.unit})")
+        if self.word_boundaries == "jieba" and self.unit not in ("whole_word", "span"):
+            raise ConfigError(f"{path}.word_boundaries: jieba words need unit: whole_word or span")
+
+    def unit_source(self) -> tuple[str, str] | None:
+        """What the token store must annotate once for this corruption, if anything:
+        ("jieba", "") or ("spans", span_file)."""
+        if self.unit == "spans":
+            return ("spans", self.span_file)
+        if self.word_boundaries == "jieba":
+            return ("jieba", "")
+        return None
 
     def check_compatible(self, run_config, path: str) -> None:
         if getattr(run_config.model.encoder, "mask", None) != "bidirectional":
@@ -89,7 +122,7 @@ def _row_generator(*seed_parts: int) -> torch.Generator:
 
 
 def _choose(candidates, starts_word, config: MaskedLMConfig, generator):
-    if config.unit == "whole_word":
+    if config.unit in ("whole_word", "spans"):  # ERNIE: a unit is a span or a word
         return choose_whole_words(candidates, starts_word, config.mask_rate, generator)
     if config.unit == "span":
         return choose_spans(candidates, starts_word, config.mask_rate, generator,
@@ -99,20 +132,29 @@ def _choose(candidates, starts_word, config: MaskedLMConfig, generator):
 
 def mask_tokens(ids: torch.Tensor, maskable: torch.Tensor, generators: list[torch.Generator],
                 config: MaskedLMConfig, mask_id: int, random_low: int,
-                random_high: int, starts_word: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                random_high: int, starts_word: torch.Tensor | None = None,
+                position_starts: torch.Tensor | None = None, return_units: bool = False):
     """ids, maskable: (B, T); starts_word: (V,) bool per vocabulary id (None: every token
-    starts a word). Returns (corrupted ids, labels with -100 where not chosen)."""
+    starts a word); position_starts: (B, T) bool per position, which wins over
+    ``starts_word`` (units from the text: jieba words, ERNIE spans). Returns (corrupted
+    ids, labels with -100 where not chosen) and, with ``return_units``, the unit index of
+    every chosen position (B, T), -1 elsewhere."""
     corrupted, labels = ids.clone(), torch.full_like(ids, IGNORE)
+    unit_ids = torch.full_like(ids, -1)
     for row, generator in enumerate(generators):
         candidates = maskable[row].nonzero().squeeze(1)  # (n,)
         if candidates.numel() == 0:
             continue
-        word_starts = (torch.ones(candidates.numel(), dtype=torch.bool) if starts_word is None
-                       else starts_word[ids[row, candidates]])
+        if position_starts is not None:
+            word_starts = position_starts[row, candidates]
+        elif starts_word is None:
+            word_starts = torch.ones(candidates.numel(), dtype=torch.bool)
+        else:
+            word_starts = starts_word[ids[row, candidates]]
         chosen, units = _choose(candidates, word_starts, config, generator)  # (count,), (count,)
         count = chosen.numel()
         labels[row, chosen] = ids[row, chosen]
+        unit_ids[row, chosen] = units
         # One 80/10/10 decision per unit: per token (BERT, wwm) or per span (SpanBERT).
         action = torch.rand(int(units.max()) + 1, generator=generator)[units]
         random_tokens = torch.randint(random_low, random_high, (count,), generator=generator)
@@ -120,7 +162,19 @@ def mask_tokens(ids: torch.Tensor, maskable: torch.Tensor, generators: list[torc
         to_random = (~to_mask) & (action < config.replace_with_mask + config.replace_with_random)
         corrupted[row, chosen[to_mask]] = mask_id
         corrupted[row, chosen[to_random]] = random_tokens[to_random]
+    if return_units:
+        return corrupted, labels, unit_ids
     return corrupted, labels
+
+
+def position_word_starts(marks: torch.Tensor, ids: torch.Tensor,
+                         starts_word: torch.Tensor | None) -> torch.Tensor:
+    """(B, T) bool word starts from stored unit marks (0 outside any unit, 1 starts one,
+    2 continues it; :mod:`lmlab.data.unit_marks`): a marked unit is one word; an unmarked
+    position falls back to the vocabulary's word starts (ERNIE's basic level)."""
+    vocab = (torch.ones_like(ids, dtype=torch.bool) if starts_word is None
+             else starts_word[ids])
+    return (marks == 1) | ((marks == 0) & vocab)
 
 
 class MaskedLMObjective:
@@ -134,7 +188,12 @@ class MaskedLMObjective:
         self.seed = 0
         self.starts_word = (word_start_table(tokenizer) if config.unit != "token" else None)
 
-    def corrupt(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def corrupt(self, batch: dict, return_units: bool = False):
+        """(corrupted ids, labels) [+ unit ids with ``return_units``], all (B, T).
+
+        Text-derived units (jieba words, ERNIE spans) are read from ``batch["unit_marks"]``;
+        a batch without them (a caller that passes bare ids) falls back to the
+        vocabulary's word starts."""
         ids = batch["input_ids"]
         example_ids = batch.get("example_ids", torch.arange(ids.shape[0]))
         step = batch.get("step", 0) if self.config.masking == "dynamic" else -1
@@ -142,13 +201,18 @@ class MaskedLMObjective:
         maskable = ids >= self.num_special
         if "attention_mask" in batch:
             maskable &= batch["attention_mask"].bool()
+        marks = batch.get("unit_marks") if self.config.unit_source() else None
+        position_starts = (None if marks is None
+                           else position_word_starts(marks, ids, self.starts_word))
         return mask_tokens(ids, maskable, generators, self.config, self.mask_id,
-                           self.num_special, self.vocab_size, self.starts_word)
+                           self.num_special, self.vocab_size, self.starts_word,
+                           position_starts, return_units)
 
     def prepare_inputs(self, batch: dict) -> dict:
-        """The corruption: the batch with masked ``input_ids`` and ``mlm_labels``."""
-        corrupted, labels = self.corrupt(batch)
-        return {**batch, "input_ids": corrupted, "mlm_labels": labels}
+        """The corruption: the batch with masked ``input_ids``, ``mlm_labels`` and
+        ``mlm_units`` (the span index of each chosen position, -1 elsewhere)."""
+        corrupted, labels, units = self.corrupt(batch, return_units=True)
+        return {**batch, "input_ids": corrupted, "mlm_labels": labels, "mlm_units": units}
 
     def loss(self, model, batch: dict, output) -> LossOutput:
         labels = batch["mlm_labels"]
