@@ -24,6 +24,7 @@ from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
 from lmlab.objectives.span_boundary import SpanBoundaryConfig, SpanBoundaryObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
+from lmlab.objectives.word_structural import WordStructuralConfig, WordStructuralObjective
 from lmlab.objectives.softmax.output import build_output_head
 
 ENCODERS = {
@@ -43,6 +44,7 @@ OBJECTIVES = {
     "rtd": (ElectraConfig, ElectraObjective),
     "unilm": (UniLMConfig, UniLMObjective),
     "sbo": (SpanBoundaryConfig, SpanBoundaryObjective),
+    "wso": (WordStructuralConfig, WordStructuralObjective),
 }
 
 

@@ -12,6 +12,7 @@ TINY = {
     "unilm/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "electra/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "spanbert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "structbert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
 }
 
 
