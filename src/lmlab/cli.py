@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "lmlab.ngram.commands",       # ngram build / score
     "lmlab.wordvec.commands",     # embed train / eval / neighbors
     "lmlab.recipes.finetune_commands",  # finetune, evaluate, predict, benchmark
+    "lmlab.recipes.compare_commands",   # compare (objective suites, Tables 1-2)
 )
 
 EPILOG = """examples:

@@ -26,15 +26,18 @@ def _cell(result: dict | None) -> str:
     return "/".join(parts)
 
 
-def markdown_table(suite: str, rows: dict[str, dict], tasks: list[str], missing: dict) -> str:
+def markdown_table(suite: str, rows: dict[str, dict], tasks: list[str], missing: dict,
+                   title: str = "", averages: dict[str, str] | None = None) -> str:
+    """``averages`` replaces the Avg cell of the rows it names (e.g. mean ± std over seeds)."""
     specs = [get_task(t) for t in tasks]
     header = ["Model"] + [f"{s.column} ({'/'.join(_metric_names(s))})" for s in specs] + ["Avg"]
-    lines = [f"# {suite.upper()} dev results", "",
+    lines = [title or f"# {suite.upper()} dev results", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, results in rows.items():
         headlines = [next(iter(results[t]["scores"].values()))["mean"]
                      for t in tasks if results.get(t)]
         average = f"{sum(headlines) / len(headlines):.1f}" if headlines else "—"
+        average = (averages or {}).get(model, average)
         lines.append("| " + " | ".join([model] + [_cell(results.get(t)) for t in tasks]
                                        + [average]) + " |")
     lines += ["", "Scores are percentages on the dev split, mean±std over seeds; Avg is the "
@@ -50,13 +53,8 @@ def _metric_names(spec) -> list[str]:
             "squad": ["F1", "EM"], "cmrc": ["F1", "EM"]}[spec.metric]
 
 
-def run_benchmark(suite: str, models: list[str], out: str, options, tasks: list[str] | None,
-                  bow: bool = True, command: str = "") -> dict:
-    from lmlab.errors import DataError
-
-    if suite not in SUITES:
-        raise DataError(f"unknown suite {suite!r} (suites: {', '.join(SUITES)})")
-    names = list(tasks or SUITES[suite])
+def split_available(names: list[str], options) -> tuple[list[str], dict[str, str]]:
+    """(tasks whose train and dev files exist, {task: why not} for the others)."""
     available, missing = [], {}
     for name in names:
         spec = get_task(name)
@@ -65,6 +63,27 @@ def run_benchmark(suite: str, models: list[str], out: str, options, tasks: list[
             missing[name] = f"no {lacking[0]} file: {spec.path(lacking[0]) if lacking[0] in spec.files else lacking[0]}"
         else:
             available.append(name)
+    return available, missing
+
+
+def bow_result(name: str, options) -> dict:
+    """The bag-of-words row's cell for one task, on the same train subset as the models."""
+    from lmlab.finetune.task_data import subset
+
+    spec = get_task(name)
+    train = subset(spec.read(options.train_split), options.max_train_examples,
+                   options.subset_seed)
+    return bow_scores(spec, train, spec.read(options.dev_split))
+
+
+def run_benchmark(suite: str, models: list[str], out: str, options, tasks: list[str] | None,
+                  bow: bool = True, command: str = "") -> dict:
+    from lmlab.errors import DataError
+
+    if suite not in SUITES:
+        raise DataError(f"unknown suite {suite!r} (suites: {', '.join(SUITES)})")
+    names = list(tasks or SUITES[suite])
+    available, missing = split_available(names, options)
     out_dir = Path(out)
     rows: dict[str, dict] = {}
     if bow:
@@ -76,12 +95,7 @@ def run_benchmark(suite: str, models: list[str], out: str, options, tasks: list[
     for name in available:
         spec = get_task(name)
         if bow and spec.kind in ("classification", "regression"):
-            from lmlab.finetune.task_data import subset
-
-            train = subset(spec.read(options.train_split), options.max_train_examples,
-                           options.subset_seed)
-            rows["BoW + logistic regression"][name] = bow_scores(spec, train,
-                                                                 spec.read(options.dev_split))
+            rows["BoW + logistic regression"][name] = bow_result(name, options)
         for model in models:
             run_dir = out_dir / "runs" / Path(model.replace("hf:", "hf_")).name / name.replace("/", "_")
             result = finetune(model, name, options, run_dir, command)

@@ -1,0 +1,39 @@
+"""``lmlab compare``: the objective comparison (review Tables 1–2). Thin: parse and call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+EXAMPLES = """examples:
+  lmlab compare configs/suites/objectives.yaml --out runs/compare
+  lmlab compare configs/suites/objectives.yaml --quick --out runs/compare-quick
+  lmlab compare configs/suites/objectives.yaml --budget 2e15 --out runs/compare-2e15
+  lmlab compare configs/suites/objectives_zh.yaml --out runs/compare-zh
+
+Re-running the same command continues an interrupted comparison (finished units are
+skipped; an interrupted pre-training resumes from its checkpoint).
+"""
+
+
+def _compare(args) -> int:
+    from lmlab.recipes.compare import run_compare
+
+    result = run_compare(args.suite, args.out, args.budget, args.quick, args.set or [])
+    print(json.dumps(result))
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    compare = subparsers.add_parser(
+        "compare", help="pre-train a suite of presets at equal FLOPs, fine-tune, Tables 1-2",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("suite", metavar="SUITE", help="suite YAML, e.g. configs/suites/objectives.yaml")
+    compare.add_argument("--out", required=True, help="output folder (units, tables)")
+    compare.add_argument("--budget", type=float, help="training FLOPs per pre-training run "
+                         "(default: the suite's budget_flops)")
+    compare.add_argument("--quick", action="store_true",
+                         help="the suite's quick section: tiny size and budget, few tasks, one seed")
+    compare.add_argument("--set", action="append", metavar="KEY=VALUE",
+                         help="extra override for every preset, e.g. data.dataset=ptb (repeatable)")
+    compare.set_defaults(run=_compare)

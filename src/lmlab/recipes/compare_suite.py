@@ -1,0 +1,86 @@
+"""The suite file of ``lmlab compare`` (``configs/suites/*.yaml``): typed and strict.
+
+A suite names the presets to compare, the overrides that bring them to one size and one
+corpus, the compute budget and the fine-tuning protocol. Its ``quick`` section holds the
+values ``--quick`` swaps in (CI-sized); ``overrides`` there are added after the main ones,
+``finetune`` keys replace single options, any other key replaces the main value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lmlab.config import from_dict, load_raw
+from lmlab.errors import ConfigError
+from lmlab.finetune.config import FinetuneOptions
+
+
+@dataclass
+class SuiteEntry:
+    preset: str
+    """A preset name (``bert/tiny``) or YAML path, resolved by :mod:`lmlab.presets`."""
+    label: str = ""
+    """Row name in the tables (default: the preset name)."""
+
+    def validate(self, path: str) -> None:
+        if not self.preset:
+            raise ConfigError(f"{path}.preset: must name a preset, e.g. bert/tiny")
+        self.label = self.label or self.preset
+
+
+@dataclass
+class CompareSuite:
+    name: str = "objectives"
+    presets: list[SuiteEntry] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+    """``KEY=VALUE`` overrides applied to every preset (size, corpus, batch, seq_len)."""
+    budget_flops: float = 1.0e15
+    """Training FLOPs of every pre-training run (forward + backward, counted on a batch)."""
+    warmup_ratio: float = 0.1
+    """Pre-training warmup as a fraction of each run's steps (same shape for every run)."""
+    checkpoint_every: int = 200
+    tasks: list[str] = field(default_factory=list)
+    """Task names (``glue/sst2``); tasks without train and dev files are listed as missing."""
+    finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
+    verdict: list[str] = field(default_factory=list)
+    """Two labels ``[baseline, challenger]``: shown first in Table 2 and compared in one line."""
+    untrained: bool = True
+    """Add the random-init row: the first preset's architecture, fine-tuned the same way."""
+    bow: bool = True
+    """Add the bag-of-words logistic-regression row."""
+
+    def validate(self, path: str) -> None:
+        if not self.presets:
+            raise ConfigError(f"{path}.presets: list at least one preset")
+        labels = [entry.label for entry in self.presets]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"{path}.presets: labels must be unique, got {labels}")
+        if self.budget_flops <= 0:
+            raise ConfigError(f"{path}.budget_flops: must be > 0")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"{path}.warmup_ratio: must be in [0, 1)")
+        if not self.tasks:
+            raise ConfigError(f"{path}.tasks: list at least one task, e.g. glue/sst2")
+        unknown = [label for label in self.verdict if label not in labels]
+        if len(self.verdict) not in (0, 2) or unknown:
+            raise ConfigError(f"{path}.verdict: two labels from presets ({', '.join(labels)})")
+
+
+def load_suite(path: str, quick: bool = False) -> CompareSuite:
+    """Read a suite file; with ``quick`` apply its ``quick`` section first."""
+    raw = load_raw(path)
+    quick_raw = raw.pop("quick", None) or {}
+    if not isinstance(quick_raw, dict):
+        raise ConfigError(f"{path}: quick: expected a mapping")
+    if quick:
+        for key, value in quick_raw.items():
+            if key == "overrides":
+                raw["overrides"] = list(raw.get("overrides") or []) + list(value)
+            elif key == "finetune":
+                raw["finetune"] = {**(raw.get("finetune") or {}), **value}
+            else:
+                raw[key] = value
+    try:
+        return from_dict(CompareSuite, raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

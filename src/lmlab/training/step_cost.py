@@ -1,0 +1,108 @@
+"""What one training step of a run costs: FLOPs counted on a real batch, and time.
+
+Used to give every pre-training run of a comparison the same compute (``lmlab compare``)
+and by ``bench/objective_throughput.py``. The parts are built exactly as the training loop
+builds them (tokenizer, model with the objectives' heads, objectives, batches), so an
+ELECTRA step includes its generator and an MLM step projects only the masked positions.
+
+FLOPs come from :class:`torch.utils.flop_counter.FlopCounterMode` over the forward and
+backward pass of one batch (``grad_accum`` micro-batches make one step): matrix products
+and attention, counted as 2 FLOPs per multiply-add; element-wise work, the optimizer
+update and data preparation are not counted. Attention runs through the reference
+(explicit matmul) path while counting, because the counter does not see PyTorch's fused
+CPU attention kernel; the arithmetic is the same.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+from lmlab.config import RunConfig
+
+
+@dataclass
+class TrainingParts:
+    tokenizer: object
+    model: torch.nn.Module
+    objectives: list
+    batches: object
+
+
+def training_parts(config: RunConfig) -> TrainingParts:
+    """Tokenizer, model, objectives and batch source of ``config``, as ``train`` builds them."""
+    from lmlab.data.lm_data import prepare_tokenizer, token_store
+    from lmlab.registry import build_model, build_objectives
+    from lmlab.training.trainer import _make_batches
+
+    seed = config.train.seed
+    tokenizer = prepare_tokenizer(config.data)
+    model = build_model(config.model, tokenizer.vocab_size, seed=seed, objectives=config.objectives)
+    objectives = build_objectives(config.objectives, tokenizer)
+    for objective in objectives:
+        objective.seed = seed
+    store = token_store(config.data, tokenizer, "train")
+    for objective in objectives:
+        if hasattr(objective, "prepare"):
+            objective.prepare(model, store.ids)
+    causal = all(getattr(o, "causal", False) for o in objectives)
+    return TrainingParts(tokenizer, model, objectives, _make_batches(config, store, tokenizer, causal))
+
+
+@contextmanager
+def _reference_attention(model: torch.nn.Module):
+    modules = [m for m in model.modules() if hasattr(m, "use_reference")]
+    saved = [m.use_reference for m in modules]
+    for module in modules:
+        module.use_reference = True
+    try:
+        yield
+    finally:
+        for module, value in zip(modules, saved):
+            module.use_reference = value
+
+
+def _backward_micro_batches(parts: TrainingParts, config: RunConfig, step: int) -> int:
+    """Forward + backward of the ``grad_accum`` micro-batches of ``step``; returns tokens."""
+    from lmlab.training.objective_step import combined_loss
+
+    tokens = 0
+    for micro in range(config.train.grad_accum):
+        batch = parts.batches.batch(step * config.train.grad_accum + micro)
+        loss, _ = combined_loss(parts.model, parts.objectives, config.objectives, batch)
+        loss.backward()
+        tokens += batch["input_ids"].numel()
+    return tokens
+
+
+def flops_per_step(parts: TrainingParts, config: RunConfig, step: int = 0) -> int:
+    """Counted forward + backward FLOPs of one optimizer step (batch ``step``)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    parts.model.train()
+    with _reference_attention(parts.model), FlopCounterMode(display=False) as counter:
+        _backward_micro_batches(parts, config, step)
+    parts.model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
+
+
+def time_steps(parts: TrainingParts, config: RunConfig, steps: int, warmup: int = 2) -> dict:
+    """Seconds per optimizer step (AdamW, clipping as configured) and tokens per second."""
+    from lmlab.training.optim import build_optimizer
+
+    optimizer = build_optimizer(parts.model, config.train)
+    parts.model.train()
+    tokens, started = 0, 0.0
+    for step in range(warmup + steps):
+        if step == warmup:
+            tokens, started = 0, time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        tokens += _backward_micro_batches(parts, config, step)
+        if config.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(parts.model.parameters(), config.train.grad_clip)
+        optimizer.step()
+    seconds = time.perf_counter() - started
+    return {"seconds_per_step": seconds / steps, "tokens_per_s": tokens / seconds}

@@ -1,0 +1,116 @@
+"""``lmlab compare --quick``: tables with the right rows and columns, finite numbers,
+equal-FLOPs step counts, resumable units, clear errors for missing presets."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lmlab.errors import ConfigError
+from lmlab.recipes.compare import BOW, UNTRAINED, run_compare
+from lmlab.recipes.compare_suite import load_suite
+from lmlab.report.compare_tables import verdict_line
+
+SUITES = Path(__file__).resolve().parents[2] / "configs" / "suites"
+
+
+def _suite(tmp_path: Path, presets: list[str]) -> Path:
+    raw = yaml.safe_load((SUITES / "objectives.yaml").read_text())
+    raw["presets"] = [p for p in raw["presets"] if p["preset"] in presets] or \
+        [{"preset": p, "label": p} for p in presets]
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, tiny_corpus):
+    folder = tmp_path_factory.mktemp("compare")
+    suite = _suite(folder, ["bert/tiny", "electra/tiny"])
+    out = folder / "out"
+    run_compare(str(suite), str(out), quick=True, overrides=[f"data.dataset={tiny_corpus}"],
+                log=lambda message: None)
+    return suite, out, tiny_corpus
+
+
+def test_table1_rows_and_equal_flops_steps(quick_run):
+    _, out, _ = quick_run
+    table1 = json.loads((out / "table1.json").read_text())
+    rows = {row["label"]: row for row in table1["rows"]}
+    assert list(rows) == ["BERT", "ELECTRA"]
+    budget = table1["budget_flops"]
+    for row in rows.values():
+        assert row["steps"] == max(1, int(budget // row["flops_per_step"]))
+        assert math.isfinite(row["final_loss"]) and math.isfinite(row["valid_loss"])
+    # ELECTRA pays for its generator and its discriminator sees every position: a costlier
+    # step than BERT's MLM (masked positions only) + NSP, hence fewer steps for one budget.
+    assert rows["ELECTRA"]["flops_per_step"] > rows["BERT"]["flops_per_step"]
+    assert rows["ELECTRA"]["steps"] < rows["BERT"]["steps"]
+    markdown = (out / "table1.md").read_text()
+    assert "| Model | Preset | Structure | Objectives |" in markdown
+    assert "FlopCounterMode" in markdown
+
+
+def test_table2_rows_columns_and_finite_scores(quick_run):
+    _, out, _ = quick_run
+    table2 = json.loads((out / "table2.json").read_text())
+    assert list(table2["rows"]) == ["BERT", "ELECTRA", UNTRAINED, BOW]
+    assert table2["tasks"] == ["glue/sst2", "glue/mrpc"]
+    for label, row in table2["rows"].items():
+        assert set(row["tasks"]) == {"glue/sst2", "glue/mrpc"}, label
+        for result in row["tasks"].values():
+            for value in result["scores"].values():
+                assert math.isfinite(value["mean"]) and math.isfinite(value["std"])
+        if label != BOW:
+            assert row["average"]["seeds"] == 1
+    markdown = (out / "table2.md").read_text()
+    assert "| Model | SST-2 (Acc) | MRPC (F1/Acc) | Avg |" in markdown
+    lines = [line for line in markdown.splitlines() if line.startswith("| ")][1:]
+    assert [line.split(" | ")[0][2:] for line in lines] == ["BERT", "ELECTRA", UNTRAINED, BOW]
+    assert "Verdict (ELECTRA vs BERT" in markdown
+
+
+def test_rerun_skips_finished_units(quick_run):
+    suite, out, corpus = quick_run
+    messages: list[str] = []
+    run_compare(str(suite), str(out), quick=True, overrides=[f"data.dataset={corpus}"],
+                log=messages.append)
+    assert sum("skipped" in m for m in messages) == 2
+    assert not any(m.startswith("fine-tune") for m in messages)
+
+
+def test_missing_preset_is_named(tmp_path):
+    suite = _suite(tmp_path, ["nosuch/tiny"])
+    with pytest.raises(ConfigError, match="nosuch/tiny"):
+        run_compare(str(suite), str(tmp_path / "out"), quick=True, log=lambda m: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_suite_files_load():
+    suite = load_suite(str(SUITES / "objectives.yaml"))
+    assert [e.preset for e in suite.presets] == [
+        "bert/tiny", "roberta/tiny", "bert_wwm/tiny", "spanbert/tiny", "structbert/tiny",
+        "albert/tiny", "electra/tiny", "unilm/tiny"]
+    assert suite.verdict == ["BERT", "ELECTRA"] and len(suite.finetune.seeds) >= 2
+    quick = load_suite(str(SUITES / "objectives.yaml"), quick=True)
+    assert quick.budget_flops < suite.budget_flops and quick.finetune.seeds == [0]
+    assert quick.overrides[:len(suite.overrides)] == suite.overrides
+    assert quick.finetune.lr == suite.finetune.lr  # quick replaces only the keys it names
+    zh = load_suite(str(SUITES / "objectives_zh.yaml"))
+    assert zh.tasks == ["clue/chnsenticorp", "clue/lcqmc", "clue/xnli"]
+
+
+def test_verdict_line_judges_the_gap_against_the_spread():
+    def row(scores_by_seed):
+        return {"glue/sst2": {"runs": [{"seed": s, "best": {"accuracy": v}}
+                                       for s, v in scores_by_seed.items()]}}
+    rows = {"BERT": row({1: 70.0, 2: 72.0}), "ELECTRA": row({1: 80.0, 2: 82.0})}
+    line = verdict_line(rows, ["glue/sst2"], ["BERT", "ELECTRA"])
+    assert "81.0 ± 1.4 vs 71.0 ± 1.4 over 2 seeds, gap +10.0" in line
+    assert "ELECTRA is ahead by more than the seeds' spread" in line
+    rows["ELECTRA"] = row({1: 71.0, 2: 73.0})
+    assert "within the seeds' spread" in verdict_line(rows, ["glue/sst2"], ["BERT", "ELECTRA"])
