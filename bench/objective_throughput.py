@@ -32,6 +32,7 @@ VARIANTS = (  # (objective, preset, extra overrides)
     ("span+sbo (SpanBERT)", "spanbert/tiny", []),
     ("mlm+wso+sso (StructBERT)", "structbert/tiny", []),
     ("ALBERT (factorised E, shared layers)", "albert/tiny", []),
+    ("entity/phrase spans+nsp (ERNIE)", "ernie/tiny", []),
 )
 
 
@@ -59,7 +60,7 @@ def main() -> None:
                         help="its overrides fix the model size and corpus")
     parser.add_argument("--only", nargs="+", help="objective names to run (default: all)")
     args = parser.parse_args()
-    from lmlab.errors import ConfigError
+    from lmlab.errors import LmlabError
     from lmlab.recipes.compare_suite import load_suite
 
     torch.set_num_threads(args.threads)
@@ -73,7 +74,7 @@ def main() -> None:
             continue
         try:
             result["objectives"][name] = measure(preset, overrides + extra, args.steps)
-        except ConfigError as error:  # a preset another issue has not added yet
+        except LmlabError as error:  # e.g. a preset another issue has not added yet
             result["objectives"][name] = {"preset": preset, "skipped": str(error)[:200]}
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     mlm, rtd = result["objectives"].get("mlm", {}), result["objectives"].get("rtd (ELECTRA)", {})

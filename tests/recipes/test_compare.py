@@ -100,6 +100,11 @@ def test_suite_files_load():
     assert quick.budget_flops < suite.budget_flops and quick.finetune.seeds == [0]
     assert quick.overrides[:len(suite.overrides)] == suite.overrides
     assert quick.finetune.lr == suite.finetune.lr  # quick replaces only the keys it names
+    changed = load_suite(str(SUITES / "objectives.yaml"), quick=True,
+                         suite_overrides=["finetune.seeds=[1, 2]", "tasks=[glue/rte]"])
+    assert changed.finetune.seeds == [1, 2] and changed.tasks == ["glue/rte"]
+    with pytest.raises(ConfigError, match="finetune.sedes"):
+        load_suite(str(SUITES / "objectives.yaml"), suite_overrides=["finetune.sedes=[1]"])
     zh = load_suite(str(SUITES / "objectives_zh.yaml"))
     assert zh.tasks == ["clue/chnsenticorp", "clue/lcqmc", "clue/xnli"]
 

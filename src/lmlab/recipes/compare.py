@@ -187,11 +187,12 @@ def write_tables(out: Path, suite: CompareSuite, units: list[dict], rows: dict, 
 
 
 def run_compare(suite_path: str, out: str, budget: float | None = None, quick: bool = False,
-                overrides: list[str] = (), log=print) -> dict:
-    """Run (or continue) the whole comparison; returns the paths of the tables."""
+                overrides: list[str] = (), log=print, suite_overrides: list[str] = ()) -> dict:
+    """Run (or continue) the whole comparison; returns the paths of the tables.
+    ``overrides`` change every preset; ``suite_overrides`` change the suite file's keys."""
     from lmlab.recipes.benchmark import split_available
 
-    suite = load_suite(suite_path, quick)
+    suite = load_suite(suite_path, quick, suite_overrides)
     if budget is not None:
         suite.budget_flops = budget
     configs = run_configs(suite, suite_path, list(overrides))

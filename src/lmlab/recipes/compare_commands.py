@@ -10,6 +10,7 @@ EXAMPLES = """examples:
   lmlab compare configs/suites/objectives.yaml --quick --out runs/compare-quick
   lmlab compare configs/suites/objectives.yaml --budget 2e15 --out runs/compare-2e15
   lmlab compare configs/suites/objectives_zh.yaml --out runs/compare-zh
+  lmlab compare configs/suites/objectives.yaml --suite-set finetune.seeds=[1,2] --out runs/c2
 
 Re-running the same command continues an interrupted comparison (finished units are
 skipped; an interrupted pre-training resumes from its checkpoint).
@@ -19,7 +20,8 @@ skipped; an interrupted pre-training resumes from its checkpoint).
 def _compare(args) -> int:
     from lmlab.recipes.compare import run_compare
 
-    result = run_compare(args.suite, args.out, args.budget, args.quick, args.set or [])
+    result = run_compare(args.suite, args.out, args.budget, args.quick, args.set or [],
+                         suite_overrides=args.suite_set or [])
     print(json.dumps(result))
     return 0
 
@@ -36,4 +38,7 @@ def add_commands(subparsers) -> None:
                          help="the suite's quick section: tiny size and budget, few tasks, one seed")
     compare.add_argument("--set", action="append", metavar="KEY=VALUE",
                          help="extra override for every preset, e.g. data.dataset=ptb (repeatable)")
+    compare.add_argument("--suite-set", action="append", metavar="KEY=VALUE",
+                         help="override a key of the suite file, e.g. finetune.seeds=[1,2] or "
+                              "tasks=[glue/rte] (repeatable)")
     compare.set_defaults(run=_compare)

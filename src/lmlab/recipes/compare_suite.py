@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lmlab.config import from_dict, load_raw
+from lmlab.config import apply_override, from_dict, load_raw
 from lmlab.errors import ConfigError
 from lmlab.finetune.config import FinetuneOptions
 
@@ -66,8 +66,9 @@ class CompareSuite:
             raise ConfigError(f"{path}.verdict: two labels from presets ({', '.join(labels)})")
 
 
-def load_suite(path: str, quick: bool = False) -> CompareSuite:
-    """Read a suite file; with ``quick`` apply its ``quick`` section first."""
+def load_suite(path: str, quick: bool = False, suite_overrides: list[str] = ()) -> CompareSuite:
+    """Read a suite file; with ``quick`` apply its ``quick`` section first, then the
+    ``KEY=VALUE`` ``suite_overrides`` (``finetune.seeds=[1,2]``, ``tasks=[glue/rte]``)."""
     raw = load_raw(path)
     quick_raw = raw.pop("quick", None) or {}
     if not isinstance(quick_raw, dict):
@@ -80,6 +81,8 @@ def load_suite(path: str, quick: bool = False) -> CompareSuite:
                 raw["finetune"] = {**(raw.get("finetune") or {}), **value}
             else:
                 raw[key] = value
+    for assignment in suite_overrides:
+        apply_override(raw, assignment)
     try:
         return from_dict(CompareSuite, raw)
     except ConfigError as error:
