@@ -45,7 +45,8 @@ def test_sampled_gradient_correlates_with_full_softmax(kind):
         for step in range(5):
             samples = proposal.sample(2000, step_generator(0, step))
             _, ratios = importance_sampling_loss(features, weight, bias, targets, samples,
-                                                 proposal.log_prob(samples).double())
+                                                 proposal.log_prob(samples).double(),
+                                                 proposal.log_prob(targets).double())
             proposal.update(samples, ratios)
     samples = proposal.sample(20000, step_generator(0, 99))
     log_q = proposal.log_prob(samples).double()
@@ -53,19 +54,40 @@ def test_sampled_gradient_correlates_with_full_softmax(kind):
         loss = nce_loss(features, weight, bias, targets, samples, log_q,
                         proposal.log_prob(targets).double())
     else:
-        loss, _ = importance_sampling_loss(features, weight, bias, targets, samples, log_q)
+        loss, _ = importance_sampling_loss(features, weight, bias, targets, samples, log_q,
+                                           proposal.log_prob(targets).double())
     sampled = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, [weight, bias])])
     assert _correlation(sampled, full) > 0.9
 
 
-def test_importance_sampling_with_exact_proposal_is_exact_in_expectation():
+def test_importance_sampling_with_exact_proposal_has_uniform_weights():
     features, weight, bias, targets, counts = _toy(1)
-    # With q = the model's own distribution for a single context, the weights are uniform.
+    # With q = the model's own distribution for a single context, the weights are uniform
+    # over the samples, except the accidental hit (the target itself), which is removed.
     probs = torch.softmax(features[0] @ weight.detach().t() + bias.detach(), -1)
     samples = torch.arange(V)
     loss, ratios = importance_sampling_loss(features[:1], weight, bias, targets[:1], samples,
-                                            probs.log())
-    torch.testing.assert_close(ratios, torch.full((1, V), 1.0 / V, dtype=torch.float64))
+                                            probs.log(), probs.log()[targets[:1]])
+    expected = torch.full((1, V), 1.0 / (V - 1), dtype=torch.float64)
+    expected[0, targets[0]] = 0.0
+    torch.testing.assert_close(ratios, expected)
+    # Every candidate then has the same corrected score log Z - log V, so the loss is log V.
+    torch.testing.assert_close(loss, torch.tensor(np.log(V), dtype=torch.float64))
+
+
+def test_importance_sampling_loss_is_bounded_below():
+    """The target sits inside the normaliser: raising s_y alone cannot drive the loss
+    below 0 (the negative-phase-only surrogate went to -inf and ruined the model)."""
+    features, weight, bias, targets, counts = _toy(2)
+    proposal = UnigramProposal(counts)
+    samples = proposal.sample(64, step_generator(0, 0))
+    row, target = features[:1], targets[:1]
+    with torch.no_grad():
+        bias[target] += 1e4
+    loss, _ = importance_sampling_loss(row, weight, bias, target, samples,
+                                       proposal.log_prob(samples).double(),
+                                       proposal.log_prob(target).double())
+    assert 0.0 <= float(loss) < 1e-6
 
 
 def _head(kind, counts, bias=True):
@@ -135,3 +157,18 @@ def test_fused_class_loss_gradients_equal_the_plain_path(bias):
     plain = torch.autograd.grad(head.reference_loss(features, targets) * 2.0, params)
     for got, expected in zip(fused, plain):
         torch.testing.assert_close(got, expected)
+
+
+def test_nce_starts_self_normalised():
+    """NCE fixes the normaliser to 1, so the head starts with sum_w exp(s_w) = 1."""
+    from lmlab.objectives.softmax.config import OutputConfig
+    from lmlab.objectives.softmax.output import SampledSoftmax
+    torch.manual_seed(0)
+    base = LMHead(D, V, LMHeadConfig(tie_weights=False, bias=True), None)
+    torch.nn.init.zeros_(base.decoder.weight)
+    SampledSoftmax(OutputConfig(kind="nce")).initialise(base)
+    torch.testing.assert_close(base.decoder.bias.exp().sum(), torch.tensor(1.0))
+    importance = LMHead(D, V, LMHeadConfig(tie_weights=False, bias=True), None)
+    before = importance.decoder.bias.detach().clone()
+    SampledSoftmax(OutputConfig(kind="importance")).initialise(importance)
+    torch.testing.assert_close(importance.decoder.bias.detach(), before)  # IS is left alone

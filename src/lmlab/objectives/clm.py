@@ -49,12 +49,15 @@ class CausalLMObjective:
         self.sampler = SampledSoftmax(config.output) if config.output.kind in SAMPLED else None
 
     def prepare(self, model, train_ids) -> None:
-        """Give the output layer the train split's unigram counts (proposal, tree, classes)."""
+        """Give the output layer the train split's unigram counts (proposal, tree, classes).
+        Runs before a resumed run loads its weights, so the initialisation it may do is
+        overwritten there."""
         if self.sampler is None and not hasattr(model.lm_head, "set_counts"):
             return
         counts = unigram_counts(train_ids, model.embedding.tokens.num_embeddings)  # (V,)
         if self.sampler is not None:
             self.sampler.set_counts(counts)
+            self.sampler.initialise(model.lm_head)
         if hasattr(model.lm_head, "set_counts"):
             model.lm_head.set_counts(counts)
 

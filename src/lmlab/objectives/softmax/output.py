@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from lmlab.objectives.softmax.class_based import ClassSoftmaxHead
@@ -54,6 +56,16 @@ class SampledSoftmax:
         else:
             self.proposal = UnigramProposal(counts, config.unigram_power)
 
+    def initialise(self, lm_head) -> None:
+        """NCE fixes the model's normaliser to 1 (Mnih & Teh 2012, §3), so the model must
+        start (nearly) self-normalised: the decoder bias starts at -log V, making exp(s_w)
+        sum to ~1. With a zero bias the start sums to V and the words that are never drawn
+        as noise keep their mass: the exact perplexity went above V within 30 steps."""
+        bias = lm_head.decoder.bias
+        if self.config.kind == "nce" and bias is not None:
+            with torch.no_grad():
+                bias.fill_(-math.log(bias.numel()))
+
     def loss(self, lm_head, hidden: torch.Tensor, targets: torch.Tensor, seed: int, step: int):
         """hidden (N, D), targets (N,) -> (scalar loss, metrics)."""
         if self.proposal is None:
@@ -64,10 +76,11 @@ class SampledSoftmax:
         weight, bias = lm_head.decoder.weight, lm_head.decoder.bias
         samples = self.proposal.sample(self.config.samples, step_generator(seed, step))  # (K,)
         log_q = self.proposal.log_prob(samples).to(features.dtype)
+        log_q_targets = self.proposal.log_prob(targets).to(features.dtype)
         if self.config.kind == "nce":
-            log_q_targets = self.proposal.log_prob(targets).to(features.dtype)
             return nce_loss(features, weight, bias, targets, samples, log_q, log_q_targets), {}
-        loss, ratios = importance_sampling_loss(features, weight, bias, targets, samples, log_q)
+        loss, ratios = importance_sampling_loss(features, weight, bias, targets, samples, log_q,
+                                                log_q_targets)
         effective = (1.0 / (ratios ** 2).sum(-1)).mean().item()  # Kong's effective sample size
         self.proposal.update(samples, ratios)
         return loss, {"effective_samples": effective}
