@@ -115,7 +115,7 @@ def test_verdict_line_judges_the_gap_against_the_spread():
                                        for s, v in scores_by_seed.items()]}}
     rows = {"BERT": row({1: 70.0, 2: 72.0}), "ELECTRA": row({1: 80.0, 2: 82.0})}
     line = verdict_line(rows, ["glue/sst2"], ["BERT", "ELECTRA"])
-    assert "81.0 ± 1.4 vs 71.0 ± 1.4 over 2 seeds, gap +10.0" in line
+    assert "81.0 ± 1.4 vs 71.0 ± 1.4 over 2 seed(s), gap +10.0" in line
     assert "ELECTRA is ahead by more than the seeds' spread" in line
     rows["ELECTRA"] = row({1: 71.0, 2: 73.0})
     assert "within the seeds' spread" in verdict_line(rows, ["glue/sst2"], ["BERT", "ELECTRA"])

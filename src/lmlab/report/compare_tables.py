@@ -80,7 +80,7 @@ def verdict_line(rows: dict[str, dict], tasks: list[str], pair: list[str]) -> st
         judged = f"the gap is within the seeds' spread (std sum {spread:.1f}): no winner here"
     return (f"Verdict ({challenger} vs {baseline} at equal training FLOPs; ELECTRA paper: "
             f"79.9 vs 75.1 GLUE): average {b['mean']:.1f} ± {b['std']:.1f} vs "
-            f"{a['mean']:.1f} ± {a['std']:.1f} over {min(a['seeds'], b['seeds'])} seeds, "
+            f"{a['mean']:.1f} ± {a['std']:.1f} over {min(a['seeds'], b['seeds'])} seed(s), "
             f"gap {gap:+.1f}; {judged}.")
 
 
