@@ -81,6 +81,13 @@ def test_rerun_skips_finished_units(quick_run):
                 log=messages.append)
     assert sum("skipped" in m for m in messages) == 2
     assert not any(m.startswith("fine-tune") for m in messages)
+    # A finished unit is never reused for another budget or fine-tuning protocol.
+    with pytest.raises(ConfigError, match="another config or budget"):
+        run_compare(str(suite), str(out), budget=1e9, quick=True,
+                    overrides=[f"data.dataset={corpus}"], log=lambda m: None)
+    with pytest.raises(ConfigError, match="other options"):
+        run_compare(str(suite), str(out), quick=True, overrides=[f"data.dataset={corpus}"],
+                    log=lambda m: None, suite_overrides=["finetune.lr=0.001"])
 
 
 def test_missing_preset_is_named(tmp_path):

@@ -12,13 +12,14 @@ Equal compute: FLOPs per optimizer step are counted on one real batch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 import time
 from pathlib import Path
 
-from lmlab.config import RunConfig, load_config
+from lmlab.config import RunConfig, dump_config, load_config
 from lmlab.errors import ConfigError
 from lmlab.finetune.loop import write_json
 from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite
@@ -30,6 +31,16 @@ UNIT_FILE = "unit.json"
 
 def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")
+
+
+def _fingerprint(*parts) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def _protocol(options: dict) -> dict:
+    """Fine-tuning options that change the scores (not logging or threads)."""
+    return {k: v for k, v in json.loads(json.dumps(options)).items()
+            if k not in ("progress", "num_threads")}
 
 
 def _read(path: Path) -> dict | None:
@@ -100,11 +111,12 @@ def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, fol
     from lmlab.training.checkpoint import CHECKPOINT
     from lmlab.training.trainer import train
 
+    fingerprint = _fingerprint(dump_config(config), suite.budget_flops, suite.warmup_ratio)
     done = _read(folder / UNIT_FILE)
     if done is not None:
-        if done["budget_flops"] != suite.budget_flops:
-            raise ConfigError(f"{folder} was pre-trained for {done['budget_flops']:.3g} FLOPs, "
-                              f"not {suite.budget_flops:.3g}; choose another --out")
+        if done.get("fingerprint") != fingerprint:
+            raise ConfigError(f"{folder} holds a pre-training of another config or budget "
+                              f"({done['budget_flops']:.3g} FLOPs); choose another --out")
         log(f"pre-train {entry.label}: done earlier ({done['steps']} steps), skipped")
         return done
     cost = _step_cost(config, folder)
@@ -122,7 +134,8 @@ def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, fol
             "steps": result.steps, "tokens": result.steps * cost["tokens_per_step"],
             "final_loss": result.final_loss,
             "valid_loss": result.valid and result.valid.get("loss"),
-            "train_seconds": result.train_seconds, "run_dir": str(folder)}
+            "train_seconds": result.train_seconds, "run_dir": str(folder),
+            "fingerprint": fingerprint}
     write_json(folder / UNIT_FILE, unit)
     return unit
 
@@ -151,6 +164,9 @@ def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log)
     from lmlab.training.checkpoint import CHECKPOINT
 
     done = _read(folder / "results.json")
+    if done is not None and _protocol(done["options"]) != _protocol(options.__dict__):
+        raise ConfigError(f"{folder} was fine-tuned with other options ({done['options']}); "
+                          f"choose another --out")
     if done is None:
         log(f"fine-tune {label} on {task} (seeds {options.seeds})")
         done = finetune(str(base), task, options, folder, command="lmlab compare")
