@@ -144,10 +144,11 @@ def add_commands(subparsers) -> None:
     info.set_defaults(run=_data_info)
 
     demo = subparsers.add_parser(
-        "demo", help="train LSTM, GPT and BERT on PTB and print a comparison table",
-        formatter_class=HELP, epilog="example:\n  lmlab demo --budget 600 --out results/demo")
-    demo.add_argument("--budget", type=float, default=600.0,
-                      help="total training seconds, shared by the neural models (default 600)")
+        "demo", help="train NNLM, RNNLM, LSTM, GPT and BERT on PTB and print a comparison table",
+        formatter_class=HELP, epilog="example:\n  lmlab demo --budget 1000 --out results/demo")
+    demo.add_argument("--budget", type=float, default=1000.0,
+                      help="total training seconds, shared equally by the five neural "
+                           "models (default 1000)")
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--data", default="ptb")
     demo.set_defaults(run=_demo)

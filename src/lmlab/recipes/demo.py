@@ -1,4 +1,5 @@
-"""``lmlab demo``: train LSTM-small, GPT-tiny and BERT-tiny on PTB within a time budget,
+"""``lmlab demo``: train Bengio's NNLM, Mikolov's RNNLM, LSTM-small, GPT-tiny and BERT-tiny
+on PTB within a time budget,
 add the n-gram baselines, and print/write the comparison table (results.json + .md).
 
 Budgets are wall-clock seconds of training per model (an equal-time comparison); each
@@ -17,9 +18,11 @@ from lmlab.config import load_config
 from lmlab.presets import preset_path
 
 NEURAL_ROWS = (  # (label, preset, share of the budget)
-    ("LSTM small (Zaremba 2014)", "lstm/small", 1 / 3),
-    ("GPT tiny (L2/H128)", "gpt/tiny", 1 / 3),
-    ("BERT tiny (L2/H128)", "bert/tiny", 1 / 3),
+    ("NNLM (Bengio 2003), class softmax", "nnlm/ptb", 1 / 5),
+    ("RNNLM (Mikolov 2010), class softmax", "rnnlm/ptb", 1 / 5),
+    ("LSTM small (Zaremba 2014)", "lstm/small", 1 / 5),
+    ("GPT tiny (L2/H128)", "gpt/tiny", 1 / 5),
+    ("BERT tiny (L2/H128)", "bert/tiny", 1 / 5),
 )
 NGRAM_ROWS = (("KN3 (modified Kneser-Ney)", 3), ("KN5 (modified Kneser-Ney)", 5))
 
@@ -86,7 +89,7 @@ def format_table(rows: list[dict]) -> str:
     return header + "\n".join(lines) + "\n"
 
 
-def run_demo(out: str = "runs/demo", budget_seconds: float = 600.0, data: str = "ptb") -> list[dict]:
+def run_demo(out: str = "runs/demo", budget_seconds: float = 1000.0, data: str = "ptb") -> list[dict]:
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = _ngram_rows(data, out_dir)
