@@ -13,6 +13,10 @@ TINY = {
     "electra/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "spanbert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "structbert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "ernie/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "bert_wwm/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "bert_zh/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    "bert_wwm_zh/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
 }
 
 

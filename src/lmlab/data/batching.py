@@ -24,19 +24,30 @@ def wrap_cls_sep(rows: torch.Tensor, cls_id: int, sep_id: int) -> torch.Tensor:
     return torch.cat([cls, rows, sep], dim=1)
 
 
+def wrap_marks(marks: np.ndarray, starts: np.ndarray) -> torch.Tensor:
+    """Unit marks (:mod:`lmlab.data.unit_marks`) of (B, L) text blocks at ``starts`` ->
+    (B, L+2), with 0 (no unit) at the ``[CLS]`` and ``[SEP]`` that wrap_cls_sep adds."""
+    rows = torch.from_numpy(np.asarray(marks[starts], dtype=np.int64))  # (B, L)
+    return torch.nn.functional.pad(rows, (1, 1))
+
+
 def eval_blocks(ids: np.ndarray, seq_len: int, cls_id: int, sep_id: int, batch_size: int,
-                max_blocks: int = 0):
-    """Batches of the split's consecutive ``[CLS] … [SEP]`` blocks, in order (evaluation)."""
+                max_blocks: int = 0, marks: np.ndarray | None = None):
+    """Batches of the split's consecutive ``[CLS] … [SEP]`` blocks, in order (evaluation);
+    with ``marks``, each batch carries its ``unit_marks``."""
     block = seq_len - 2
     num_blocks = len(ids) // block
     if max_blocks:
         num_blocks = min(num_blocks, max_blocks)
     for first in range(0, num_blocks, batch_size):
         chosen = np.arange(first, min(first + batch_size, num_blocks))
-        rows = torch.from_numpy(np.asarray(ids[chosen[:, None] * block + np.arange(block)],
-                                           dtype=np.int64))  # (b, T-2)
-        yield {"input_ids": wrap_cls_sep(rows, cls_id, sep_id), "step": 0,
-               "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+        starts = chosen[:, None] * block + np.arange(block)  # (b, T-2)
+        rows = torch.from_numpy(np.asarray(ids[starts], dtype=np.int64))
+        batch = {"input_ids": wrap_cls_sep(rows, cls_id, sep_id), "step": 0,
+                 "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+        if marks is not None:
+            batch["unit_marks"] = wrap_marks(marks, starts)
+        yield batch
 
 
 class StreamBatches:
@@ -60,7 +71,8 @@ class StreamBatches:
 
 class BlockBatches:
     def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int,
-                 causal: bool, cls_id: int | None = None, sep_id: int | None = None):
+                 causal: bool, cls_id: int | None = None, sep_id: int | None = None,
+                 marks: np.ndarray | None = None):
         # Causal blocks hold T+1 tokens (inputs and shifted labels); MLM blocks hold T-2
         # text tokens plus [CLS] and [SEP].
         self.block_len = seq_len + 1 if causal else seq_len - 2
@@ -71,6 +83,7 @@ class BlockBatches:
         self.blocks = ids[: self.num_blocks * self.block_len]  # memmap view, read per batch
         self.batch_size, self.seed, self.causal = batch_size, seed, causal
         self.cls_id, self.sep_id = cls_id, sep_id
+        self.marks = marks  # (N,) unit marks aligned with ids, or None
         self.steps_per_epoch = self.num_blocks // batch_size
         self._order_epoch, self._order = -1, None
 
@@ -88,5 +101,8 @@ class BlockBatches:
         if self.causal:
             return {"input_ids": rows[:, :-1], "labels": rows[:, 1:], "step": step,
                     "example_ids": torch.from_numpy(chosen.astype(np.int64))}
-        return {"input_ids": wrap_cls_sep(rows, self.cls_id, self.sep_id), "step": step,
-                "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+        batch = {"input_ids": wrap_cls_sep(rows, self.cls_id, self.sep_id), "step": step,
+                 "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+        if self.marks is not None:
+            batch["unit_marks"] = wrap_marks(self.marks, starts)
+        return batch

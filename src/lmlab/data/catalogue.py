@@ -91,6 +91,20 @@ CATALOGUE: dict[str, DatasetEntry] = {
             "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
             f"{_EXAMPLES}/distributed/minGPT-ddp/mingpt/data/input.txt")},
         default_tokenizer="char", licence="public domain", aliases=("shakespeare",)),
+    "clue-small-sample": DatasetEntry(
+        name="clue-small-sample",
+        description="UER-py's 2,500-document sample of CLUECorpusSmall (Xu et al. 2020), "
+                    "Chinese news/web text, one document per line, 1.9 MB; char-level by "
+                    "default. One file, split by lines: lines 1-2250 train, 2251-2375 "
+                    "valid, 2376-2500 test (the first 90% / next 5% / last 5%).",
+        splits={"all": SplitFile(
+            "uer_py/corpora/CLUECorpusSmall_sampled.txt",
+            "fe83f0106d6aa4d552f7d9ce688ad0f23451fe65333b46dcc17323929e618ec6",
+            "https://raw.githubusercontent.com/dbiir/UER-py/"
+            "5743050cc41f0f21986c9f938db5ac1726052629/corpora/"
+            "CLUECorpusSmall_sampled.txt")},
+        default_tokenizer="char", licence="CLUECorpus2020: research use",
+        aliases=("cluecorpussmall-sample", "clue-sample")),
 }
 
 

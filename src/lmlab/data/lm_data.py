@@ -79,13 +79,31 @@ def dataset_defaults(dataset: str) -> tuple[str, str | None]:
 
 
 def prepare_tokenizer(data_config) -> TextTokenizer:
+    """The tokenizer trained on the train split. Subword tokenizers are cached (keyed by
+    the file's identity and the tokenizer config), like token stores: HF's trainers break
+    frequency ties in hash order, so retraining may give other pieces, and two runs of one
+    config must tokenise alike."""
     kind, unk = dataset_defaults(data_config.dataset)
     if data_config.tokenizer.kind != "auto":
         kind = data_config.tokenizer.kind
     lines = (line.text for line in split_lines(data_config.dataset, "train",
                                                data_config.encoding_errors)
              if not line.is_boundary)
-    return train_tokenizer(lines, data_config.tokenizer, kind, unk)
+    if kind not in ("bpe", "wordpiece", "unigram"):
+        return train_tokenizer(lines, data_config.tokenizer, kind, unk)
+    import hashlib
+
+    path, by_fraction = split_source(data_config.dataset, "train")
+    stat = path.stat()
+    identity = (f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{by_fraction}|{kind}|{unk}|"
+                f"{data_config.tokenizer}|{data_config.encoding_errors}")
+    folder = (catalogue.cache_dir() / "tokenizers"
+              / hashlib.sha256(identity.encode()).hexdigest()[:24])
+    if (folder / "lmlab_tokenizer.json").exists():  # written last by save()
+        return TextTokenizer.load(folder)
+    tokenizer = train_tokenizer(lines, data_config.tokenizer, kind, unk)
+    tokenizer.save(folder)
+    return tokenizer
 
 
 def token_store(data_config, tokenizer: TextTokenizer, split: str) -> TokenStore:
@@ -97,3 +115,25 @@ def token_store(data_config, tokenizer: TextTokenizer, split: str) -> TokenStore
         return TokenStore(folder)
     return TokenStore.build(split_lines(data_config.dataset, split, data_config.encoding_errors),
                             tokenizer, folder, f"{data_config.dataset}/{split} ({path})")
+
+
+def unit_marks(data_config, objective_configs, tokenizer: TextTokenizer, split: str,
+               store: TokenStore):
+    """(N,) uint8 text-derived masking units of ``store`` (jieba words, ERNIE spans) when an
+    objective asks for them (``unit_source``), else None; built once beside the store
+    (:mod:`lmlab.data.unit_marks`)."""
+    sources = {o.unit_source() for o in objective_configs
+               if hasattr(o, "unit_source") and o.unit_source()}
+    if not sources:
+        return None
+    if len(sources) > 1:
+        raise DataError(f"objectives ask for different masking units {sorted(sources)}; "
+                        f"one run can use one")
+    from lmlab.data import unit_marks as marks_module
+    from lmlab.objectives.mlm import word_start_table
+
+    table = word_start_table(tokenizer)
+    return marks_module.load_or_build(
+        store, sources.pop(), tokenizer,
+        split_lines(data_config.dataset, split, data_config.encoding_errors),
+        None if table is None else table.numpy())

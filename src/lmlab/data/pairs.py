@@ -28,7 +28,7 @@ PAIR_TASKS = {"nsp": 2, "sop": 2, "sso": 3}  # task -> number of classes
 
 class PairBatches:
     def __init__(self, store, batch_size: int, seq_len: int, seed: int, task: str,
-                 cls_id: int, sep_id: int, pad_id: int):
+                 cls_id: int, sep_id: int, pad_id: int, marks: np.ndarray | None = None):
         if task not in PAIR_TASKS:
             raise ValueError(f"unknown pair task {task!r}")
         self.ids, self.line_ends = store.ids, np.asarray(store.line_ends)
@@ -40,6 +40,7 @@ class PairBatches:
             raise DataError(f"{len(self.line_ends)} sentences are too few for sentence pairs")
         self.batch_size, self.seq_len, self.seed, self.task = batch_size, seq_len, seed, task
         self.cls_id, self.sep_id, self.pad_id = cls_id, sep_id, pad_id
+        self.marks = marks  # (N,) unit marks aligned with the store's ids, or None
         budget = seq_len - 3
         average_line = max(1.0, len(self.ids) / len(self.line_ends))
         # One epoch visits about as many tokens as the corpus holds.
@@ -79,6 +80,12 @@ class PairBatches:
 
     def example(self, epoch: int, index: int) -> tuple[list[int], list[int], int]:
         """(A tokens, B tokens, label) of example ``index`` in ``epoch``."""
+        a, b, label, _, _ = self._example(epoch, index)
+        return a, b, label
+
+    def _example(self, epoch: int, index: int):
+        """(A, B, label, A's first token offset, B's): A and B are each a prefix of the
+        store's tokens from that offset, so unit marks slice the same way."""
         rng = np.random.default_rng([self.seed, epoch, index])
         budget = self.seq_len - 3
         label = int(rng.integers(PAIR_TASKS[self.task]))
@@ -95,20 +102,29 @@ class PairBatches:
         while len(a) + len(b) > budget:  # BERT's truncate_seq_pair: trim the longer side
             (a if len(a) > len(b) else b).pop()
         swapped = (self.task == "sop" and label == 1) or (self.task == "sso" and label == 1)
-        return (b, a, label) if swapped else (a, b, label)
+        a_at, b_at = int(self.line_starts[first]), int(self.line_starts[b_start])
+        return (b, a, label, b_at, a_at) if swapped else (a, b, label, a_at, b_at)
 
     def batch(self, step: int) -> dict:
         epoch, index = divmod(step, self.steps_per_epoch)
-        rows = [self.example(epoch, index * self.batch_size + i) for i in range(self.batch_size)]
+        rows = [self._example(epoch, index * self.batch_size + i) for i in range(self.batch_size)]
         ids = torch.full((self.batch_size, self.seq_len), self.pad_id, dtype=torch.long)
         segments = torch.zeros_like(ids)
         mask = torch.zeros_like(ids)
-        for row, (a, b, _) in enumerate(rows):
+        marks = torch.zeros_like(ids)  # (B, T): 0 at [CLS]/[SEP]/padding
+        for row, (a, b, _, a_at, b_at) in enumerate(rows):
             tokens = [self.cls_id, *a, self.sep_id, *b, self.sep_id]
             ids[row, : len(tokens)] = torch.tensor(tokens)
             segments[row, len(a) + 2: len(tokens)] = 1
             mask[row, : len(tokens)] = 1
+            if self.marks is not None:
+                for at, length, offset in ((a_at, len(a), 1), (b_at, len(b), len(a) + 2)):
+                    marks[row, offset: offset + length] = torch.from_numpy(
+                        np.asarray(self.marks[at: at + length], dtype=np.int64))
         example_ids = torch.arange(index * self.batch_size, (index + 1) * self.batch_size)
-        return {"input_ids": ids, "segments": segments, "attention_mask": mask,
-                "pair_labels": torch.tensor([label for _, _, label in rows]),
-                "example_ids": example_ids + epoch * self.examples_per_epoch, "step": step}
+        batch = {"input_ids": ids, "segments": segments, "attention_mask": mask,
+                 "pair_labels": torch.tensor([row[2] for row in rows]),
+                 "example_ids": example_ids + epoch * self.examples_per_epoch, "step": step}
+        if self.marks is not None:
+            batch["unit_marks"] = marks
+        return batch

@@ -217,6 +217,14 @@ def train_subword(lines: Iterable[str], config: TokenizerConfig, unk_token: str)
     if config.lowercase:
         backend.normalizer = normalizers.Lowercase()
     backend.train_from_iterator(lines, trainer=trainer)
+    if config.kind == "wordpiece":
+        # HF's WordPiece trainer numbers equally frequent pieces in hash order, so two
+        # trainings on the same text give the same pieces under different ids; number
+        # them canonically (specials first, then sorted) so a run is reproducible.
+        # Greedy longest-match WordPiece does not depend on the ids.
+        vocab = backend.get_vocab()
+        ordered = specials + sorted(token for token in vocab if token not in specials)
+        backend.model = models.WordPiece({t: i for i, t in enumerate(ordered)}, unk_token=unk_token)
     return backend
 
 

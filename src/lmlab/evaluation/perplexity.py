@@ -90,14 +90,14 @@ def windowed_perplexity(model, ids: np.ndarray, seq_len: int, stride: int | None
 @torch.no_grad()
 def masked_perplexity(model, ids: np.ndarray, seq_len: int, tokenizer,
                       mlm_config: MaskedLMConfig | None = None, batch_size: int = 16,
-                      max_blocks: int = 0) -> dict:
+                      max_blocks: int = 0, marks: np.ndarray | None = None) -> dict:
     # The run's corruption settings, but static masks under a fixed seed.
     objective = MaskedLMObjective(dataclasses.replace(mlm_config or MaskedLMConfig(),
                                                       masking="static"), tokenizer)
     objective.seed = EVAL_MASK_SEED
     total, count = 0.0, 0
     for batch in eval_blocks(ids, seq_len, tokenizer.cls_id, tokenizer.sep_id, batch_size,
-                             max_blocks):
+                             max_blocks, marks):
         corrupted, labels = objective.corrupt(batch)
         hidden = model(corrupted).hidden
         chosen_positions = labels != -100
@@ -108,8 +108,10 @@ def masked_perplexity(model, ids: np.ndarray, seq_len: int, tokenizer,
 
 
 def evaluate_perplexity(model, config, tokenizer, ids: np.ndarray, stride: int | None = None,
-                        max_tokens: int = 0) -> dict:
-    """Dispatch on the run's first objective: causal or masked perplexity."""
+                        max_tokens: int = 0, marks: np.ndarray | None = None) -> dict:
+    """Dispatch on the run's first objective: causal or masked perplexity. ``marks``: the
+    split's text-derived masking units (jieba words, ERNIE spans), when the run masks by
+    them; without them masked perplexity masks by vocabulary words."""
     model.eval()
     if any(o.name == "rtd" for o in config.objectives):
         return electra_evaluation(model, config, tokenizer, ids, max_tokens)
@@ -119,7 +121,7 @@ def evaluate_perplexity(model, config, tokenizer, ids: np.ndarray, stride: int |
     if objective.name == "mlm":
         max_blocks = max_tokens // (seq_len - 2) if max_tokens else 0
         result = masked_perplexity(model, ids, seq_len, tokenizer, objective,
-                                   config.data.eval_batch_size, max_blocks)
+                                   config.data.eval_batch_size, max_blocks, marks)
         return {**result, "kind": "masked"}
     if model.recurrent:
         return {**recurrent_perplexity(model, ids, seq_len, max_tokens), "kind": "causal"}

@@ -15,7 +15,7 @@ def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None
         from lmlab.ngram.run_folder import evaluate_run_perplexity
 
         return evaluate_run_perplexity(run, data or "ptb", split)
-    from lmlab.data.lm_data import token_store
+    from lmlab.data.lm_data import token_store, unit_marks
     from lmlab.evaluation.perplexity import evaluate_perplexity
     from lmlab.training.checkpoint import load_run
 
@@ -23,7 +23,8 @@ def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None
     if data:
         config.data.dataset = data
     store = token_store(config.data, tokenizer, split)
-    result = evaluate_perplexity(model, config, tokenizer, store.ids, stride, max_tokens)
+    marks = unit_marks(config.data, config.objectives, tokenizer, split, store)
+    result = evaluate_perplexity(model, config, tokenizer, store.ids, stride, max_tokens, marks)
     return {"run": str(run), "data": config.data.dataset, "split": split, **result}
 
 

@@ -18,7 +18,7 @@ import torch
 from lmlab.config import RunConfig, to_dict
 from lmlab.data.batching import BlockBatches, StreamBatches
 from lmlab.data.pairs import PAIR_TASKS, PairBatches
-from lmlab.data.lm_data import prepare_tokenizer, token_store
+from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, TrainingDiverged
 from lmlab.evaluation.perplexity import evaluate_perplexity
@@ -40,16 +40,17 @@ class TrainResult:
     stopped_early: bool
 
 
-def _make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: bool):
+def _make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: bool,
+                  marks=None):
     data = config.data
     if data.batching == "pairs":
         task = next(o.name for o in config.objectives if o.name in PAIR_TASKS)
         return PairBatches(store, data.batch_size, data.seq_len, config.train.seed, task,
-                           tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id)
+                           tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, marks)
     if data.batching == "stream":
         return StreamBatches(store.ids, data.batch_size, data.seq_len)
     return BlockBatches(store.ids, data.batch_size, data.seq_len, config.train.seed, causal,
-                        tokenizer.cls_id, tokenizer.sep_id)
+                        tokenizer.cls_id, tokenizer.sep_id, marks)
 
 
 def _check_resume_compatible(saved: RunConfig, wanted: RunConfig | None, folder: Path) -> None:
@@ -104,7 +105,10 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
     for objective in objectives:  # train-split statistics, e.g. unigram counts for softmax approximations
         if hasattr(objective, "prepare"):
             objective.prepare(model, train_store.ids)
-    batches = _make_batches(config, train_store, tokenizer, causal)
+    # Text-derived masking units (jieba words, ERNIE spans): built once beside each store.
+    train_marks = unit_marks(config.data, config.objectives, tokenizer, "train", train_store)
+    valid_marks = unit_marks(config.data, config.objectives, tokenizer, "valid", valid_store)
+    batches = _make_batches(config, train_store, tokenizer, causal, train_marks)
     micro_per_epoch = batches.steps_per_epoch
     steps_per_epoch = max(1, micro_per_epoch // train_cfg.grad_accum)
     total_steps = (math.ceil(train_cfg.max_epochs * steps_per_epoch) if train_cfg.max_epochs
@@ -143,7 +147,8 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
     def quick_eval() -> dict:
         budget = train_cfg.eval_batches * config.data.eval_batch_size * config.data.seq_len
         result = evaluate_perplexity(model, config, tokenizer, valid_store.ids,
-                                     stride=config.data.seq_len, max_tokens=budget)
+                                     stride=config.data.seq_len, max_tokens=budget,
+                                     marks=valid_marks)
         model.train()
         return result
 
