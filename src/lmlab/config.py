@@ -306,13 +306,14 @@ def load_raw(path: str | Path) -> dict:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (),
-                raw: dict | None = None) -> RunConfig:
-    """Load a preset (or a raw dict), apply ``--set`` overrides, validate everything."""
+                raw: dict | None = None, schema: type = RunConfig):
+    """Load a preset (or a raw dict), apply ``--set`` overrides, validate everything.
+    ``schema``: the dataclass to build (a run by default; e.g. a compare suite)."""
     raw = dict(raw) if raw is not None else load_raw(path)
     for assignment in overrides:
         apply_override(raw, assignment)
     try:
-        return from_dict(RunConfig, raw)
+        return from_dict(schema, raw)
     except ConfigError as error:
         if path is not None:
             raise ConfigError(f"{path}: {error}") from None

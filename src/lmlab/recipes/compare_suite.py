@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lmlab.config import apply_override, from_dict, load_raw
+from lmlab.config import load_config, load_raw
 from lmlab.errors import ConfigError
 from lmlab.finetune.config import FinetuneOptions
 
@@ -81,9 +81,4 @@ def load_suite(path: str, quick: bool = False, suite_overrides: list[str] = ()) 
                 raw["finetune"] = {**(raw.get("finetune") or {}), **value}
             else:
                 raw[key] = value
-    for assignment in suite_overrides:
-        apply_override(raw, assignment)
-    try:
-        return from_dict(CompareSuite, raw)
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
+    return load_config(path, suite_overrides, raw=raw, schema=CompareSuite)
