@@ -9,11 +9,11 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "training"))
 from helpers import tiny_overrides  # noqa: E402
 
 from lmlab.config import load_config
-from lmlab.presets import CONFIGS_DIR, preset_path
+from lmlab.presets import preset_names, preset_path
 from lmlab.recipes.evaluate import generate_from_run, perplexity_of_run
 from lmlab.training.trainer import train
 
-PRESETS = sorted(p.relative_to(CONFIGS_DIR).as_posix()[:-5] for p in CONFIGS_DIR.glob("*/*.yaml"))
+PRESETS = preset_names()
 
 
 @pytest.mark.parametrize("preset", PRESETS)

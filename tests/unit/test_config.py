@@ -2,11 +2,10 @@ import pytest
 
 from lmlab.config import apply_override, dump_config, load_config, load_raw
 from lmlab.errors import ConfigError
-from lmlab.presets import CONFIGS_DIR, preset_path
+from lmlab.presets import preset_names, preset_path
 
 
-@pytest.mark.parametrize("preset", sorted(p.relative_to(CONFIGS_DIR).as_posix()[:-5]
-                                          for p in CONFIGS_DIR.glob("*/*.yaml")))
+@pytest.mark.parametrize("preset", preset_names())
 def test_every_preset_loads_and_round_trips(preset):
     config = load_config(preset_path(preset))
     import yaml
