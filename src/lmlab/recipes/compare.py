@@ -90,11 +90,14 @@ def _parameter_counts(model) -> tuple[int, int]:
     return encoder, sum(p.numel() for p in model.parameters())
 
 
-def _step_cost(config: RunConfig, folder: Path) -> dict:
+def _step_cost(config: RunConfig, folder: Path, fingerprint: str) -> dict:
     """FLOPs per step and parameter counts, measured once and kept in the unit folder."""
     from lmlab.training.step_cost import flops_per_step, training_parts
 
     cost = _read(folder / "flops.json")
+    if cost is not None and cost.pop("fingerprint", None) != fingerprint:
+        raise ConfigError(f"{folder} holds an unfinished pre-training of another config or "
+                          f"budget; choose another --out")
     if cost is None:
         parts = training_parts(config)
         encoder, total = _parameter_counts(parts.model)
@@ -102,7 +105,7 @@ def _step_cost(config: RunConfig, folder: Path) -> dict:
         cost = {"flops_per_step": flops_per_step(parts, config),
                 "tokens_per_step": batch.numel() * config.train.grad_accum,
                 "params_encoder": encoder, "params_total": total}
-        write_json(folder / "flops.json", cost)
+        write_json(folder / "flops.json", {**cost, "fingerprint": fingerprint})
     return cost
 
 
@@ -119,7 +122,7 @@ def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, fol
                               f"({done['budget_flops']:.3g} FLOPs); choose another --out")
         log(f"pre-train {entry.label}: done earlier ({done['steps']} steps), skipped")
         return done
-    cost = _step_cost(config, folder)
+    cost = _step_cost(config, folder, fingerprint)
     steps = max(1, int(suite.budget_flops // cost["flops_per_step"]))
     train_cfg = config.train
     train_cfg.max_steps, train_cfg.max_epochs, train_cfg.max_time_s = steps, 0.0, 0.0
