@@ -128,6 +128,7 @@ def child(library: str, config_name: str, seed: int, epochs: int, corpus: str, w
             "train_seconds": trained - prepared, "prepare_seconds": prepared - start,
             "vocab_size": len(words), "corpus_words": corpus_words,
             "peak_rss_mb": peak, "rss_growth_mb": peak - baseline,
+            "load_average_after_training": os.getloadavg(),
             "wordsim353": scores["wordsim353"]["spearman"],
             "simlex999": scores["simlex999"]["spearman"],
             "analogy": scores["analogy"]["accuracy"],

@@ -4,6 +4,7 @@ The full comparison (3.4M tokens, 5 epochs, 3 seeds, three configurations) is
 bench/word2vec.py; here a looser tolerance covers the noise of a 0.9M-token corpus.
 """
 
+import numpy as np
 import pytest
 
 from lmlab.data.catalogue import resolve
@@ -23,7 +24,7 @@ def test_skipgram_ns_similarity_matches_gensim():
     sentences = [line.split() for line in open(path)]
     theirs = gensim_word2vec.Word2Vec(sentences, vector_size=100, window=5, negative=5,
                                       min_count=5, sample=1e-3, epochs=2, workers=2, seed=1)
-    assert sorted(theirs.wv.index_to_key) == sorted(vocab.words)  # same vocabulary (ties may order differently)
+    assert theirs.wv.index_to_key == vocab.words  # same vocabulary in the same order
     # SimLex-999 on 0.9M tokens × 2 epochs is noise (gensim itself swings across zero between
     # seeds), so the cheap test checks WordSim-353 and the pair counts; the bench does both.
     for name in ("wordsim353",):
@@ -31,3 +32,29 @@ def test_skipgram_ns_similarity_matches_gensim():
         b = word_pairs(theirs.wv.index_to_key, theirs.wv.vectors, benchmark_path(name))
         assert a["pairs"] == b["pairs"] and a["oov"] == b["oov"]
         assert abs(a["spearman"] - b["spearman"]) < 0.08, (name, a, b)
+
+
+def test_vocabulary_order_and_huffman_tree_equal_gensims():
+    # many ties (the count-5 tail of a real corpus is one long tie): same word order, and
+    # hence the same Huffman codes and inner-node rows, word for word
+    from lmlab.wordvec.huffman import build_huffman
+    from lmlab.wordvec.vocab import build_vocabulary, count_words
+    sentences = [s.split() for s in ["a b c d e f g h", "h g f e d c b a", "a a b c x y z",
+                                     "z y x w v u", "u v w a b"]]
+    vocab = build_vocabulary(count_words(sentences), min_count=1)
+    theirs = gensim_word2vec.Word2Vec(min_count=1, hs=1, negative=0, sample=0)
+    theirs.build_vocab(sentences)
+    assert theirs.wv.index_to_key == vocab.words
+    tree = build_huffman(vocab.counts)
+    for i, word in enumerate(vocab.words):
+        assert tree.code(i) == theirs.wv.get_vecattr(word, "code").tolist()
+        assert tree.path(i) == theirs.wv.get_vecattr(word, "point").tolist()
+
+
+def test_initial_vectors_equal_gensims():
+    from gensim.models.keyedvectors import prep_vectors
+
+    from lmlab.wordvec.word2vec import initial_vectors
+    ours = initial_vectors(50, 16, seed=7)
+    assert np.array_equal(ours, prep_vectors((50, 16), seed=7))
+    assert ours.dtype == np.float32 and np.abs(ours).max() < 1 / 16

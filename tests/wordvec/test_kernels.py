@@ -68,3 +68,14 @@ def test_skipgram_learns_cooccurrence():
     sim = unit @ unit.T
     i = {w: k for k, w in enumerate(vocab.words)}
     assert sim[i["red"], i["blue"]] > sim[i["red"], i["two"]] + 0.3
+
+
+def test_sigmoid_lookup_uses_word2vec_cs_integer_scale():
+    # word2vec.c / gensim index the table with (x + 6) * (1000 / 6 / 2) in C integer
+    # arithmetic: 83, so x = 0 reads entry 498 (not 500) and x -> 6 at most entry 995
+    from lmlab.wordvec.reference import SIGMOID_INDEX_SCALE, _sigmoid, sigmoid_table
+    table = sigmoid_table()
+    assert SIGMOID_INDEX_SCALE == 83
+    assert _sigmoid(0.0) == table[498]
+    assert _sigmoid(5.9999) == table[995]
+    assert _sigmoid(-5.9999) == table[0]

@@ -6,7 +6,9 @@ and ``1 - sigmoid(h·v_n)`` for a 1-branch (word2vec.c's ``g = (1 - code - f)``)
 words get short codes, so the expected cost per token is the entropy of the unigram
 distribution rather than log2 V. The construction is word2vec.c's / gensim's: repeatedly
 merge the two least frequent nodes; inner node k (k-th merge) gets point index k, so the
-root is V-2.
+root is V-2. Ties are broken exactly as gensim 4 breaks them: its heap items compare by
+count alone, so among equal counts ``heapq``'s own layout decides; the same operations on
+the same initial list here give the same tree, code for code.
 """
 
 from __future__ import annotations
@@ -32,20 +34,32 @@ class HuffmanTree:
         return self.points[word, : self.lengths[word]].tolist()
 
 
+class _Node:
+    """A heap entry ordered by count only (gensim's ``Heapitem.__lt__``), so ties fall
+    where heapq puts them rather than by node id."""
+
+    __slots__ = ("count", "node")
+
+    def __init__(self, count: int, node: int) -> None:
+        self.count, self.node = count, node
+
+    def __lt__(self, other: "_Node") -> bool:
+        return self.count < other.count
+
+
 def build_huffman(counts: np.ndarray) -> HuffmanTree:
-    """Build the tree from word counts (V >= 1). Ties are broken by node index."""
+    """Build the tree from word counts (V >= 1), ties broken as gensim 4 breaks them."""
     counts = np.asarray(counts, dtype=np.int64)
     vocab_size = len(counts)
-    # heap entries: (count, node id); leaves 0..V-1, inner nodes V..2V-2
-    heap = [(int(c), i) for i, c in enumerate(counts)]
+    # leaves 0..V-1, inner nodes V..2V-2
+    heap = [_Node(int(c), i) for i, c in enumerate(counts)]
     heapq.heapify(heap)
     left = np.zeros(max(vocab_size - 1, 0), dtype=np.int64)
     right = np.zeros(max(vocab_size - 1, 0), dtype=np.int64)
     for merge in range(vocab_size - 1):
-        count1, node1 = heapq.heappop(heap)
-        count2, node2 = heapq.heappop(heap)
-        left[merge], right[merge] = node1, node2
-        heapq.heappush(heap, (count1 + count2, vocab_size + merge))
+        first, second = heapq.heappop(heap), heapq.heappop(heap)
+        left[merge], right[merge] = first.node, second.node
+        heapq.heappush(heap, _Node(first.count + second.count, vocab_size + merge))
 
     codes: list[list[int]] = [[] for _ in range(vocab_size)]
     points: list[list[int]] = [[] for _ in range(vocab_size)]

@@ -13,12 +13,16 @@ sampling; Morin & Bengio 2005 for hierarchical softmax):
 * CBOW: the input is the sum (or mean) of the context vectors; its error is added to each
   context vector (divided by the count for the sum variant, as gensim does);
 * dot products outside [-6, 6] are skipped, as in gensim's ``MAX_EXP`` test; the sigmoid
-  is read from word2vec.c's 1000-entry table.
+  is read from word2vec.c's 1000-entry table at index ``int((x + 6) · 83)`` — 83, not
+  83.33: word2vec.c's ``EXP_TABLE_SIZE / MAX_EXP / 2`` is C integer division, and gensim's
+  Cython compiles to the same integer expression, so both look up sigmoid(0.996·x − 0.024).
 
 Random numbers come from word2vec.c's 64-bit LCG (``r = r·25214903917 + 11``; the draw is
 ``r >> 16``), so :mod:`lmlab.wordvec.reference` reproduces the same decisions in NumPy and
 tests compare the two. The kernels release the GIL (``nogil``): Python threads run jobs in
-parallel on shared arrays, lock-free ("Hogwild", like word2vec.c and gensim).
+parallel on shared arrays, lock-free ("Hogwild", like word2vec.c and gensim). Each job
+allocates its own scratch buffers, so two threads never write to one cache line of scratch
+(buffers allocated side by side in Python could share a line and ping-pong between cores).
 
 This module imports numba at import time, so only import it when training with the numba
 backend (``lmlab.wordvec.word2vec`` does so lazily).
@@ -29,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from lmlab.wordvec.reference import EXP_TABLE_SIZE, sigmoid_table
+from lmlab.wordvec.reference import SIGMOID_INDEX_SCALE, sigmoid_table
 
 _MULTIPLIER = np.uint64(25214903917)
 _INCREMENT = np.uint64(11)
@@ -37,26 +41,26 @@ _SHIFT = np.uint64(16)
 _MASK32 = np.uint64(0xFFFFFFFF)
 MAX_EXP = 6.0
 _SIGMOID = sigmoid_table()  # frozen into the compiled code as a constant
-_SCALE = EXP_TABLE_SIZE / MAX_EXP / 2
+_SCALE = float(SIGMOID_INDEX_SCALE)  # 83: word2vec.c's integer EXP_TABLE_SIZE / MAX_EXP / 2
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _advance(state):
     return state * _MULTIPLIER + _INCREMENT
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _draw32(state):
     return np.int64((state >> _SHIFT) & _MASK32)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _sigmoid(x):
     """Table lookup as in word2vec.c / gensim (x inside (-MAX_EXP, MAX_EXP))."""
     return _SIGMOID[int((x + MAX_EXP) * _SCALE)]
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _draw_negative(cum_table, guide, value):
     """``bisect_left(cum_table, value)`` in O(1) expected time.
 
@@ -70,7 +74,7 @@ def _draw_negative(cum_table, guide, value):
     return i
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _hs_update(l1, syn1, codes, points, length, word, alpha, work):
     """Hierarchical softmax step for input vector l1 (D,) predicting ``word``."""
     size = l1.shape[0]
@@ -87,7 +91,7 @@ def _hs_update(l1, syn1, codes, points, length, word, alpha, work):
             out[d] += g * l1[d]
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha, work, state):
     """Negative-sampling step for input l1 (D,) with positive ``word``; returns the RNG state."""
     size = l1.shape[0]
@@ -115,16 +119,22 @@ def _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha, work, state
     return state
 
 
-@njit(nogil=True, fastmath=True, cache=True)
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
 def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sample,
               cum_table, guide, codes, points, code_lengths, skipgram, cbow_mean, hs, negative,
-              window, alpha, seed, sentence, reduced, work, neu1):
+              window, alpha, seed):
     """Train sentences [first, last); returns the number of tokens kept by subsampling.
 
     syn0 (V, D), syn1 (V-1, D) or empty, syn1neg (V, D) or empty — updated in place.
-    sentence/reduced: int buffers of the longest sentence's length; work/neu1: (D,) float32.
     """
     size = syn0.shape[1]
+    longest = 0
+    for s in range(first, last):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    sentence = np.empty(longest, np.int32)  # kept ids of the current sentence
+    reduced = np.empty(longest, np.int64)  # window shrink per kept position
+    work = np.empty(size, np.float32)  # (D,) error accumulated for the input vector
+    neu1 = np.empty(size, np.float32)  # (D,) CBOW's context sum / mean
     state = np.uint64(seed)
     kept_total = 0
     for s in range(first, last):

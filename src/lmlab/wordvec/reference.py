@@ -13,6 +13,10 @@ import numpy as np
 _MASK64 = (1 << 64) - 1
 MAX_EXP = 6.0
 EXP_TABLE_SIZE = 1000
+# Index scale of the table lookup. word2vec.c writes EXP_TABLE_SIZE / MAX_EXP / 2 with integer
+# macros, i.e. C integer division: 1000 / 6 / 2 = 83 (not 83.33); gensim's Cython emits the
+# same ``(0x3E8 / 6) / 2``. So both read sigmoid at (x + 6)·83/83.33 − 6 = 0.996·x − 0.024.
+SIGMOID_INDEX_SCALE = EXP_TABLE_SIZE // int(MAX_EXP) // 2
 
 
 def sigmoid_table() -> np.ndarray:
@@ -44,7 +48,7 @@ class Lcg:
 
 def _sigmoid(x: float) -> float:
     """Table lookup, as word2vec.c and gensim do (x already inside (-MAX_EXP, MAX_EXP))."""
-    return float(_SIGMOID[int((x + MAX_EXP) * (EXP_TABLE_SIZE / MAX_EXP / 2))])
+    return float(_SIGMOID[int((x + MAX_EXP) * SIGMOID_INDEX_SCALE)])
 
 
 def _hs(l1, syn1, tree_codes, tree_points, length, word, alpha, work):
@@ -78,7 +82,7 @@ def _ns(l1, syn1neg, cum_table, negative, word, alpha, work, rng: Lcg):
 
 def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sample,
               cum_table, guide, codes, points, code_lengths, skipgram, cbow_mean, hs, negative,
-              window, alpha, seed, *_buffers) -> int:
+              window, alpha, seed) -> int:
     """Same signature and effect as :func:`lmlab.wordvec.kernels.train_job`.
 
     ``guide`` (the kernel's shortcut into ``cum_table``) is unused: plain bisect here.

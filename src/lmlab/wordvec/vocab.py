@@ -3,8 +3,10 @@
 Mikolov et al. 2013b ("Distributed Representations of Words and Phrases and their
 Compositionality"), §2.2–2.3, as word2vec.c and gensim implement them:
 
-* the vocabulary keeps words seen at least ``min_count`` times, sorted by descending count
-  (ties keep first-occurrence order, as gensim's stable sort does); ``max_vocab`` then keeps
+* the vocabulary keeps words seen at least ``min_count`` times, sorted by descending count,
+  ties in *reverse* first-occurrence order — gensim 4's ``sort_by_descending_frequency``
+  (``np.lexsort((-indices, -counts))``), so both libraries number words, and build their
+  Huffman trees, identically; ``max_vocab`` then keeps
   the most frequent ones (gensim's ``max_final_vocab``: it raises the effective min_count, so
   a tie at the cut-off drops the whole tie);
 * subsampling keeps an occurrence of word w with probability
@@ -75,7 +77,8 @@ def build_vocabulary(counts: Counter, min_count: int = 5,
     if not kept:
         raise DataError(f"{source}: no word occurs at least {effective_min} times "
                         f"(largest count {max(counts.values())}); lower min_count")
-    kept.sort(key=lambda item: item[1], reverse=True)  # stable: ties keep first occurrence
+    kept.reverse()  # then a stable sort by descending count: ties in reverse first occurrence,
+    kept.sort(key=lambda item: item[1], reverse=True)  # as gensim's lexsort orders them
     return Vocabulary([w for w, _ in kept], np.array([c for _, c in kept], dtype=np.int64))
 
 
