@@ -120,9 +120,15 @@ def test_verdict_line_judges_the_gap_against_the_spread():
     def row(scores_by_seed):
         return {"glue/sst2": {"runs": [{"seed": s, "best": {"accuracy": v}}
                                        for s, v in scores_by_seed.items()]}}
-    rows = {"BERT": row({1: 70.0, 2: 72.0}), "ELECTRA": row({1: 80.0, 2: 82.0})}
-    line = verdict_line(rows, ["glue/sst2"], ["BERT", "ELECTRA"])
+    rows = {"BERT": row({1: 70.0, 2: 72.0}), "ELECTRA": row({1: 80.0, 2: 82.0}),
+            "floor": row({1: 50.0, 2: 50.0})}
+    line = verdict_line(rows, ["glue/sst2"], ["BERT", "ELECTRA"], "paper: 79.9 vs 75.1", "floor")
+    assert line.startswith("Verdict (ELECTRA vs BERT at equal training FLOPs; paper: 79.9 vs 75.1)")
     assert "81.0 ± 1.4 vs 71.0 ± 1.4 over 2 seed(s), gap +10.0" in line
     assert "ELECTRA is ahead by more than the seeds' spread" in line
+    assert "untrained" not in line
     rows["ELECTRA"] = row({1: 71.0, 2: 73.0})
     assert "within the seeds' spread" in verdict_line(rows, ["glue/sst2"], ["BERT", "ELECTRA"])
+    rows["floor"] = row({1: 71.0, 2: 72.0})
+    assert "neither is clearly above the untrained encoder (71.5 ± 0.7)" in verdict_line(
+        rows, ["glue/sst2"], ["BERT", "ELECTRA"], floor="floor")

@@ -194,14 +194,17 @@ def _row_order(suite: CompareSuite) -> list[SuiteEntry]:
 
 def write_tables(out: Path, suite: CompareSuite, units: list[dict], rows: dict, tasks: list[str],
                  missing: dict) -> None:
-    from lmlab.report.compare_tables import table1_markdown, table2_json, table2_markdown
+    from lmlab.report.compare_tables import (table1_markdown, table2_json, table2_markdown,
+                                             verdict_line)
 
     table1 = table1_markdown(units, suite.budget_flops)
-    table2 = table2_markdown(rows, tasks, missing, suite.verdict)
+    verdict = verdict_line(rows, tasks, suite.verdict, suite.verdict_reference,
+                           UNTRAINED if suite.untrained else None) if suite.verdict else ""
+    table2 = table2_markdown(rows, tasks, missing, verdict)
     (out / "table1.md").write_text(table1)
     (out / "table2.md").write_text(table2)
     write_json(out / "table1.json", {"budget_flops": suite.budget_flops, "rows": units})
-    write_json(out / "table2.json", table2_json(rows, tasks, missing, suite.verdict))
+    write_json(out / "table2.json", table2_json(rows, tasks, missing, verdict))
     (out / "compare.md").write_text(f"# lmlab compare: {suite.name}\n\n{table1}\n{table2}")
 
 

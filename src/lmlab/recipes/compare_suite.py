@@ -44,6 +44,8 @@ class CompareSuite:
     finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
     verdict: list[str] = field(default_factory=list)
     """Two labels ``[baseline, challenger]``: shown first in Table 2 and compared in one line."""
+    verdict_reference: str = ""
+    """The published result the verdict tests, quoted in its line."""
     untrained: bool = True
     """Add the random-init row: the first preset's architecture, fine-tuned the same way."""
     bow: bool = True

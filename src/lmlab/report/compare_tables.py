@@ -3,8 +3,8 @@
 Table 1: one row per pre-trained model (structure, objectives, parameters, FLOPs per
 step, steps and pre-training loss/time at the shared compute budget). Table 2: dev scores
 per task, mean ± std over fine-tuning seeds, the average over tasks with its spread over
-seeds, and a one-line verdict on the suite's pair (ELECTRA vs BERT: Clark et al. 2020,
-Table 8, ELECTRA-Small 79.9 vs BERT-Small 75.1 GLUE at equal compute).
+seeds, and a one-line verdict on the suite's pair (e.g. ELECTRA vs BERT, Clark et al.
+2020: ELECTRA-Small 79.9 vs BERT-Small 75.1 GLUE at equal compute).
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ def seed_average(results: dict[str, dict], tasks: list[str]) -> dict | None:
             "seeds": len(averages)}
 
 
-def verdict_line(rows: dict[str, dict], tasks: list[str], pair: list[str]) -> str:
-    """One line: does the challenger beat the baseline beyond the seeds' spread?"""
+def verdict_line(rows: dict[str, dict], tasks: list[str], pair: list[str], reference: str = "",
+                 floor: str | None = None) -> str:
+    """One line: does the challenger beat the baseline beyond the seeds' spread, and is
+    either above the ``floor`` row (the untrained encoder) at all?"""
     baseline, challenger = pair
     a, b = seed_average(rows.get(baseline, {}), tasks), seed_average(rows.get(challenger, {}), tasks)
     if a is None or b is None:
@@ -78,13 +80,17 @@ def verdict_line(rows: dict[str, dict], tasks: list[str], pair: list[str]) -> st
                   f"spread (std sum {spread:.1f})")
     else:
         judged = f"the gap is within the seeds' spread (std sum {spread:.1f}): no winner here"
-    return (f"Verdict ({challenger} vs {baseline} at equal training FLOPs; ELECTRA paper: "
-            f"79.9 vs 75.1 GLUE): average {b['mean']:.1f} ± {b['std']:.1f} vs "
-            f"{a['mean']:.1f} ± {a['std']:.1f} over {min(a['seeds'], b['seeds'])} seed(s), "
-            f"gap {gap:+.1f}; {judged}.")
+    base = seed_average(rows.get(floor, {}), tasks) if floor else None
+    if base is not None and max(a["mean"], b["mean"]) <= base["mean"] + base["std"] + spread:
+        judged += (f"; but neither is clearly above the untrained encoder ({base['mean']:.1f} ± "
+                   f"{base['std']:.1f}): pre-training too short to test the claim")
+    cited = f"; {reference}" if reference else ""
+    return (f"Verdict ({challenger} vs {baseline} at equal training FLOPs{cited}): average "
+            f"{b['mean']:.1f} ± {b['std']:.1f} vs {a['mean']:.1f} ± {a['std']:.1f} over "
+            f"{min(a['seeds'], b['seeds'])} seed(s), gap {gap:+.1f}; {judged}.")
 
 
-def table2_markdown(rows: dict[str, dict], tasks: list[str], missing: dict, pair: list[str]) -> str:
+def table2_markdown(rows: dict[str, dict], tasks: list[str], missing: dict, verdict: str) -> str:
     averages = {}
     for label, results in rows.items():
         average = seed_average(results, tasks)
@@ -92,15 +98,15 @@ def table2_markdown(rows: dict[str, dict], tasks: list[str], missing: dict, pair
             averages[label] = f"{average['mean']:.1f}±{average['std']:.1f}"
     body = markdown_table("compare", rows, tasks, missing,
                           title="# Table 2: dev scores after fine-tuning", averages=averages)
-    head = [verdict_line(rows, tasks, pair), ""] if pair else []
+    head = [verdict, ""] if verdict else []
     note = ("\nAvg with ± is the mean over tasks of each seed's headline score, then mean ± "
             "std over seeds (rows without it: unfinished tasks, or floors with no seeds).\n")
     title, rest = body.split("\n", 1)
     return "\n".join([title, "", *head]) + rest + note
 
 
-def table2_json(rows: dict[str, dict], tasks: list[str], missing: dict, pair: list[str]) -> dict:
-    return {"tasks": tasks, "missing": missing, "verdict": verdict_line(rows, tasks, pair) if pair else "",
+def table2_json(rows: dict[str, dict], tasks: list[str], missing: dict, verdict: str) -> dict:
+    return {"tasks": tasks, "missing": missing, "verdict": verdict,
             "rows": {label: {"average": seed_average(results, tasks),
                              "tasks": {t: {k: r[k] for k in ("scores", "train_examples",
                                                              "dev_examples") if k in r}
