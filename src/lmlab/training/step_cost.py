@@ -34,7 +34,7 @@ class TrainingParts:
 
 def training_parts(config: RunConfig) -> TrainingParts:
     """Tokenizer, model, objectives and batch source of ``config``, as ``train`` builds them."""
-    from lmlab.data.lm_data import prepare_tokenizer, token_store
+    from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
     from lmlab.registry import build_model, build_objectives
     from lmlab.training.trainer import _make_batches
 
@@ -49,7 +49,9 @@ def training_parts(config: RunConfig) -> TrainingParts:
         if hasattr(objective, "prepare"):
             objective.prepare(model, store.ids)
     causal = all(getattr(o, "causal", False) for o in objectives)
-    return TrainingParts(tokenizer, model, objectives, _make_batches(config, store, tokenizer, causal))
+    marks = unit_marks(config.data, config.objectives, tokenizer, "train", store)  # jieba words, ERNIE spans
+    return TrainingParts(tokenizer, model, objectives,
+                         _make_batches(config, store, tokenizer, causal, marks))
 
 
 @contextmanager
