@@ -42,3 +42,16 @@ def test_training_lowers_the_loss():
     vectors, later = train_cw(corpus, vocab, CwConfig(**{**config.__dict__, "epochs": 8}))
     assert vectors.shape == (len(vocab), 8)
     assert later["final_loss"] < first["final_loss"]
+
+
+
+def test_time_budget_stops_training():
+    sentences = [["the", "cat", "sat"]] * 200
+    vocab = build_vocabulary(count_words(sentences), min_count=1)
+    corpus = encode(iter(sentences), vocab.index)
+    config = CwConfig(vector_size=4, window=1, hidden_size=4, batch_size=10, min_count=1)
+    _, full = train_cw(corpus, vocab, CwConfig(**{**config.__dict__, "epochs": 2}))
+    assert full["windows_trained"] == 1200 and full["epochs_completed"] == 2.0
+    assert not full["stopped_by_time_budget"]
+    _, cut = train_cw(corpus, vocab, CwConfig(**{**config.__dict__, "epochs": 2, "max_seconds": 0.0}))
+    assert cut["stopped_by_time_budget"] and cut["windows_trained"] == 0

@@ -45,7 +45,9 @@ def add_commands(subparsers) -> None:
     train.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold t")
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--alpha", type=float, default=None,
-                       help="initial learning rate (word2vec 0.025; C&W 0.01)")
+                       help="initial learning rate (word2vec 0.025; C&W 1.0 on its batch-mean loss)")
+    train.add_argument("--max-seconds", type=float, default=None,
+                       help="C&W: stop training after this many seconds (a time budget)")
     train.add_argument("--cbow-sum", action="store_true", help="CBOW: sum, not mean, of context")
     train.add_argument("--workers", type=int, default=2)
     train.add_argument("--seed", type=int, default=1)
@@ -109,7 +111,8 @@ def _train(args, factory) -> dict:
         config = CwConfig(vector_size=args.vector_size, window=args.window,
                           min_count=args.min_count, max_vocab=args.max_vocab,
                           epochs=args.epochs, seed=args.seed,
-                          learning_rate=args.alpha if args.alpha is not None else 0.01)
+                          learning_rate=args.alpha if args.alpha is not None else 1.0,
+                          max_seconds=args.max_seconds)
         info = train_cw_run(args.data, args.out, config, tuple(args.format), factory)
     else:
         from lmlab.wordvec.multiproto import MultiProtoConfig, train_multiproto_run
