@@ -10,7 +10,9 @@ backward pass of one batch (``grad_accum`` micro-batches make one step): matrix 
 and attention, counted as 2 FLOPs per multiply-add; element-wise work, the optimizer
 update and data preparation are not counted. Attention runs through the reference
 (explicit matmul) path while counting, because the counter does not see PyTorch's fused
-CPU attention kernel; the arithmetic is the same.
+CPU attention kernel; the arithmetic is the same. The fused LM-head loss's in-place
+``addmm_`` (its weight gradient) is counted through a custom formula. A test checks the
+count against the closed form of an MLM step exactly.
 """
 
 from __future__ import annotations
@@ -80,12 +82,20 @@ def _backward_micro_batches(parts: TrainingParts, config: RunConfig, step: int) 
     return tokens
 
 
+def _addmm_inplace_flops(bias_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """``C.addmm_(A, B)``: (m, k) @ (k, n); the counter knows only out-of-place addmm."""
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+
+
 def flops_per_step(parts: TrainingParts, config: RunConfig, step: int = 0) -> int:
     """Counted forward + backward FLOPs of one optimizer step (batch ``step``)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     parts.model.train()
-    with _reference_attention(parts.model), FlopCounterMode(display=False) as counter:
+    # The fused LM-head loss accumulates its weight gradient with addmm_ (in place).
+    extra = {torch.ops.aten.addmm_: _addmm_inplace_flops}
+    with _reference_attention(parts.model), \
+            FlopCounterMode(display=False, custom_mapping=extra) as counter:
         _backward_micro_batches(parts, config, step)
     parts.model.zero_grad(set_to_none=True)
     return int(counter.get_total_flops())
