@@ -3,20 +3,13 @@
 from lmlab.config import load_config
 from lmlab.presets import preset_path
 
+_TRANSFORMER = ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"]
 TINY = {
-    "gpt/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "bert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
     "lstm/small": ["data.seq_len=10", "data.batch_size=4", "model.embedding.hidden_size=32"],
-    "roberta/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "albert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "unilm/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "electra/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "spanbert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "structbert/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "ernie/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "bert_wwm/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "bert_zh/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
-    "bert_wwm_zh/tiny": ["data.seq_len=32", "data.batch_size=4", "model.embedding.max_positions=64"],
+    **{preset: _TRANSFORMER for preset in (
+        "gpt/tiny", "bert/tiny", "roberta/tiny", "albert/tiny", "unilm/tiny", "electra/tiny",
+        "spanbert/tiny", "structbert/tiny", "ernie/tiny", "bert_wwm/tiny", "bert_zh/tiny",
+        "bert_wwm_zh/tiny")},
 }
 
 
