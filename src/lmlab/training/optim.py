@@ -35,8 +35,10 @@ def lr_factor(step: int, train, total_steps: int, steps_per_epoch: int) -> float
         return 1.0
     if train.schedule == "step":
         epoch = step // max(1, steps_per_epoch)
-        decays = math.floor((epoch + 1 - train.decay_start_epoch) / train.decay_every_epochs) + 1
-        return train.decay_rate ** max(decays, 0) if epoch + 1 > train.decay_start_epoch else 1.0
+        if epoch < train.decay_start_epoch:  # epochs are 0-based here
+            return 1.0
+        decays = math.floor((epoch - train.decay_start_epoch) / train.decay_every_epochs) + 1
+        return train.decay_rate ** decays
     span = max(1, total_steps - train.warmup_steps)
     progress = min(1.0, (step - train.warmup_steps) / span)
     floor = train.min_lr_ratio
