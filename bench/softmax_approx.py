@@ -97,7 +97,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--round-steps", type=int, default=5, help="timed steps per round")
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--reuse-quality", default=None, metavar="JSON",
+                        help="take the quality rows of these kinds (comma list) from an "
+                             "earlier output of this script with the same --steps, e.g. "
+                             "full=bench/results/softmax_approx.json")
     args = parser.parse_args()
+    reused = {}
+    if args.reuse_quality:
+        names, path = args.reuse_quality.split("=", 1)
+        earlier = json.loads(Path(path).read_text())
+        if earlier["steps"] != args.steps or earlier["valid_tokens"] != args.valid_tokens:
+            parser.error(f"{path}: trained for {earlier['steps']} steps on "
+                         f"{earlier['valid_tokens']} valid tokens, not {args.steps} / "
+                         f"{args.valid_tokens}")
+        quality_keys = ("kind", "steps", "train_tokens", "train_seconds", "valid_ppl", "valid_tokens")
+        reused = {row["kind"]: {key: row[key] for key in quality_keys} | {"quality_from": path}
+                  for row in earlier["rows"] if row["kind"] in names.split(",")}
     kinds = args.kinds.split(",")
     load_before = os.getloadavg()
     began = time.perf_counter()
@@ -105,7 +120,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for kind in kinds:
-            rows.append({**quality(kind, args, Path(folder)), **timings[kind]})
+            measured = reused.get(kind) or quality(kind, args, Path(folder))
+            rows.append({**measured, **timings[kind]})
     full = next((r for r in rows if r["kind"] == "full"), None)
     for row in rows:
         if full is not None:
