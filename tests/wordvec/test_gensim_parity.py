@@ -16,22 +16,30 @@ gensim_word2vec = pytest.importorskip("gensim.models.word2vec")
 
 @pytest.mark.slow
 def test_skipgram_ns_similarity_matches_gensim():
+    """One worker each, so both runs are deterministic (thread scheduling made the
+    two-worker version of this test swing by more than its tolerance between runs), and the
+    mean over three seeds, as the issue's parity check averages seeds."""
     from lmlab.wordvec.runs import prepare
     from lmlab.wordvec.word2vec import Word2VecConfig, train_word2vec
     path = resolve("ptb", "train")
     _, vocab, corpus = prepare(str(path), 5, None)
-    ours = train_word2vec(corpus, vocab, Word2VecConfig(epochs=2, workers=2, seed=1)).vectors
     sentences = [line.split() for line in open(path)]
-    theirs = gensim_word2vec.Word2Vec(sentences, vector_size=100, window=5, negative=5,
-                                      min_count=5, sample=1e-3, epochs=2, workers=2, seed=1)
-    assert theirs.wv.index_to_key == vocab.words  # same vocabulary in the same order
-    # SimLex-999 on 0.9M tokens × 2 epochs is noise (gensim itself swings across zero between
-    # seeds), so the cheap test checks WordSim-353 and the pair counts; the bench does both.
-    for name in ("wordsim353",):
-        a = word_pairs(vocab.words, ours, benchmark_path(name))
-        b = word_pairs(theirs.wv.index_to_key, theirs.wv.vectors, benchmark_path(name))
+    ours, theirs = [], []
+    for seed in (1, 2, 3):
+        vectors = train_word2vec(corpus, vocab,
+                                 Word2VecConfig(epochs=2, workers=1, seed=seed)).vectors
+        model = gensim_word2vec.Word2Vec(sentences, vector_size=100, window=5, negative=5,
+                                         min_count=5, sample=1e-3, epochs=2, workers=1,
+                                         seed=seed)
+        assert model.wv.index_to_key == vocab.words  # same vocabulary in the same order
+        # SimLex-999 on 0.9M tokens × 2 epochs is noise (gensim itself swings across zero
+        # between seeds), so the cheap test checks WordSim-353 and the pair counts.
+        a = word_pairs(vocab.words, vectors, benchmark_path("wordsim353"))
+        b = word_pairs(model.wv.index_to_key, model.wv.vectors, benchmark_path("wordsim353"))
         assert a["pairs"] == b["pairs"] and a["oov"] == b["oov"]
-        assert abs(a["spearman"] - b["spearman"]) < 0.08, (name, a, b)
+        ours.append(a["spearman"])
+        theirs.append(b["spearman"])
+    assert abs(np.mean(ours) - np.mean(theirs)) < 0.08, (ours, theirs)
 
 
 def test_vocabulary_order_and_huffman_tree_equal_gensims():
