@@ -4,8 +4,9 @@
 
 * ``full`` — exact softmax cross-entropy (the default; the fused path of the LM head).
 * ``importance`` — importance sampling of the log-partition gradient with a unigram
-  proposal (Bengio & Senécal 2003); ``adaptive_importance`` adapts the proposal to the
-  model during training (Bengio & Senécal 2008).
+  proposal (Bengio & Senécal 2003), as the sampled softmax over {target} ∪ samples (Jean et
+  al. 2015); ``adaptive_importance`` adapts the proposal to the model during training
+  (Bengio & Senécal 2008).
 * ``nce`` — noise-contrastive estimation with ``samples`` noise words from the unigram
   distribution (Mnih & Teh 2012).
 * ``hierarchical`` — a binary Huffman tree over the vocabulary built from train-set
