@@ -19,41 +19,18 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 
 from lmlab.config import RunConfig
-
-
-@dataclass
-class TrainingParts:
-    tokenizer: object
-    model: torch.nn.Module
-    objectives: list
-    batches: object
+from lmlab.training.parts import TrainingParts, build_parts
 
 
 def training_parts(config: RunConfig) -> TrainingParts:
     """Tokenizer, model, objectives and batch source of ``config``, as ``train`` builds them."""
-    from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
-    from lmlab.registry import build_model, build_objectives
-    from lmlab.training.trainer import _make_batches
+    from lmlab.data.lm_data import prepare_tokenizer
 
-    seed = config.train.seed
-    tokenizer = prepare_tokenizer(config.data)
-    model = build_model(config.model, tokenizer.vocab_size, seed=seed, objectives=config.objectives)
-    objectives = build_objectives(config.objectives, tokenizer)
-    for objective in objectives:
-        objective.seed = seed
-    store = token_store(config.data, tokenizer, "train")
-    for objective in objectives:
-        if hasattr(objective, "prepare"):
-            objective.prepare(model, store.ids)
-    causal = all(getattr(o, "causal", False) for o in objectives)
-    marks = unit_marks(config.data, config.objectives, tokenizer, "train", store)  # jieba words, ERNIE spans
-    return TrainingParts(tokenizer, model, objectives,
-                         _make_batches(config, store, tokenizer, causal, marks))
+    return build_parts(config, prepare_tokenizer(config.data))
 
 
 @contextmanager

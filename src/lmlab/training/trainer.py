@@ -16,17 +16,15 @@ from pathlib import Path
 import torch
 
 from lmlab.config import RunConfig, to_dict
-from lmlab.data.batching import BlockBatches, StreamBatches
-from lmlab.data.pairs import PAIR_TASKS, PairBatches
 from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, TrainingDiverged
 from lmlab.evaluation.perplexity import evaluate_perplexity
-from lmlab.registry import build_model, build_objectives
 from lmlab.training import checkpoint as ckpt
 from lmlab.training.metrics_log import MetricsLog
 from lmlab.training.objective_step import combined_loss
 from lmlab.training.optim import build_optimizer, build_scheduler
+from lmlab.training.parts import build_parts
 
 
 @dataclass
@@ -38,19 +36,6 @@ class TrainResult:
     final_loss: float
     valid: dict | None
     stopped_early: bool
-
-
-def _make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: bool,
-                  marks=None):
-    data = config.data
-    if data.batching == "pairs":
-        task = next(o.name for o in config.objectives if o.name in PAIR_TASKS)
-        return PairBatches(store, data.batch_size, data.seq_len, config.train.seed, task,
-                           tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, marks)
-    if data.batching == "stream":
-        return StreamBatches(store.ids, data.batch_size, data.seq_len)
-    return BlockBatches(store.ids, data.batch_size, data.seq_len, config.train.seed, causal,
-                        tokenizer.cls_id, tokenizer.sep_id, marks)
 
 
 def _check_resume_compatible(saved: RunConfig, wanted: RunConfig | None, folder: Path) -> None:
@@ -94,21 +79,10 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
     if train_cfg.num_threads:
         torch.set_num_threads(train_cfg.num_threads)
 
-    model = build_model(config.model, tokenizer.vocab_size, seed=train_cfg.seed,
-                        objectives=config.objectives)
-    objectives = build_objectives(config.objectives, tokenizer)
-    for objective in objectives:
-        objective.seed = train_cfg.seed
-    causal = all(getattr(o, "causal", False) for o in objectives)
-    train_store = token_store(config.data, tokenizer, "train")
+    parts = build_parts(config, tokenizer)
+    model, objectives, batches = parts.model, parts.objectives, parts.batches
     valid_store = token_store(config.data, tokenizer, "valid")
-    for objective in objectives:  # train-split statistics, e.g. unigram counts for softmax approximations
-        if hasattr(objective, "prepare"):
-            objective.prepare(model, train_store.ids)
-    # Text-derived masking units (jieba words, ERNIE spans): built once beside each store.
-    train_marks = unit_marks(config.data, config.objectives, tokenizer, "train", train_store)
     valid_marks = unit_marks(config.data, config.objectives, tokenizer, "valid", valid_store)
-    batches = _make_batches(config, train_store, tokenizer, causal, train_marks)
     micro_per_epoch = batches.steps_per_epoch
     steps_per_epoch = max(1, micro_per_epoch // train_cfg.grad_accum)
     total_steps = (math.ceil(train_cfg.max_epochs * steps_per_epoch) if train_cfg.max_epochs

@@ -1,0 +1,56 @@
+"""The parts of a training run built from its config: model (with the objectives' heads),
+objectives, the train token store and its batch source. One builder for the training loop
+and for what measures a step of it (:mod:`lmlab.training.step_cost`), so both see the
+same model, masking units and batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lmlab.config import RunConfig
+from lmlab.data.batching import BlockBatches, StreamBatches
+from lmlab.data.lm_data import token_store, unit_marks
+from lmlab.data.pairs import PAIR_TASKS, PairBatches
+from lmlab.data.tokenizers import TextTokenizer
+from lmlab.registry import build_model, build_objectives
+
+
+@dataclass
+class TrainingParts:
+    tokenizer: TextTokenizer
+    model: torch.nn.Module
+    objectives: list
+    train_store: object
+    batches: object
+
+
+def make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: bool,
+                 marks=None):
+    data = config.data
+    if data.batching == "pairs":
+        task = next(o.name for o in config.objectives if o.name in PAIR_TASKS)
+        return PairBatches(store, data.batch_size, data.seq_len, config.train.seed, task,
+                           tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, marks)
+    if data.batching == "stream":
+        return StreamBatches(store.ids, data.batch_size, data.seq_len)
+    return BlockBatches(store.ids, data.batch_size, data.seq_len, config.train.seed, causal,
+                        tokenizer.cls_id, tokenizer.sep_id, marks)
+
+
+def build_parts(config: RunConfig, tokenizer: TextTokenizer) -> TrainingParts:
+    seed = config.train.seed
+    model = build_model(config.model, tokenizer.vocab_size, seed=seed, objectives=config.objectives)
+    objectives = build_objectives(config.objectives, tokenizer)
+    for objective in objectives:
+        objective.seed = seed
+    store = token_store(config.data, tokenizer, "train")
+    for objective in objectives:  # train-split statistics, e.g. unigram counts for softmax approximations
+        if hasattr(objective, "prepare"):
+            objective.prepare(model, store.ids)
+    causal = all(getattr(o, "causal", False) for o in objectives)
+    # Text-derived masking units (jieba words, ERNIE spans): built once beside the store.
+    marks = unit_marks(config.data, config.objectives, tokenizer, "train", store)
+    return TrainingParts(tokenizer, model, objectives, store,
+                         make_batches(config, store, tokenizer, causal, marks))
