@@ -37,10 +37,12 @@ KINDS = ["full", "importance", "adaptive_importance", "nce", "hierarchical", "cl
 BATCH, BPTT = 20, 35
 
 
-def _overrides(kind: str, steps: int, samples: int, valid_tokens: int) -> list[str]:
+def _overrides(kind: str, steps: int, samples: int, valid_tokens: int,
+               unigram_power: float = 1.0) -> list[str]:
     output = {"kind": kind}
     if kind in ("importance", "adaptive_importance", "nce"):
         output["samples"] = samples
+        output["unigram_power"] = unigram_power
     return [
         "data.dataset=wikitext-2", f"data.seq_len={BPTT}", f"data.batch_size={BATCH}",
         "data.eval_batch_size=1", f"train.eval_batches={max(1, valid_tokens // BPTT)}",
@@ -59,7 +61,8 @@ def _config(kind: str, args):
     from lmlab.presets import preset_path
 
     return load_config(preset_path("lstm/small"),
-                       _overrides(kind, args.steps, args.samples, args.valid_tokens))
+                       _overrides(kind, args.steps, args.samples, args.valid_tokens,
+                                  args.unigram_power))
 
 
 def quality(kind: str, args, folder: Path) -> dict:
@@ -97,6 +100,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--round-steps", type=int, default=5, help="timed steps per round")
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--unigram-power", type=float, default=1.0,
+                        help="proposal / noise q(w) ∝ count^power of the sampled kinds")
     parser.add_argument("--reuse-quality", default=None, metavar="JSON",
                         help="take the quality rows of these kinds (comma list) from an "
                              "earlier output of this script with the same --steps, e.g. "
@@ -132,7 +137,7 @@ def main() -> None:
     print(json.dumps({
         "bench": "softmax_approx", "dataset": "wikitext-2",
         "model": f"LSTM 1x200, BPTT {BPTT}, batch {BATCH}, AdamW 3e-3, clip 1, 1 thread",
-        "samples": args.samples, "steps": args.steps, "valid_tokens": args.valid_tokens,
+        "samples": args.samples, "unigram_power": args.unigram_power, "steps": args.steps, "valid_tokens": args.valid_tokens,
         "timing": f"median of {args.rounds} interleaved rounds of {args.round_steps} steps",
         "target": "each approximation >= 3x full-softmax words/s, valid ppl within 10%",
         "load_average_before": [round(x, 2) for x in load_before],

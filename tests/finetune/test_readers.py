@@ -29,6 +29,24 @@ COUNTS = {  # task, split -> (rows, label set or None)
 }
 
 
+def test_split_slices_are_contiguous_parts_in_file_order(shared_data):
+    spec = get_task("clue/lcqmc")
+    every = spec.read("dev")  # 8802 pairs
+    first, second = spec.read("dev[:50%]"), spec.read("dev[50%:]")
+    assert (len(first), len(second)) == (4401, 4401)
+    assert first + second == every
+    assert spec.read("dev[10:13]") == every[10:13]
+    assert spec.read("dev[8800:]") == every[8800:] and len(spec.read("dev[:9999]")) == 8802
+    assert spec.available("dev[:50%]") and not spec.available("train[:50%]")
+
+
+def test_bad_split_slice_is_named(shared_data):
+    with pytest.raises(DataError, match=r"dev\[a:b\].*dev\[:50%\]"):
+        get_task("clue/lcqmc").read("dev[a:b]")
+    with pytest.raises(DataError, match="has no split 'valid'"):
+        get_task("clue/lcqmc").read("valid[:50%]")
+
+
 @pytest.mark.parametrize("task,split", list(COUNTS))
 def test_classification_rows_and_labels(shared_data, task, split):
     examples = get_task(task).read(split)

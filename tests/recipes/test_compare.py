@@ -12,7 +12,7 @@ import yaml
 
 from lmlab.errors import ConfigError
 from lmlab.recipes.compare import BOW, UNTRAINED, run_compare
-from lmlab.recipes.compare_suite import load_suite
+from lmlab.recipes.compare_suite import load_suite, task_options
 from lmlab.report.compare_tables import verdict_line
 
 SUITES = Path(__file__).resolve().parents[2] / "configs" / "suites"
@@ -114,6 +114,20 @@ def test_suite_files_load():
         load_suite(str(SUITES / "objectives.yaml"), suite_overrides=["finetune.sedes=[1]"])
     zh = load_suite(str(SUITES / "objectives_zh.yaml"))
     assert zh.tasks == ["clue/chnsenticorp", "clue/lcqmc", "clue/xnli"]
+    lcqmc = task_options(zh, "clue/lcqmc")  # dev-only task: halves of dev
+    assert (lcqmc.train_split, lcqmc.dev_split) == ("dev[:50%]", "dev[50%:]")
+    senti = task_options(zh, "clue/chnsenticorp")
+    assert (senti.train_split, senti.dev_split) == ("train", "dev")
+    assert lcqmc.seeds == senti.seeds == zh.finetune.seeds
+
+
+def test_task_splits_must_name_listed_tasks_and_valid_slices():
+    with pytest.raises(ConfigError, match=r"task_splits: clue/bq is not in tasks"):
+        load_suite(str(SUITES / "objectives_zh.yaml"),
+                   suite_overrides=['task_splits=[{task: clue/bq, train: "dev[:50%]"}]'])
+    with pytest.raises(ConfigError, match=r"task_splits\[0\]\.dev: .*dev\[:50%\]"):
+        load_suite(str(SUITES / "objectives_zh.yaml"),
+                   suite_overrides=['task_splits=[{task: clue/lcqmc, dev: "dev[:half]"}]'])
 
 
 def test_verdict_line_judges_the_gap_against_the_spread():

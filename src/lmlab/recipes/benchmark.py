@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lmlab.finetune.loop import finetune, write_json
 from lmlab.recipes.benchmark_bow import bow_scores
-from lmlab.tasks.catalogue import SUITES, get_task
+from lmlab.tasks.catalogue import SUITES, get_task, parse_split
 
 
 def _cell(result: dict | None) -> str:
@@ -60,7 +60,7 @@ def split_available(names: list[str], options) -> tuple[list[str], dict[str, str
         spec = get_task(name)
         lacking = [s for s in (options.train_split, options.dev_split) if not spec.available(s)]
         if lacking:
-            missing[name] = f"no {lacking[0]} file: {spec.path(lacking[0]) if lacking[0] in spec.files else lacking[0]}"
+            missing[name] = f"no {lacking[0]} file: {spec.path(lacking[0]) if parse_split(lacking[0])[0] in spec.files else lacking[0]}"
         else:
             available.append(name)
     return available, missing

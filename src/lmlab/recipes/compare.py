@@ -22,7 +22,7 @@ from pathlib import Path
 from lmlab.config import RunConfig, dump_config, load_config
 from lmlab.errors import ConfigError
 from lmlab.finetune.loop import write_json
-from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite
+from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite, task_options
 
 UNTRAINED = "Untrained encoder (random init)"
 BOW = "BoW + logistic regression"
@@ -218,8 +218,12 @@ def run_compare(suite_path: str, out: str, budget: float | None = None, quick: b
     if budget is not None:
         suite.budget_flops = budget
     configs = run_configs(suite, suite_path, list(overrides))
-    options = suite.finetune
-    tasks, missing = split_available(suite.tasks, options)
+    options = {task: task_options(suite, task) for task in suite.tasks}
+    tasks, missing = [], {}
+    for task in suite.tasks:
+        found, lacking = split_available([task], options[task])
+        tasks += found
+        missing.update(lacking)
     for task, reason in missing.items():
         log(f"{task}: not run ({reason})")
     out_dir = Path(out)
@@ -231,7 +235,7 @@ def run_compare(suite_path: str, out: str, budget: float | None = None, quick: b
         rows[UNTRAINED] = {}
         bases.append((UNTRAINED, None, configs[suite.presets[0].label]))
     if suite.bow:
-        rows[BOW] = {t: bow_unit(t, options, out_dir / "finetune" / "bow") for t in tasks}
+        rows[BOW] = {t: bow_unit(t, options[t], out_dir / "finetune" / "bow") for t in tasks}
     started = time.perf_counter()
     for index, (label, entry, config) in enumerate(bases, 1):
         folder = out_dir / "pretrain" / _slug(label)
@@ -242,7 +246,7 @@ def run_compare(suite_path: str, out: str, budget: float | None = None, quick: b
             units.append(pretrain_unit(entry, config, suite, folder, log))
             write_tables(out_dir, suite, units, rows, tasks, missing)
         for task in tasks:
-            rows[label][task] = finetune_unit(label, folder, task, options,
+            rows[label][task] = finetune_unit(label, folder, task, options[task],
                                               out_dir / "finetune" / _slug(label) / _slug(task), log)
             write_tables(out_dir, suite, units, rows, tasks, missing)
     write_tables(out_dir, suite, units, rows, tasks, missing)

@@ -8,6 +8,7 @@ values ``--quick`` swaps in (CI-sized); ``overrides`` there are added after the 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from lmlab.config import load_config, load_raw
@@ -29,6 +30,26 @@ class SuiteEntry:
 
 
 @dataclass
+class TaskSplits:
+    """Other splits for one task, e.g. where only a dev file is shipped: fine-tune on
+    ``dev[:50%]`` and score on ``dev[50%:]`` (slice syntax: :func:`lmlab.tasks.catalogue.parse_split`)."""
+    task: str = ""
+    train: str = "train"
+    dev: str = "dev"
+
+    def validate(self, path: str) -> None:
+        from lmlab.tasks.catalogue import parse_split
+
+        if not self.task:
+            raise ConfigError(f"{path}.task: must name a task, e.g. clue/lcqmc")
+        for key in ("train", "dev"):
+            try:
+                parse_split(getattr(self, key))
+            except Exception as error:
+                raise ConfigError(f"{path}.{key}: {error}") from None
+
+
+@dataclass
 class CompareSuite:
     name: str = "objectives"
     presets: list[SuiteEntry] = field(default_factory=list)
@@ -42,6 +63,8 @@ class CompareSuite:
     tasks: list[str] = field(default_factory=list)
     """Task names (``glue/sst2``); tasks without train and dev files are listed as missing."""
     finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
+    task_splits: list[TaskSplits] = field(default_factory=list)
+    """Per-task train / dev splits instead of ``finetune``'s (default train / dev)."""
     verdict: list[str] = field(default_factory=list)
     """Two labels ``[baseline, challenger]``: shown first in Table 2 and compared in one line."""
     verdict_reference: str = ""
@@ -63,9 +86,21 @@ class CompareSuite:
             raise ConfigError(f"{path}.warmup_ratio: must be in [0, 1)")
         if not self.tasks:
             raise ConfigError(f"{path}.tasks: list at least one task, e.g. glue/sst2")
+        strangers = [entry.task for entry in self.task_splits if entry.task not in self.tasks]
+        if strangers:
+            raise ConfigError(f"{path}.task_splits: {strangers[0]} is not in tasks "
+                              f"({', '.join(self.tasks)})")
         unknown = [label for label in self.verdict if label not in labels]
         if len(self.verdict) not in (0, 2) or unknown:
             raise ConfigError(f"{path}.verdict: two labels from presets ({', '.join(labels)})")
+
+
+def task_options(suite: CompareSuite, task: str) -> FinetuneOptions:
+    """The fine-tuning options of one task: the suite's, with its ``task_splits`` entry."""
+    for entry in suite.task_splits:
+        if entry.task == task:
+            return dataclasses.replace(suite.finetune, train_split=entry.train, dev_split=entry.dev)
+    return suite.finetune
 
 
 def load_suite(path: str, quick: bool = False, suite_overrides: list[str] = ()) -> CompareSuite:

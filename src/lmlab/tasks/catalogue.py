@@ -11,6 +11,7 @@ MSRA (Levow 2006), People's Daily, SQuAD v1.1, CMRC 2018, DRCD, RACE, C3.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -19,6 +20,33 @@ from typing import Callable, Literal
 from lmlab.errors import DataError
 from lmlab.tasks.structured_readers import read_c3, read_conll, read_race, read_squad
 from lmlab.tasks.tsv_readers import ColumnLayout, read_columns
+
+_SLICED = re.compile(r"^(?P<split>[\w.-]+)\[(?P<start>\d*%?):(?P<stop>\d*%?)\]$")
+
+
+def parse_split(split: str) -> tuple[str, str, str]:
+    """``dev[:50%]`` -> ("dev", "", "50%"); ``train`` -> ("train", "", ""). The slice
+    syntax of HF ``datasets`` (contiguous, in file order), bounds in examples or percent."""
+    match = _SLICED.match(split)
+    if match is None:
+        if "[" in split:
+            raise DataError(f"split {split!r}: expected NAME or NAME[START:STOP] with bounds "
+                            f"in examples or percent, e.g. dev[:50%] or train[100:]")
+        return split, "", ""
+    return match["split"], match["start"], match["stop"]
+
+
+def _bound(text: str, total: int, default: int) -> int:
+    if not text:
+        return default
+    return total * int(text[:-1]) // 100 if text.endswith("%") else min(int(text), total)
+
+
+def slice_examples(examples: list, start: str, stop: str) -> list:
+    """The examples between two bounds of :func:`parse_split` (percent floors)."""
+    total = len(examples)
+    return examples[_bound(start, total, 0):_bound(stop, total, total)]
+
 
 TaskKind = Literal["classification", "regression", "tagging", "span_qa", "multiple_choice"]
 
@@ -42,24 +70,28 @@ class TaskSpec:
     def path(self, split: str) -> Path:
         from lmlab.data.catalogue import data_dir
 
+        split = parse_split(split)[0]
         if split not in self.files:
             raise DataError(f"task {self.name} has no split {split!r} "
                             f"(splits: {', '.join(self.files)})")
         return data_dir() / self.files[split]
 
     def available(self, split: str) -> bool:
+        split = parse_split(split)[0]
         if split not in self.files:
             return False
         path = str(self.path(split))
         return Path(path.split(".zip!")[0] + ".zip" if ".zip!" in path else path).exists()
 
     def read(self, split: str) -> list:
-        path = self.path(split)
-        if not self.available(split):
-            raise DataError(f"{self.name}/{split}: expected {path} (set LMLAB_DATA to the "
+        """Every example of a split; ``dev[:50%]`` reads a contiguous part of one."""
+        name, start, stop = parse_split(split)
+        path = self.path(name)
+        if not self.available(name):
+            raise DataError(f"{self.name}/{name}: expected {path} (set LMLAB_DATA to the "
                             f"folder that holds it)")
-        reader = self.test_reader if split.startswith("test") and self.test_reader else self.reader
-        return reader(path)
+        reader = self.test_reader if name.startswith("test") and self.test_reader else self.reader
+        return slice_examples(reader(path), start, stop)
 
 
 def _tsv(text_a, text_b=None, label=None, header=True, delimiter="\t", regression=False):
