@@ -22,6 +22,7 @@ Usage::
     LMLAB_DATA=../shared/data PYTHONPATH=src nice -n 10 python bench/word2vec.py \
         --seeds 3 --runs-log bench/results/word2vec-runs.json > bench/results/word2vec.json
     python bench/word2vec.py --quick   # 1 epoch, 1 seed, sg-ns only: a smoke run
+    python bench/word2vec.py --corpus ptb --seeds 3   # PTB train: short sentences, 10k words
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ def build_corpus() -> Path:
                     handle.write(" ".join(tokens) + "\n")
     os.replace(temporary, out)
     return out
+
+
+def _corpus_path(name: str) -> Path:
+    from lmlab.data.catalogue import resolve
+    return Path(name) if Path(name).is_file() else Path(resolve(name, "train"))
 
 
 def _rss_mb() -> float:
@@ -150,7 +156,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 epoch, 1 seed, skipgram-ns")
     parser.add_argument("--child", nargs=3, metavar=("LIBRARY", "CONFIG", "SEED"),
                         help=argparse.SUPPRESS)
-    parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", help="train on this catalogue name's train split (ptb: "
+                        "short sentences) or text file instead of the 3.4M-token bench corpus")
     parser.add_argument("--runs-log", help="append each run to this JSON-lines file and skip runs "
                         "already in it (resume an interrupted benchmark)")
     parser.add_argument("--summarize-only", action="store_true",
@@ -163,7 +170,7 @@ def main() -> None:
         return
     if args.quick:
         args.seeds, args.epochs, args.configs = 1, 1, ["skipgram-ns"]
-    corpus = build_corpus()
+    corpus = _corpus_path(args.corpus) if args.corpus else build_corpus()
     log = Path(args.runs_log) if args.runs_log else None
     runs = [json.loads(line) for line in open(log)] if log and log.exists() else []
     done = {(r["library"], r["config"], r["seed"]) for r in runs}

@@ -16,6 +16,8 @@ Usage::
 
     LMLAB_DATA=../shared/data PYTHONPATH=src python bench/word2vec_family.py cw \
         > bench/results/cw_wikitext2.json
+    LMLAB_DATA=../shared/data PYTHONPATH=src python bench/word2vec_family.py cw \
+        --corruption uniform --optimizer sgd > bench/results/cw_wikitext2_uniform_sgd.json
     LMLAB_DATA=../shared/data PYTHONPATH=src python bench/word2vec_family.py multiproto \
         > bench/results/multiproto_wikitext2.json
 """
@@ -44,8 +46,9 @@ def run_cw(args) -> dict:
     from lmlab.wordvec.cw import CwConfig, train_cw
     from lmlab.wordvec.runs import prepare
     config = CwConfig(vector_size=args.vector_size, window=2, hidden_size=100, min_count=5,
-                      epochs=args.cw_epochs, batch_size=256, learning_rate=1.0, corruptions=1,
-                      seed=args.seed, max_seconds=args.cw_seconds)
+                      epochs=args.cw_epochs, batch_size=256, learning_rate=args.cw_lr,
+                      corruptions=1, seed=args.seed, max_seconds=args.cw_seconds,
+                      corruption=args.corruption, optimizer=args.optimizer)
     _, vocab, corpus = prepare(args.data, config.min_count, None)
     vectors, stats = train_cw(corpus, vocab, config)
     return {"method": "cw", "config": asdict(config), "vocab_size": len(vocab),
@@ -90,6 +93,11 @@ def main() -> None:
     parser.add_argument("--cw-epochs", type=int, default=20)
     parser.add_argument("--cw-seconds", type=float, default=420.0,
                         help="C&W training-time budget in seconds")
+    parser.add_argument("--corruption", choices=["unigram", "uniform"], default="unigram",
+                        help="C&W corrupt words: count^0.75 (default) or uniform (the papers)")
+    parser.add_argument("--optimizer", choices=["adagrad", "sgd"], default="adagrad")
+    parser.add_argument("--cw-lr", type=float, default=None,
+                        help="C&W rate (default: 0.1 adagrad, 1.0 sgd)")
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="C&W's small matrices run fastest on one thread (2 threads on a "
                              "busy 2-core machine were 25x slower)")

@@ -6,7 +6,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lmlab.wordvec.corpus import encode  # noqa: E402
-from lmlab.wordvec.cw import CwConfig, build_scorer, ranking_loss, train_cw, window_ids  # noqa: E402
+from lmlab.errors import ConfigError  # noqa: E402
+from lmlab.wordvec.cw import (CwConfig, build_scorer, corruption_sampler, ranking_loss,  # noqa: E402
+                              train_cw, window_ids)
 from lmlab.wordvec.vocab import build_vocabulary, count_words  # noqa: E402
 
 
@@ -55,3 +57,25 @@ def test_time_budget_stops_training():
     assert not full["stopped_by_time_budget"]
     _, cut = train_cw(corpus, vocab, CwConfig(**{**config.__dict__, "epochs": 2, "max_seconds": 0.0}))
     assert cut["stopped_by_time_budget"] and cut["windows_trained"] == 0
+
+
+def test_corrupt_words_follow_the_chosen_distribution():
+    counts = np.array([1000, 100, 10, 1])
+    generator = torch.Generator().manual_seed(0)
+    draws = corruption_sampler(counts, "unigram")(50_000, 4, generator)  # (50000, 4)
+    assert draws.shape == (50_000, 4)
+    expected = counts ** 0.75 / (counts ** 0.75).sum()
+    observed = np.bincount(draws.flatten().numpy(), minlength=4) / draws.numel()
+    assert np.allclose(observed, expected, atol=0.004)
+    uniform = corruption_sampler(counts, "uniform")(50_000, 4, generator)
+    assert np.allclose(np.bincount(uniform.flatten().numpy(), minlength=4) / uniform.numel(),
+                       0.25, atol=0.004)
+
+
+def test_default_rates_and_bad_options():
+    assert CwConfig().rate == 0.1 and CwConfig(optimizer="sgd").rate == 1.0
+    assert CwConfig(learning_rate=0.02).rate == 0.02
+    with pytest.raises(ConfigError, match="corruption must be 'uniform' or 'unigram', got 'zipf'"):
+        CwConfig(corruption="zipf").validate()
+    with pytest.raises(ConfigError, match="optimizer must be 'sgd' or 'adagrad'"):
+        CwConfig(optimizer="adam").validate()

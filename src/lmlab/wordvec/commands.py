@@ -45,7 +45,12 @@ def add_commands(subparsers) -> None:
     train.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold t")
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--alpha", type=float, default=None,
-                       help="initial learning rate (word2vec 0.025; C&W 1.0 on its batch-mean loss)")
+                       help="initial learning rate (word2vec 0.025; C&W 0.1 with adagrad, "
+                            "1.0 with sgd, on its batch-mean loss)")
+    train.add_argument("--corruption", choices=["unigram", "uniform"], default="unigram",
+                       help="C&W: corrupt centre words drawn by count^0.75 or uniformly (the papers)")
+    train.add_argument("--optimizer", choices=["adagrad", "sgd"], default="adagrad",
+                       help="C&W: adagrad (Polyglot) or plain sgd (the papers)")
     train.add_argument("--max-seconds", type=float, default=None,
                        help="C&W: stop training after this many seconds (a time budget)")
     train.add_argument("--cbow-sum", action="store_true", help="CBOW: sum, not mean, of context")
@@ -111,8 +116,8 @@ def _train(args, factory) -> dict:
         config = CwConfig(vector_size=args.vector_size, window=args.window,
                           min_count=args.min_count, max_vocab=args.max_vocab,
                           epochs=args.epochs, seed=args.seed,
-                          learning_rate=args.alpha if args.alpha is not None else 1.0,
-                          max_seconds=args.max_seconds)
+                          learning_rate=args.alpha, max_seconds=args.max_seconds,
+                          corruption=args.corruption, optimizer=args.optimizer)
         info = train_cw_run(args.data, args.out, config, tuple(args.format), factory)
     else:
         from lmlab.wordvec.multiproto import MultiProtoConfig, train_multiproto_run
