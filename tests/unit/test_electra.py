@@ -81,3 +81,18 @@ def test_factorised_embedding_is_refused_before_training():
     with pytest.raises(ConfigError, match=r"objectives\[0\]: rtd with a factorised embedding"):
         load_config(preset_path("electra/tiny"), ["model.embedding.embedding_size=64",
                                                   "model.lm_head.transform=true"])
+
+
+def test_sampled_replacements_follow_the_generator_distribution():
+    from lmlab.objectives.electra import _sample_rows
+    probabilities = torch.tensor([[0.5, 0.3, 0.2, 0.0], [0.0, 0.0, 0.1, 0.9]])
+    logits = probabilities.log().repeat(50_000, 1)  # (100000, 4): rows alternate the two laws
+    chosen = torch.ones(1000, 100, dtype=torch.bool)  # 1000 examples x 100 positions
+    samples = _sample_rows(logits, {"step": 3}, chosen, seed=1)
+    for law, drawn in ((probabilities[0], samples[0::2]), (probabilities[1], samples[1::2])):
+        observed = torch.bincount(drawn, minlength=4).float() / len(drawn)
+        assert torch.allclose(observed, law, atol=0.01)  # 0.01 is > 4.5 standard errors
+        assert not bool((law[drawn] == 0).any())  # never a zero-probability token
+    again = _sample_rows(logits, {"step": 3}, chosen, seed=1)
+    assert torch.equal(samples, again)  # seeded per (seed, step, example): resume is exact
+    assert not torch.equal(samples, _sample_rows(logits, {"step": 4}, chosen, seed=1))
