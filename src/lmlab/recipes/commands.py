@@ -151,10 +151,11 @@ def add_commands(subparsers) -> None:
     info.set_defaults(run=_data_info)
 
     demo = subparsers.add_parser(
-        "demo", help="train NNLM, RNNLM, LSTM, GPT and BERT on PTB and print a comparison table",
+        "demo", help="train NNLM, RNNLM, LSTM, attention RNN, GPT and BERT on PTB and print a "
+                     "comparison table with KN3/KN5",
         formatter_class=HELP, epilog="example:\n  lmlab demo --budget 1000 --out results/demo")
     demo.add_argument("--budget", type=float, default=1000.0,
-                      help="total training seconds, shared equally by the five neural "
+                      help="total training seconds, shared equally by the six neural "
                            "models (default 1000)")
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--data", default="ptb")
