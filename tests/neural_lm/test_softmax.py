@@ -172,3 +172,21 @@ def test_nce_starts_self_normalised():
     before = importance.decoder.bias.detach().clone()
     SampledSoftmax(OutputConfig(kind="importance")).initialise(importance)
     torch.testing.assert_close(importance.decoder.bias.detach(), before)  # IS is left alone
+
+
+def test_adaptive_proposal_starts_at_the_unigram_and_tempers_what_it_learns():
+    counts = torch.tensor([99.0, 9.0, 0.0, 39.0])  # +1 smoothing: 100, 10, 1, 40
+    power, rate, floor = 0.75, 0.5, 0.1
+    adaptive = AdaptiveProposal(counts, power, rate, floor)
+    unigram = UnigramProposal(counts, power)
+    assert torch.allclose(adaptive.probs, unigram.probs)
+    samples = torch.tensor([0, 2, 2])
+    weights = torch.tensor([[0.2, 0.3, 0.5], [0.4, 0.4, 0.2]])  # (N=2, K=3)
+    adaptive.update(samples, weights)
+    plain = torch.tensor([100.0, 10.0, 1.0, 40.0]) / 151.0
+    estimate = torch.tensor([0.3, 0.0, 0.35 + 0.35, 0.0])  # row-mean weights, summed per word
+    adapted = (1 - rate) * plain + rate * estimate
+    tempered = adapted ** power / (adapted ** power).sum()
+    expected = floor * unigram.probs + (1 - floor) * tempered
+    assert torch.allclose(adaptive.probs, expected, atol=1e-6)
+    assert abs(float(adaptive.probs.sum()) - 1.0) < 1e-6

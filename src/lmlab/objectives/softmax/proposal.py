@@ -7,8 +7,12 @@
   gradient. This version adapts a context-independent proposal: after each batch,
   ``a <- (1 - rate) a + rate * m`` where ``m`` is the self-normalised importance estimate
   of the model's marginal over the sampled words, and ``q = floor * unigram + (1 - floor)
-  * a`` so no word's probability reaches zero. The adapted vector is objective state
-  (checkpointed), so resume stays exact.
+  * a^power / Z``: the same power that flattens the unigram tempers the adapted vector
+  (with power 1 the proposal sharpened toward the model's marginal and covered the rare
+  words too seldom: 1.24x full softmax's perplexity at K = 4096 on WikiText-2), and the
+  floor keeps every word's probability above zero. ``a`` starts at the plain unigram, so
+  the first proposal equals :class:`UnigramProposal`'s. The adapted vector is objective
+  state (checkpointed), so resume stays exact.
 
 Samples come from a generator seeded by (seed, step), never the global RNG.
 """
@@ -57,12 +61,15 @@ class AdaptiveProposal(UnigramProposal):
 
     def __init__(self, counts: torch.Tensor, power: float, rate: float, floor: float):
         super().__init__(counts, power)
-        self.unigram = self.probs
-        self.adapted = self.unigram.clone()  # (V,), starts at the unigram
-        self.rate, self.floor = rate, floor
+        self.unigram = self.probs  # (V,) ∝ (count + 1)^power
+        plain = counts.double() + 1.0
+        self.adapted = (plain / plain.sum()).float()  # (V,), starts at the plain unigram
+        self.rate, self.floor, self.power = rate, floor, power
 
     def _mix(self) -> None:
-        self.probs = self.floor * self.unigram + (1.0 - self.floor) * self.adapted
+        tempered = self.adapted.double() ** self.power  # (V,)
+        tempered = (tempered / tempered.sum()).float()
+        self.probs = self.floor * self.unigram + (1.0 - self.floor) * tempered
 
     def update(self, samples: torch.Tensor, weights: torch.Tensor) -> None:
         """samples: (K,); weights: (N, K) self-normalised importance weights per row."""
