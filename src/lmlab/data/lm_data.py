@@ -70,6 +70,27 @@ def split_lines(dataset: str, split: str, errors: str = "strict") -> Iterator[Co
     return iter_lines(path, errors=errors)
 
 
+def split_file(dataset: str, split: str) -> Path:
+    """A text file holding exactly one split, for tools that read files (the n-gram
+    counter). A line-range split (tiny-shakespeare's valid = its last 5% of lines) is
+    written once to the cache, atomically, keyed by the source file's size and mtime."""
+    import os
+
+    path, by_fraction = split_source(dataset, split)
+    if not by_fraction:
+        return path
+    stat = path.stat()
+    target = catalogue.cache_dir() / "splits" / f"{dataset}.{split}.{stat.st_size}-{stat.st_mtime_ns}.txt"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".tmp{os.getpid()}")
+        with open(partial, "w", encoding="utf-8") as handle:
+            for line in _fraction_of_lines(path, split, "strict"):
+                handle.write(line.text + "\n")
+        os.replace(partial, target)
+    return target
+
+
 def dataset_defaults(dataset: str) -> tuple[str, str | None]:
     """(default tokenizer kind, the corpus's own unknown-word token)."""
     if _is_path(dataset):

@@ -24,7 +24,8 @@ def resolve_data(data: str | Path, split: str = "train") -> Path:
             raise DataError(f"{path}: no such file (expected a text file or a dataset name "
                             f"such as {', '.join(catalogue.names())})")
         return path
-    return catalogue.resolve(str(data), split)
+    from lmlab.data.lm_data import split_file
+    return split_file(str(data), split)
 
 
 def iter_token_sentences(path: str | Path) -> Iterator[list[str]]:
