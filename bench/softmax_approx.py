@@ -38,11 +38,13 @@ BATCH, BPTT = 20, 35
 
 
 def _overrides(kind: str, steps: int, samples: int, valid_tokens: int,
-               unigram_power: float = 1.0) -> list[str]:
+               unigram_power: float = 1.0, adapt_floor: float | None = None) -> list[str]:
     output = {"kind": kind}
     if kind in ("importance", "adaptive_importance", "nce"):
         output["samples"] = samples
         output["unigram_power"] = unigram_power
+    if kind == "adaptive_importance" and adapt_floor is not None:
+        output["adapt_floor"] = adapt_floor
     return [
         "data.dataset=wikitext-2", f"data.seq_len={BPTT}", f"data.batch_size={BATCH}",
         "data.eval_batch_size=1", f"train.eval_batches={max(1, valid_tokens // BPTT)}",
@@ -62,7 +64,7 @@ def _config(kind: str, args):
 
     return load_config(preset_path("lstm/small"),
                        _overrides(kind, args.steps, args.samples, args.valid_tokens,
-                                  args.unigram_power))
+                                  args.unigram_power, args.adapt_floor))
 
 
 def quality(kind: str, args, folder: Path) -> dict:
@@ -100,6 +102,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--round-steps", type=int, default=5, help="timed steps per round")
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--adapt-floor", type=float, default=None,
+                        help="adaptive IS: weight of the fixed proposal in the mixture")
     parser.add_argument("--unigram-power", type=float, default=1.0,
                         help="proposal / noise q(w) ∝ count^power of the sampled kinds")
     parser.add_argument("--reuse-quality", default=None, metavar="JSON",
@@ -137,7 +141,8 @@ def main() -> None:
     print(json.dumps({
         "bench": "softmax_approx", "dataset": "wikitext-2",
         "model": f"LSTM 1x200, BPTT {BPTT}, batch {BATCH}, AdamW 3e-3, clip 1, 1 thread",
-        "samples": args.samples, "unigram_power": args.unigram_power, "steps": args.steps, "valid_tokens": args.valid_tokens,
+        "samples": args.samples, "unigram_power": args.unigram_power,
+        "adapt_floor": args.adapt_floor, "steps": args.steps, "valid_tokens": args.valid_tokens,
         "timing": f"median of {args.rounds} interleaved rounds of {args.round_steps} steps",
         "target": "each approximation >= 3x full-softmax words/s, valid ppl within 10%",
         "load_average_before": [round(x, 2) for x in load_before],

@@ -25,12 +25,12 @@ def test_download_checks_the_pinned_sha256(tmp_path, monkeypatch, shared_data):
     entry = catalogue.CATALOGUE["ptb"]
     monkeypatch.setenv("LMLAB_DATA", str(tmp_path / "data"))
     monkeypatch.setitem(entry.splits, "valid", catalogue.SplitFile(
-        "ptb/ptb.valid.txt", entry.splits["valid"].sha256, source.as_uri()))
+        "ptb/ptb.valid.txt", entry.splits["valid"].sha256, source.resolve().as_uri()))
     path = catalogue.resolve("ptb", "valid", allow_download=True)
     assert path.read_bytes() == source.read_bytes()
     # A wrong pin: the download is discarded and nothing is left behind.
     monkeypatch.setitem(entry.splits, "test", catalogue.SplitFile(
-        "ptb/ptb.test.txt", "0" * 64, source.as_uri()))
+        "ptb/ptb.test.txt", "0" * 64, source.resolve().as_uri()))
     with pytest.raises(DataError, match="does not match the pinned"):
         catalogue.resolve("ptb", "test", allow_download=True)
     assert not (tmp_path / "data" / "ptb" / "ptb.test.txt").exists()
