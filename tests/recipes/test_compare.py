@@ -146,3 +146,11 @@ def test_verdict_line_judges_the_gap_against_the_spread():
     rows["floor"] = row({1: 71.0, 2: 72.0})
     assert "neither is clearly above the untrained encoder (71.5 ± 0.7)" in verdict_line(
         rows, ["glue/sst2"], ["BERT", "ELECTRA"], floor="floor")
+
+
+def test_table2_names_the_splits_of_dev_only_tasks():
+    from lmlab.report.compare_tables import table2_markdown
+    table = table2_markdown({"BERT": {}}, ["clue/lcqmc"], {}, "",
+                            {"clue/lcqmc": ("dev[:50%]", "dev[50%:]")})
+    assert "clue/lcqmc: fine-tuned on `dev[:50%]`, scored on `dev[50%:]`." in table
+    assert "fine-tuned on" not in table2_markdown({"BERT": {}}, ["clue/lcqmc"], {}, "")

@@ -200,7 +200,8 @@ def write_tables(out: Path, suite: CompareSuite, units: list[dict], rows: dict, 
     table1 = table1_markdown(units, suite.budget_flops)
     verdict = verdict_line(rows, tasks, suite.verdict, suite.verdict_reference,
                            UNTRAINED if suite.untrained else None) if suite.verdict else ""
-    table2 = table2_markdown(rows, tasks, missing, verdict)
+    splits = {entry.task: (entry.train, entry.dev) for entry in suite.task_splits}
+    table2 = table2_markdown(rows, tasks, missing, verdict, splits)
     (out / "table1.md").write_text(table1)
     (out / "table2.md").write_text(table2)
     write_json(out / "table1.json", {"budget_flops": suite.budget_flops, "rows": units})

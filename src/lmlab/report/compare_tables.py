@@ -90,7 +90,10 @@ def verdict_line(rows: dict[str, dict], tasks: list[str], pair: list[str], refer
             f"{min(a['seeds'], b['seeds'])} seed(s), gap {gap:+.1f}; {judged}.")
 
 
-def table2_markdown(rows: dict[str, dict], tasks: list[str], missing: dict, verdict: str) -> str:
+def table2_markdown(rows: dict[str, dict], tasks: list[str], missing: dict, verdict: str,
+                    splits: dict[str, tuple[str, str]] | None = None) -> str:
+    """``splits``: {task: (train split, dev split)} for tasks not trained on train / scored
+    on dev, named under the table."""
     averages = {}
     for label, results in rows.items():
         average = seed_average(results, tasks)
@@ -101,6 +104,8 @@ def table2_markdown(rows: dict[str, dict], tasks: list[str], missing: dict, verd
     head = [verdict, ""] if verdict else []
     note = ("\nAvg with ± is the mean over tasks of each seed's headline score, then mean ± "
             "std over seeds (rows without it: unfinished tasks, or floors with no seeds).\n")
+    for task, (train, dev) in (splits or {}).items():
+        note += f"\n{task}: fine-tuned on `{train}`, scored on `{dev}`.\n"
     title, rest = body.split("\n", 1)
     return "\n".join([title, "", *head]) + rest + note
 
