@@ -80,7 +80,8 @@ def split_file(dataset: str, split: str) -> Path:
     if not by_fraction:
         return path
     stat = path.stat()
-    target = catalogue.cache_dir() / "splits" / f"{dataset}.{split}.{stat.st_size}-{stat.st_mtime_ns}.txt"
+    version = f"{stat.st_size}-{stat.st_mtime_ns}"
+    target = catalogue.cache_dir() / "splits" / f"{dataset}.{split}.{version}.txt"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".tmp{os.getpid()}")

@@ -60,7 +60,9 @@ def split_available(names: list[str], options) -> tuple[list[str], dict[str, str
         spec = get_task(name)
         lacking = [s for s in (options.train_split, options.dev_split) if not spec.available(s)]
         if lacking:
-            missing[name] = f"no {lacking[0]} file: {spec.path(lacking[0]) if parse_split(lacking[0])[0] in spec.files else lacking[0]}"
+            split = lacking[0]
+            where = spec.path(split) if parse_split(split)[0] in spec.files else split
+            missing[name] = f"no {split} file: {where}"
         else:
             available.append(name)
     return available, missing

@@ -32,7 +32,7 @@ class SuiteEntry:
 @dataclass
 class TaskSplits:
     """Other splits for one task, e.g. where only a dev file is shipped: fine-tune on
-    ``dev[:50%]`` and score on ``dev[50%:]`` (slice syntax: :func:`lmlab.tasks.catalogue.parse_split`)."""
+    ``dev[:50%]`` and score on ``dev[50%:]`` (syntax: :func:`lmlab.tasks.catalogue.parse_split`)."""
     task: str = ""
     train: str = "train"
     dev: str = "dev"
