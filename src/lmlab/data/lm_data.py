@@ -8,6 +8,7 @@ valid and 5% test.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -74,8 +75,6 @@ def split_file(dataset: str, split: str) -> Path:
     """A text file holding exactly one split, for tools that read files (the n-gram
     counter). A line-range split (tiny-shakespeare's valid = its last 5% of lines) is
     written once to the cache, atomically, keyed by the source file's size and mtime."""
-    import os
-
     path, by_fraction = split_source(dataset, split)
     if not by_fraction:
         return path
