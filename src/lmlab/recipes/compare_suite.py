@@ -38,6 +38,7 @@ class TaskSplits:
     dev: str = "dev"
 
     def validate(self, path: str) -> None:
+        from lmlab.errors import DataError
         from lmlab.tasks.catalogue import parse_split
 
         if not self.task:
@@ -45,7 +46,7 @@ class TaskSplits:
         for key in ("train", "dev"):
             try:
                 parse_split(getattr(self, key))
-            except Exception as error:
+            except DataError as error:
                 raise ConfigError(f"{path}.{key}: {error}") from None
 
 

@@ -23,8 +23,8 @@ Windows are padded with a ``PADDING`` row at sentence edges. The optimiser is ``
 by default (per-row adaptive rates for the sparse embedding updates, as Polyglot trained
 its C&W-style embeddings; Al-Rfou et al. 2013) or the papers' plain ``sgd``; both on the
 batch *mean* loss over mini-batches in PyTorch, and the embeddings ``e`` are the word
-vectors. Default rates: adagrad 0.1 (0.3 diverged, 0.05 learnt half as fast on
-WikiText-2), sgd 1.0 at batch 256, ~0.004 per window, the order of SENNA's per-example
+vectors. Default rates: adagrad 0.1 (on WikiText-2, 150 s: WS-353 0.14; 0.05 reached
+0.09 and 0.3 diverged), sgd 1.0 at batch 256, ~0.004 per window, the order of SENNA's per-example
 rates. ``max_seconds`` stops training at a wall-clock budget (checked after every batch).
 """
 
@@ -63,7 +63,8 @@ class CwConfig:
 
     def validate(self) -> None:
         if self.corruption not in ("uniform", "unigram"):
-            raise ConfigError(f"cw: corruption must be 'uniform' or 'unigram', got {self.corruption!r}")
+            raise ConfigError(f"cw: corruption must be 'uniform' or 'unigram', "
+                              f"got {self.corruption!r}")
         if self.optimizer not in ("sgd", "adagrad"):
             raise ConfigError(f"cw: optimizer must be 'sgd' or 'adagrad', got {self.optimizer!r}")
         for key in ("vector_size", "window", "hidden_size", "epochs", "batch_size", "corruptions"):
@@ -107,7 +108,8 @@ def build_scorer(vocab_size: int, config: CwConfig):
 
 
 def corruption_sampler(counts: np.ndarray, corruption: str):
-    """draw(rows, per_row, generator) -> (rows, per_row) corrupt word ids, uniform or ∝ count^0.75."""
+    """draw(rows, per_row, generator) -> (rows, per_row) corrupt word ids, drawn uniformly
+    or ∝ count^0.75."""
     import torch
     vocab_size = len(counts)
     if corruption == "uniform":
@@ -129,6 +131,30 @@ def ranking_loss(embedding, scorer, windows, corrupt_words, centre: int):
     return torch.clamp(1.0 - real.unsqueeze(1) + fake, min=0.0).mean()
 
 
+def _run_epochs(embedding, scorer, optimizer, windows, draw_corrupt, generator,
+                config: CwConfig, start: float, progress) -> tuple[list[float], int, bool]:
+    """Shuffled mini-batches of windows for ``config.epochs`` or until ``max_seconds``;
+    returns (batch losses, windows trained, whether the time budget stopped it)."""
+    import torch
+    losses, seen = [], 0
+    for _epoch in range(config.epochs):
+        order = torch.randperm(len(windows), generator=generator)
+        for first in range(0, len(order), config.batch_size):
+            if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+                return losses, seen, True
+            batch = windows[order[first:first + config.batch_size]]  # (B, W)
+            corrupt = draw_corrupt(len(batch), config.corruptions, generator)  # (B, C)
+            loss = ranking_loss(embedding, scorer, batch, corrupt, config.window)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            seen += len(batch)
+            if progress is not None:
+                progress(len(batch))
+    return losses, seen, False
+
+
 def train_cw(corpus, vocab, config: CwConfig, progress: Callable[[int], None] | None = None):
     """Train on an encoded corpus; returns (vectors (V, D) float32, stats dict)."""
     config.validate()
@@ -142,27 +168,11 @@ def train_cw(corpus, vocab, config: CwConfig, progress: Callable[[int], None] | 
     optimizer_class = torch.optim.SGD if config.optimizer == "sgd" else torch.optim.Adagrad
     optimizer = optimizer_class(parameters, lr=config.rate)
     draw_corrupt = corruption_sampler(vocab.counts, config.corruption)
-    start, losses, seen, out_of_time = time.perf_counter(), [], 0, False
-    # Adagrad on sparse gradients warns once per process about torch's sparse checks
-    warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-    for _epoch in range(config.epochs):
-        order = torch.randperm(len(windows), generator=generator)
-        for first in range(0, len(order), config.batch_size):
-            if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
-                out_of_time = True
-                break
-            batch = windows[order[first:first + config.batch_size]]  # (B, W)
-            corrupt = draw_corrupt(len(batch), config.corruptions, generator)  # (B, C)
-            loss = ranking_loss(embedding, scorer, batch, corrupt, config.window)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            seen += len(batch)
-            if progress is not None:
-                progress(len(batch))
-        if out_of_time:
-            break
+    start = time.perf_counter()
+    with warnings.catch_warnings():  # Adagrad on sparse gradients warns about torch's checks
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        losses, seen, out_of_time = _run_epochs(embedding, scorer, optimizer, windows, draw_corrupt,
+                                                generator, config, start, progress)
     seconds = time.perf_counter() - start
     vectors = embedding.weight.detach()[:vocab_size].numpy().astype(np.float32)
     return vectors, {"train_seconds": seconds, "final_loss": float(np.mean(losses[-50:])),
