@@ -1,6 +1,7 @@
 """Pre-training throughput of every objective at one model size, one process.
 
-    python bench/objective_throughput.py [--steps 3] [--rounds 3] [--threads 2] [--only mlm "rtd (ELECTRA)"]
+    python bench/objective_throughput.py [--steps 3] [--rounds 3] [--threads 2] \
+        [--only mlm "rtd (ELECTRA)"]
 
 Each objective runs through its preset brought to the comparison's size and corpus (the
 suite's ``overrides``: L4/H256/A4/FFN1024, WikiText-2, 8k WordPiece, seq 128, batch 32),
@@ -10,8 +11,8 @@ objective ``--steps`` times in turn (after one warm-up step), and an objective's
 per step is its median over rounds — so load from other processes hits every objective
 alike and the *ratios* stay meaningful on a busy machine. For each: tokens/s, seconds per
 step and the counted FLOPs per step (FlopCounterMode); ELECTRA's cost per step relative to
-MLM is stated in ``electra_vs_mlm``. Presets that do not exist yet are reported as skipped. The
-load average before and after is recorded (other processes share the CPU). Prints one
+MLM is stated in ``electra_vs_mlm``. Presets that do not exist yet are reported as skipped.
+The load average before and after is recorded (other processes share the CPU). Prints one
 JSON object.
 """
 

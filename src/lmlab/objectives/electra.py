@@ -125,7 +125,7 @@ class ElectraObjective:
 
         # Sample replacements (no gradient: the generator is trained by MLM only).
         with torch.no_grad():
-            sampled = _sample_rows(logits.detach(), batch, chosen, self.seed)
+            sampled = _sample_rows(logits, batch, chosen, self.seed)
         replaced_ids = ids.clone()
         replaced_ids[chosen] = sampled
         is_replaced = (replaced_ids != ids).float()  # sampling the original = "original"

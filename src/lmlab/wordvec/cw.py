@@ -24,8 +24,9 @@ by default (per-row adaptive rates for the sparse embedding updates, as Polyglot
 its C&W-style embeddings; Al-Rfou et al. 2013) or the papers' plain ``sgd``; both on the
 batch *mean* loss over mini-batches in PyTorch, and the embeddings ``e`` are the word
 vectors. Default rates: adagrad 0.1 (on WikiText-2, 150 s: WS-353 0.14; 0.05 reached
-0.09 and 0.3 diverged), sgd 1.0 at batch 256, ~0.004 per window, the order of SENNA's per-example
-rates. ``max_seconds`` stops training at a wall-clock budget (checked after every batch).
+0.09 and 0.3 diverged), sgd 1.0 at batch 256, ~0.004 per window, the order of SENNA's
+per-example rates. ``max_seconds`` stops training at a wall-clock budget (checked after
+every batch).
 """
 
 from __future__ import annotations
