@@ -79,3 +79,40 @@ def test_sigmoid_lookup_uses_word2vec_cs_integer_scale():
     assert _sigmoid(0.0) == table[498]
     assert _sigmoid(5.9999) == table[995]
     assert _sigmoid(-5.9999) == table[0]
+
+
+@pytest.mark.parametrize("method,loss", [("skipgram", "hs"), ("skipgram", "negative"),
+                                         ("cbow", "hs"), ("cbow", "negative")])
+def test_kernel_matches_reference_beyond_the_hot_rows(method, loss):
+    """300 Zipf-distributed words: most rows lie outside the job-local HOT_ROWS copies."""
+    from lmlab.wordvec.kernels import HOT_ROWS
+    rng = np.random.default_rng(0)
+    words = np.minimum(rng.zipf(1.3, size=3000), 300)
+    sentences = [[f"w{w}" for w in words[i:i + 15]] for i in range(0, len(words), 15)]
+    vocab = build_vocabulary(count_words(sentences), min_count=1)
+    assert len(vocab) > 2 * HOT_ROWS
+    corpus = encode(iter(sentences), vocab.index)
+    results = []
+    for backend in ("numpy", "numba"):
+        config = Word2VecConfig(method=method, loss=loss, vector_size=8, window=3, negative=3,
+                                min_count=1, epochs=1, workers=1, seed=5, batch_words=500,
+                                backend=backend, alpha=0.05)
+        model = train_word2vec(corpus, vocab, config)
+        results.append((model.vectors, model.output))
+    (v_ref, o_ref), (v_fast, o_fast) = results
+    # the rows outside the copies learned too: HS's lower tree nodes, NS's rarer words
+    cold = o_ref[: len(vocab) - 1 - HOT_ROWS] if loss == "hs" else o_ref[HOT_ROWS:]
+    assert np.abs(cold).max() > 1e-4
+    np.testing.assert_allclose(v_fast, v_ref, atol=2e-5)
+    np.testing.assert_allclose(o_fast, o_ref, atol=2e-5)
+
+
+def test_merge_of_job_local_rows_adds_the_jobs_change_to_other_threads_writes():
+    from lmlab.wordvec.kernels import _merge_rows
+    shared = np.array([[0.0, 0.0], [1.0, 2.0], [5.0, 5.0]], np.float32)
+    start = np.array([[1.0, 2.0], [5.0, 4.0]], np.float32)  # rows 1-2 when the job began
+    local = np.array([[1.5, 2.25], [5.5, 4.0]], np.float32)  # after the job's own updates
+    _merge_rows(shared, 1, local, start)
+    # row 1 untouched by others: written back as is; row 2 [1] was moved by another thread
+    # (4 -> 5): it keeps that move plus the job's +0 there; [0] gets the job's +0.5
+    np.testing.assert_array_equal(shared, [[0.0, 0.0], [1.5, 2.25], [5.5, 5.0]])

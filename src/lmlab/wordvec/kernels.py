@@ -17,6 +17,18 @@ sampling; Morin & Bengio 2005 for hierarchical softmax):
   83.33: word2vec.c's ``EXP_TABLE_SIZE / MAX_EXP / 2`` is C integer division, and gensim's
   Cython compiles to the same integer expression, so both look up sigmoid(0.996·x − 0.024).
 
+Hot rows are job-local. Every skip-gram HS pair walks through the root of the Huffman
+tree, and negative sampling keeps drawing the same few frequent words, so with two threads
+the same few ``syn1`` / ``syn1neg`` rows are written by both cores all the time, and their
+cache lines bounce between them (skip-gram HS scaled 1.5× from one to two threads). Each job
+therefore copies the ``HOT_ROWS`` hottest rows of each output matrix — the last Huffman
+merges (the top of the tree: merged counts never decrease) and the most frequent words
+(the vocabulary is sorted by count) — trains on the copies, and at the end adds its change
+to the shared rows. With one worker this is bit-for-bit the in-place update (a row nobody
+else touched is written back as is); with several, a thread sees the others' updates to
+those rows at job boundaries (~10k words) instead of at once, a milder form of the
+Hogwild staleness that word2vec.c and gensim already accept for every row.
+
 Random numbers come from word2vec.c's 64-bit LCG (``r = r·25214903917 + 11``; the draw is
 ``r >> 16``), so :mod:`lmlab.wordvec.reference` reproduces the same decisions in NumPy and
 tests compare the two. The kernels release the GIL (``nogil``): Python threads run jobs in
@@ -40,6 +52,7 @@ _INCREMENT = np.uint64(11)
 _SHIFT = np.uint64(16)
 _MASK32 = np.uint64(0xFFFFFFFF)
 MAX_EXP = 6.0
+HOT_ROWS = 64  # rows of syn1 and of syn1neg each job keeps a private copy of
 _SIGMOID = sigmoid_table()  # frozen into the compiled code as a constant
 _SCALE = float(SIGMOID_INDEX_SCALE)  # 83: word2vec.c's integer EXP_TABLE_SIZE / MAX_EXP / 2
 
@@ -75,11 +88,32 @@ def _draw_negative(cum_table, guide, value):
 
 
 @njit(inline="always", error_model="numpy")
-def _hs_update(l1, syn1, codes, points, length, word, alpha, work):
-    """Hierarchical softmax step for input vector l1 (D,) predicting ``word``."""
+def _copy_rows(matrix, first, count):
+    """Job-local copies of rows [first, first+count): (rows, their starting values), (K, D) each."""
+    rows = matrix[first:first + count].copy()
+    return rows, rows.copy()
+
+
+@njit(inline="always", error_model="numpy")
+def _merge_rows(matrix, first, rows, start):
+    """Add the job's change (rows - start) to the shared rows; untouched entries get rows as is."""
+    for k in range(rows.shape[0]):
+        shared = matrix[first + k]  # (D,) view
+        for d in range(rows.shape[1]):
+            if shared[d] == start[k, d]:
+                shared[d] = rows[k, d]  # nobody else wrote it: exactly the in-place result
+            else:
+                shared[d] += rows[k, d] - start[k, d]
+
+
+@njit(inline="always", error_model="numpy")
+def _hs_update(l1, syn1, codes, points, length, word, alpha, work, hot, hot_first):
+    """Hierarchical softmax step for input vector l1 (D,) predicting ``word``.
+    Inner nodes >= hot_first are read and written in ``hot`` (the job-local top of the tree)."""
     size = l1.shape[0]
     for b in range(length):
-        out = syn1[points[word, b]]  # (D,) view of the inner node's vector
+        node = points[word, b]
+        out = hot[node - hot_first] if node >= hot_first else syn1[node]  # (D,) view
         dot = np.float32(0.0)
         for d in range(size):
             dot += l1[d] * out[d]
@@ -92,8 +126,9 @@ def _hs_update(l1, syn1, codes, points, length, word, alpha, work):
 
 
 @njit(inline="always", error_model="numpy")
-def _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha, work, state):
-    """Negative-sampling step for input l1 (D,) with positive ``word``; returns the RNG state."""
+def _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha, work, state, hot):
+    """Negative-sampling step for input l1 (D,) with positive ``word``; returns the RNG state.
+    Words below ``len(hot)`` (the most frequent) are read and written in ``hot``."""
     size = l1.shape[0]
     table_max = cum_table[cum_table.shape[0] - 1]
     for k in range(negative + 1):
@@ -106,7 +141,7 @@ def _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha, work, state
             if target == word:
                 continue
             label = 0.0
-        out = syn1neg[target]  # (D,) view
+        out = hot[target] if target < hot.shape[0] else syn1neg[target]  # (D,) view
         dot = np.float32(0.0)
         for d in range(size):
             dot += l1[d] * out[d]
@@ -137,6 +172,9 @@ def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sampl
     neu1 = np.empty(size, np.float32)  # (D,) CBOW's context sum / mean
     state = np.uint64(seed)
     kept_total = 0
+    hot_first = max(syn1.shape[0] - HOT_ROWS, 0)  # the last merges: the top of the Huffman tree
+    hot_hs, start_hs = _copy_rows(syn1, hot_first, syn1.shape[0] - hot_first)  # (K, D)
+    hot_ns, start_ns = _copy_rows(syn1neg, 0, min(HOT_ROWS, syn1neg.shape[0]))  # (K, D)
     for s in range(first, last):
         n = 0
         for t in range(offsets[s], offsets[s + 1]):
@@ -165,9 +203,11 @@ def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sampl
                     l1 = syn0[context]
                     work[:] = 0.0
                     if hs:
-                        _hs_update(l1, syn1, codes, points, code_lengths[word], word, alpha, work)
+                        _hs_update(l1, syn1, codes, points, code_lengths[word], word, alpha, work,
+                                   hot_hs, hot_first)
                     if negative > 0:
-                        state = _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha, work, state)
+                        state = _ns_update(l1, syn1neg, cum_table, guide, negative, word, alpha,
+                                           work, state, hot_ns)
                     for d in range(size):
                         l1[d] += work[d]
             else:
@@ -187,9 +227,11 @@ def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sampl
                         neu1[d] *= inv_count
                 work[:] = 0.0
                 if hs:
-                    _hs_update(neu1, syn1, codes, points, code_lengths[word], word, alpha, work)
+                    _hs_update(neu1, syn1, codes, points, code_lengths[word], word, alpha, work,
+                               hot_hs, hot_first)
                 if negative > 0:
-                    state = _ns_update(neu1, syn1neg, cum_table, guide, negative, word, alpha, work, state)
+                    state = _ns_update(neu1, syn1neg, cum_table, guide, negative, word, alpha,
+                                       work, state, hot_ns)
                 if not cbow_mean:
                     for d in range(size):
                         work[d] *= inv_count
@@ -198,4 +240,6 @@ def train_job(syn0, syn1, syn1neg, ids, offsets, first, last, keep_int, do_sampl
                         target = syn0[sentence[j]]  # (D,) view
                         for d in range(size):
                             target[d] += work[d]
+    _merge_rows(syn1, hot_first, hot_hs, start_hs)
+    _merge_rows(syn1neg, 0, hot_ns, start_ns)
     return kept_total
