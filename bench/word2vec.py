@@ -21,8 +21,8 @@ gets its encoded id array. Reported per run:
 
 Usage::
 
-    LMLAB_DATA=../shared/data PYTHONPATH=src nice -n 10 python bench/word2vec.py \
-        --seeds 3 --runs-log bench/results/word2vec-runs.json > bench/results/word2vec.json
+    LMLAB_DATA=../shared/data python bench/word2vec.py --seeds 3 \
+        --runs-log bench/results/word2vec_quiet-runs.jsonl > bench/results/word2vec_quiet.json
     python bench/word2vec.py --quick   # 1 epoch, 1 seed, sg-ns only: a smoke run
     python bench/word2vec.py --corpus ptb --seeds 3   # PTB train: short sentences, 10k words
 """

@@ -17,17 +17,17 @@ sampling; Morin & Bengio 2005 for hierarchical softmax):
   83.33: word2vec.c's ``EXP_TABLE_SIZE / MAX_EXP / 2`` is C integer division, and gensim's
   Cython compiles to the same integer expression, so both look up sigmoid(0.996·x − 0.024).
 
-Hot rows are job-local. Every skip-gram HS pair walks through the root of the Huffman
-tree, and negative sampling keeps drawing the same few frequent words, so with two threads
-the same few ``syn1`` / ``syn1neg`` rows are written by both cores all the time, and their
-cache lines bounce between them (skip-gram HS scaled 1.5× from one to two threads). Each job
-therefore copies the ``HOT_ROWS`` hottest rows of each output matrix — the last Huffman
-merges (the top of the tree: merged counts never decrease) and the most frequent words
-(the vocabulary is sorted by count) — trains on the copies, and at the end adds its change
-to the shared rows. With one worker this is bit-for-bit the in-place update (a row nobody
-else touched is written back as is); with several, a thread sees the others' updates to
-those rows at job boundaries (~10k words) instead of at once, a milder form of the
-Hogwild staleness that word2vec.c and gensim already accept for every row.
+Hot rows are job-local. Every skip-gram HS pair walks through the root of the Huffman tree,
+and negative sampling keeps drawing the same few frequent words, so with two threads the
+same few ``syn1`` / ``syn1neg`` rows are written by both cores all the time, and their cache
+lines bounce between them (skip-gram HS scaled only 1.2–1.5× from one to two threads). Each
+job therefore copies the ``HOT_ROWS`` hottest rows of each output matrix — the last Huffman
+merges (the top of the tree: merged counts never decrease) and the most frequent words (the
+vocabulary is sorted by count) — trains on the copies, and at the end adds its change to the
+shared rows. With one worker this is bit-for-bit the in-place update (a row nobody else
+touched is written back as is); with several, a thread sees the others' updates to those
+rows at job boundaries (~10k words) instead of at once, a milder form of the Hogwild
+staleness that word2vec.c and gensim already accept for every row.
 
 Random numbers come from word2vec.c's 64-bit LCG (``r = r·25214903917 + 11``; the draw is
 ``r >> 16``), so :mod:`lmlab.wordvec.reference` reproduces the same decisions in NumPy and
