@@ -20,3 +20,7 @@ one electra/tiny ELECTRA &
 wait
 lmlab compare "${common[@]}" \
   --suite-set 'presets=[{preset: bert/tiny, label: BERT}, {preset: electra/tiny, label: ELECTRA}]'
+# Measured on 2026-11-26: BERT finished (pre-training 7,322 s wall, which includes ~20 min
+# with the process paused by SIGSTOP while a word2vec benchmark had the machine to itself);
+# its table rows here were written by the same command with presets=[BERT] and
+# verdict=[] while ELECTRA was still at step 1,450 of 2,010 (re-running resumes it).
