@@ -11,10 +11,10 @@ token is context only, so N = tokens - 1.
 * Recurrent encoders read the stream once with batch size 1, carrying their state, so
   every token has the whole preceding split as context.
 
-Masked LMs — masked-token perplexity: the split is cut into ``[CLS] … [SEP]`` blocks of
-``seq_len``, masked once with the MLM corruption under a fixed seed (static masking), and
-exp of the mean cross-entropy over the masked positions is reported. It is *not*
-comparable with causal perplexity; tables label it "MLM ppl".
+Masked LMs (UniLM too, by its bidirectional cloze) — masked-token perplexity: the split is
+cut into ``[CLS] … [SEP]`` blocks of ``seq_len``, masked once with the MLM corruption under
+a fixed seed (static masking), and exp of the mean cross-entropy over the masked positions
+is reported. It is *not* comparable with causal perplexity; tables label it "MLM ppl".
 """
 
 from __future__ import annotations
@@ -115,14 +115,21 @@ def evaluate_perplexity(model, config, tokenizer, ids: np.ndarray, stride: int |
     model.eval()
     if any(o.name == "rtd" for o in config.objectives):
         return electra_evaluation(model, config, tokenizer, ids, max_tokens)
-    masked = [o for o in config.objectives if o.name == "mlm"]
+    masked = [o for o in config.objectives if o.name in ("mlm", "unilm")]
     objective = masked[0] if masked else config.objectives[0]
+    if objective.name == "unilm":
+        # UniLM's bidirectional LM is BERT's cloze (Dong et al. 2019, §2.2): score it with
+        # full attention, the run's mask rate and BERT's 80/10/10 corruption.
+        objective = MaskedLMConfig(mask_rate=objective.mask_rate)
     seq_len = config.data.seq_len
     if objective.name == "mlm":
         max_blocks = max_tokens // (seq_len - 2) if max_tokens else 0
         result = masked_perplexity(model, ids, seq_len, tokenizer, objective,
                                    config.data.eval_batch_size, max_blocks, marks)
         return {**result, "kind": "masked"}
+    if objective.name != "clm":
+        raise ValueError(f"no perplexity is defined for a run whose first objective is "
+                         f"{objective.name!r} (expected clm, mlm, unilm or rtd)")
     if model.recurrent:
         return {**recurrent_perplexity(model, ids, seq_len, max_tokens), "kind": "causal"}
     return {**windowed_perplexity(model, ids, seq_len, stride, config.data.eval_batch_size,
