@@ -87,10 +87,16 @@ class CompareSuite:
             raise ConfigError(f"{path}.warmup_ratio: must be in [0, 1)")
         if not self.tasks:
             raise ConfigError(f"{path}.tasks: list at least one task, e.g. glue/sst2")
-        strangers = [entry.task for entry in self.task_splits if entry.task not in self.tasks]
-        if strangers:
-            raise ConfigError(f"{path}.task_splits: {strangers[0]} is not in tasks "
-                              f"({', '.join(self.tasks)})")
+        # An entry for a task that this run leaves out (``--quick``, ``tasks=[...]``) is
+        # unused, but its name must be a task of the catalogue, so a typo is caught.
+        from lmlab.tasks.catalogue import TASKS
+
+        for index, entry in enumerate(self.task_splits):
+            if entry.task not in TASKS:
+                close = [t for t in self.tasks if t.split("/")[-1] == entry.task.split("/")[-1]]
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise ConfigError(f"{path}.task_splits[{index}].task: unknown task "
+                                  f"{entry.task!r}{hint} (suite tasks: {', '.join(self.tasks)})")
         unknown = [label for label in self.verdict if label not in labels]
         if len(self.verdict) not in (0, 2) or unknown:
             raise ConfigError(f"{path}.verdict: two labels from presets ({', '.join(labels)})")
