@@ -57,6 +57,7 @@ def test_time_budget_stops_training():
     assert not full["stopped_by_time_budget"]
     _, cut = train_cw(corpus, vocab, CwConfig(**{**config.__dict__, "epochs": 2, "max_seconds": 0.0}))
     assert cut["stopped_by_time_budget"] and cut["windows_trained"] == 0
+    assert cut["final_loss"] is None  # no batch, no loss (and no NumPy warning)
 
 
 def test_corrupt_words_follow_the_chosen_distribution():

@@ -176,7 +176,8 @@ def train_cw(corpus, vocab, config: CwConfig, progress: Callable[[int], None] | 
                                                 generator, config, start, progress)
     seconds = time.perf_counter() - start
     vectors = embedding.weight.detach()[:vocab_size].numpy().astype(np.float32)
-    return vectors, {"train_seconds": seconds, "final_loss": float(np.mean(losses[-50:])),
+    final_loss = float(np.mean(losses[-50:])) if losses else None  # None: no batch trained
+    return vectors, {"train_seconds": seconds, "final_loss": final_loss,
                      "windows_trained": seen, "epochs_completed": seen / max(len(windows), 1),
                      "stopped_by_time_budget": out_of_time,
                      "words_per_second": seen / max(seconds, 1e-9)}
