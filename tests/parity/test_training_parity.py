@@ -25,8 +25,12 @@ VOCAB, STEPS = 500, 12
 
 def _reference_optimizer(model, train):
     """HF Trainer's AdamW groups (no decay on biases and LayerNorm weights), unfused."""
-    decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
-    rest = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
+    def exempt(name):
+        return name.endswith("bias") or "LayerNorm" in name
+
+    named = list(model.named_parameters())
+    decay = [parameter for name, parameter in named if not exempt(name)]
+    rest = [parameter for name, parameter in named if exempt(name)]
     return torch.optim.AdamW([{"params": decay, "weight_decay": train.weight_decay},
                               {"params": rest, "weight_decay": 0.0}],
                              lr=train.lr, betas=tuple(train.betas), eps=train.eps)
