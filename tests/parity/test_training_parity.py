@@ -11,7 +11,7 @@ import torch
 
 from lmlab.config import load_config
 from lmlab.interop.hf import bert_to_lmlab
-from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
+from lmlab.objectives.mlm import IGNORE, MaskedLMConfig, MaskedLMObjective
 from lmlab.presets import preset_path
 from lmlab.training.objective_step import combined_loss
 from lmlab.training.optim import build_optimizer
@@ -64,7 +64,7 @@ def test_bert_mlm_training_follows_hf_for_twelve_steps():
         batch = {"input_ids": ids, "attention_mask": mask, "step": step,
                  "segments": torch.zeros_like(ids)}
         masked = objective.prepare_inputs(batch)
-        assert (masked["mlm_labels"] != -100).sum() > 0
+        assert (masked["mlm_labels"] != IGNORE).sum() > 0
 
         our_optimizer.zero_grad(set_to_none=True)
         loss, _ = combined_loss(ours, [objective], [mlm], batch)

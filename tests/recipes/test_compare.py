@@ -140,7 +140,7 @@ def test_every_task_of_the_suites_runs_on_the_shared_data(shared_data):
 
 def test_task_splits_must_name_listed_tasks_and_valid_slices():
     with pytest.raises(ConfigError, match=r"task_splits\[0\]\.task: unknown task 'glue/lcqmc'; "
-                                          r"did you mean clue/lcqmc\?"):
+                                          r"did you mean clue/lcqmc"):
         load_suite(str(SUITES / "objectives_zh.yaml"),
                    suite_overrides=['task_splits=[{task: glue/lcqmc, train: "dev[:50%]"}]'])
     # An entry for a known task the run leaves out is unused, not an error: narrowing

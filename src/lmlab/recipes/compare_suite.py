@@ -39,10 +39,16 @@ class TaskSplits:
 
     def validate(self, path: str) -> None:
         from lmlab.errors import DataError
-        from lmlab.tasks.catalogue import parse_split
+        from lmlab.tasks.catalogue import get_task, parse_split
 
         if not self.task:
             raise ConfigError(f"{path}.task: must name a task, e.g. clue/lcqmc")
+        # A task the run leaves out (``--quick``, ``tasks=[...]``) keeps its entry unused,
+        # but the name must be a task of the catalogue, so a typo is caught.
+        try:
+            get_task(self.task)
+        except DataError as error:
+            raise ConfigError(f"{path}.task: {error}") from None
         for key in ("train", "dev"):
             try:
                 parse_split(getattr(self, key))
@@ -87,16 +93,6 @@ class CompareSuite:
             raise ConfigError(f"{path}.warmup_ratio: must be in [0, 1)")
         if not self.tasks:
             raise ConfigError(f"{path}.tasks: list at least one task, e.g. glue/sst2")
-        # An entry for a task that this run leaves out (``--quick``, ``tasks=[...]``) is
-        # unused, but its name must be a task of the catalogue, so a typo is caught.
-        from lmlab.tasks.catalogue import TASKS
-
-        for index, entry in enumerate(self.task_splits):
-            if entry.task not in TASKS:
-                close = [t for t in self.tasks if t.split("/")[-1] == entry.task.split("/")[-1]]
-                hint = f"; did you mean {close[0]}?" if close else ""
-                raise ConfigError(f"{path}.task_splits[{index}].task: unknown task "
-                                  f"{entry.task!r}{hint} (suite tasks: {', '.join(self.tasks)})")
         unknown = [label for label in self.verdict if label not in labels]
         if len(self.verdict) not in (0, 2) or unknown:
             raise ConfigError(f"{path}.verdict: two labels from presets ({', '.join(labels)})")
