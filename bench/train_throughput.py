@@ -88,7 +88,7 @@ def bench_mlm(vocab: int, batch: int, seq: int, steps: int) -> dict:
     objective = MaskedLMObjective(config.objectives[0], Tok())
     ids = torch.randint(6, vocab, (batch, seq), generator=torch.Generator().manual_seed(0))
     data = {"input_ids": ids, "example_ids": torch.arange(batch), "step": 0}
-    corrupted, labels = objective.corrupt(data)
+    corrupted, labels = objective.choose(data)
 
     ours.eval(), hf.eval()
     with torch.no_grad():

@@ -69,10 +69,9 @@ def _initialise(model: nn.Module, method: str, scale: float) -> None:
 
 def build_model(model_config, vocab_size: int | None = None, seed: int | None = None,
                 objectives=()) -> LanguageModel:
-    """The one builder: embedding + encoder + LM head from a :class:`ModelConfig`.
-
-    ``objectives`` (the run's objective configs) matter only when a clm ``output`` asks
-    for a factorised softmax (hierarchical / class), which is part of the model."""
+    """The one builder: embedding + encoder + LM head from a :class:`ModelConfig`, plus the
+    heads the run's built ``objectives`` add (:meth:`Objective.heads`). A clm ``output``
+    that asks for a factorised softmax (hierarchical / class) is part of the model too."""
     embedding_config = model_config.embedding
     if vocab_size is not None:
         embedding_config.vocab_size = vocab_size
@@ -91,13 +90,16 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
                           f"{embedding_config.hidden_size}; set tie_weights: false")
     lm_head = LMHead(head_size, embedding_config.vocab_size, model_config.lm_head, embedding.tokens,
                      output_size=embedding_config.embedding_size or head_size)
-    lm_head = build_output_head(lm_head, head_size, embedding_config.vocab_size, objectives)
-    heads = {config.name: config.build_head(model_config, embedding)
-             for config in objectives or () if hasattr(config, "build_head")}
+    lm_head = build_output_head(lm_head, head_size, embedding_config.vocab_size,
+                                [objective.config for objective in objectives])
+    heads = {name: module for objective in objectives
+             for name, module in objective.heads(model_config, embedding).items()}
     model = LanguageModel(embedding, encoder, lm_head, heads)
     _initialise(model, model_config.init, model_config.init_scale)
     return model
 
 
-def build_objectives(objective_configs, tokenizer) -> list:
-    return [OBJECTIVES[config.name][1](config, tokenizer) for config in objective_configs]
+def build_objectives(objective_configs, tokenizer, seed: int = 0) -> list:
+    """The run's objectives (:class:`lmlab.objectives.base.Objective`), in config order;
+    ``seed`` seeds every random choice they make (with the step and example)."""
+    return [OBJECTIVES[config.name][1](config, tokenizer, seed) for config in objective_configs]

@@ -73,7 +73,7 @@ def test_ernie_never_half_masks_a_span_and_keeps_the_budget(ernie, batching):
     for step in range(20):
         batch = batches.batch(step)
         ids, batch_marks = batch["input_ids"], batch["unit_marks"]
-        corrupted, labels = objective.corrupt(batch)
+        corrupted, labels = objective.choose(batch)
         maskable = ids >= tokenizer.num_special
         starts = position_word_starts(batch_marks, ids, None)
         for row in range(ids.shape[0]):
@@ -159,7 +159,7 @@ def test_chinese_wwm_never_half_masks_a_word_and_never_runs_jieba_per_batch(chin
     multi = 0
     for step in range(10):
         batch = batches.batch(step)
-        _, labels = objective.corrupt(batch)
+        _, labels = objective.choose(batch)
         ids = batch["input_ids"]
         starts = position_word_starts(batch["unit_marks"], ids, objective.starts_word)
         for row in range(ids.shape[0]):

@@ -111,7 +111,7 @@ def test_span_head_and_multiple_choice_head():
     features = [{"choices": [{"ids": [1, 5, 2], "segments": [0, 0, 0]}] * 4, "label": 3},
                 {"choices": [{"ids": [1, 6, 7, 2], "segments": [0, 0, 1, 1]}] * 2, "label": 0}]
     batch = collate(features, "multiple_choice", 0)
-    assert batch["ids"].shape == (8, 4) and batch["num_choices"] == 4
+    assert batch["input_ids"].shape == (8, 4) and batch["num_choices"] == 4
     choice = MultipleChoiceHead(D, SequenceHeadConfig("cls", 0.0))
     scores = choice(torch.randn(8, 4, D), batch)
     assert scores.shape == (2, 4) and (scores[1, 2:] < -1e3).all()

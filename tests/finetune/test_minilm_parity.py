@@ -52,7 +52,7 @@ def test_sequence_classification_matches_bert_for_sequence_classification(minilm
                              ("It rained all day.", "The weather was dry and it was sunny.")]]
     batch = collate(features, "classification", tokenizer.pad_id)
     with torch.no_grad():
-        expected = reference(input_ids=batch["ids"], attention_mask=batch["attention_mask"],
+        expected = reference(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                              token_type_ids=batch["segments"]).logits
         got = ours(batch)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)

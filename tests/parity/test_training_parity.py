@@ -63,11 +63,11 @@ def test_bert_mlm_training_follows_hf_for_twelve_steps():
         mask[2, 24:] = 0  # one padded row
         batch = {"input_ids": ids, "attention_mask": mask, "step": step,
                  "segments": torch.zeros_like(ids)}
-        masked = objective.prepare_inputs(batch)
+        masked = objective.corrupt(batch)
         assert (masked["mlm_labels"] != IGNORE).sum() > 0
 
         our_optimizer.zero_grad(set_to_none=True)
-        loss, _ = combined_loss(ours, [objective], [mlm], batch)
+        loss, _ = combined_loss(ours, [objective], batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ours.parameters(), train.grad_clip)
         our_optimizer.step()

@@ -69,7 +69,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_corpus, tmp_path
 
     run = tmp_path / "nan"
     config = tiny_config("gpt/tiny", tiny_corpus, steps=6, every=2)
-    real_call = clm.CausalLMObjective.__call__
+    real_call = clm.CausalLMObjective.loss
 
     def poisoned(self, model, batch):
         output = real_call(self, model, batch)
@@ -77,7 +77,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_corpus, tmp_path
             return output._replace(loss=output.loss * float("nan"))
         return output
 
-    monkeypatch.setattr(clm.CausalLMObjective, "__call__", poisoned)
+    monkeypatch.setattr(clm.CausalLMObjective, "loss", poisoned)
     with pytest.raises(TrainingDiverged, match=r"step 3: the loss is nan.*checkpoint \(step 2\)"):
         train(config, run, log=lambda *_: None)
     state = torch.load(run / "checkpoint" / "trainer_state.pt", weights_only=True)

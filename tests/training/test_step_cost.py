@@ -13,7 +13,7 @@ def test_mlm_step_flops_match_the_closed_form(tiny_corpus):
         f"data.dataset={tiny_corpus}", "data.seq_len=16", "data.batch_size=4"])
     parts = training_parts(config)
     batch = parts.batches.batch(0)
-    _, labels = parts.objectives[0].corrupt(batch)
+    _, labels = parts.objectives[0].choose(batch)
     masked = int((labels != IGNORE).sum())
     encoder, hidden = config.model.encoder, config.model.embedding.hidden_size
     batch_size, length = batch["input_ids"].shape

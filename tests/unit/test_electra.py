@@ -14,8 +14,8 @@ class _Tok:
 
 def _setup():
     config = load_config(preset_path("electra/tiny"))
-    model = build_model(config.model, vocab_size=40, seed=0, objectives=config.objectives)
     (objective,) = build_objectives(config.objectives, _Tok())
+    model = build_model(config.model, vocab_size=40, seed=0, objectives=[objective])
     ids = torch.randint(6, 40, (3, 20))
     ids[:, 0], ids[:, -1] = 3, 4
     return config, model, objective, {"input_ids": ids, "example_ids": torch.arange(3), "step": 0}
@@ -51,11 +51,11 @@ def test_discriminator_labels_mark_exactly_the_replaced_positions(monkeypatch):
         return real_forward(self, ids, *args, **kwargs)
 
     monkeypatch.setattr(type(model), "forward", record_inputs)
-    output = objective(model, batch)
+    output = objective.loss(model, objective.corrupt(batch))
     replaced_input = captured["inputs"][-1]  # what the discriminator saw
     expected = (replaced_input != batch["input_ids"]).float().flatten()
     assert torch.equal(captured["targets"], expected)
-    corrupted, labels = objective.masker.corrupt(batch)
+    corrupted, labels = objective.masker.choose(batch)
     chosen = labels != -100
     assert torch.equal(replaced_input[~chosen], batch["input_ids"][~chosen])  # only chosen change
     assert output.loss.requires_grad
@@ -69,7 +69,7 @@ def test_a_generator_that_samples_the_original_gives_label_original(monkeypatch)
         return batch_["input_ids"][chosen]
 
     monkeypatch.setattr(electra, "_sample_rows", sample_originals)
-    output = objective(model, batch)
+    output = objective.loss(model, objective.corrupt(batch))
     assert output.metrics["replaced_fraction"] == 0.0
 
 

@@ -17,7 +17,7 @@ def _batch(rows=400, length=128, step=0):
 def test_rate_and_80_10_10_proportions_over_a_large_sample():
     objective = MaskedLMObjective(MaskedLMConfig(), _Tok())
     batch = _batch()
-    corrupted, labels = objective.corrupt(batch)
+    corrupted, labels = objective.choose(batch)
     chosen = labels != -100
     maskable_per_row = 128 - 3
     assert (chosen.sum(1) == round(0.15 * maskable_per_row)).all()  # exactly 19 per row
@@ -36,7 +36,7 @@ def test_rate_and_80_10_10_proportions_over_a_large_sample():
 def test_special_tokens_are_never_chosen_or_introduced():
     objective = MaskedLMObjective(MaskedLMConfig(mask_rate=0.5), _Tok())
     batch = _batch(rows=200)
-    corrupted, labels = objective.corrupt(batch)
+    corrupted, labels = objective.choose(batch)
     special = batch["input_ids"] < 6
     assert (labels[special] == -100).all()
     assert torch.equal(corrupted[special], batch["input_ids"][special])
@@ -49,9 +49,9 @@ def test_static_masking_repeats_and_dynamic_masking_changes_with_step():
     dynamic = MaskedLMObjective(MaskedLMConfig(masking="dynamic"), _Tok())
     batch0, batch1 = _batch(rows=8, step=0), None
     batch1 = {**batch0, "step": 7}
-    assert torch.equal(static.corrupt(batch0)[1], static.corrupt(batch1)[1])
-    assert not torch.equal(dynamic.corrupt(batch0)[1], dynamic.corrupt(batch1)[1])
-    assert torch.equal(dynamic.corrupt(batch0)[1], dynamic.corrupt(dict(batch0))[1])
+    assert torch.equal(static.choose(batch0)[1], static.choose(batch1)[1])
+    assert not torch.equal(dynamic.choose(batch0)[1], dynamic.choose(batch1)[1])
+    assert torch.equal(dynamic.choose(batch0)[1], dynamic.choose(dict(batch0))[1])
 
 
 def test_at_least_one_token_is_masked_in_short_rows():

@@ -14,8 +14,8 @@ class _Tok:
 
 def test_bert_objectives_share_one_forward_and_add_up():
     config = load_config(preset_path("bert/tiny"))
-    model = build_model(config.model, vocab_size=60, seed=0, objectives=config.objectives).eval()
     objectives = build_objectives(config.objectives, _Tok())
+    model = build_model(config.model, vocab_size=60, seed=0, objectives=objectives).eval()
     assert set(model.heads) == {"nsp"}
     ids = torch.randint(6, 60, (4, 16))
     ids[:, 0], ids[:, 7], ids[:, 15] = 3, 4, 4
@@ -25,10 +25,13 @@ def test_bert_objectives_share_one_forward_and_add_up():
     calls = []
     model.encoder.register_forward_hook(lambda *args: calls.append(1))
     with torch.no_grad():
-        total, metrics = combined_loss(model, objectives, config.objectives, batch)
+        total, metrics = combined_loss(model, objectives, batch)
         assert len(calls) == 1
         mlm, nsp = objectives
         # NSP reads the same corrupted pair as MLM (BERT's pre-training loss).
-        separate = mlm(model, batch).loss + nsp(model, mlm.prepare_inputs(batch)).loss
+        # Each loss from its own forward of the same (deterministically) corrupted pair.
+        separate = (mlm.loss(model, mlm.corrupt(batch)).loss
+                    + nsp.loss(model, mlm.corrupt(batch)).loss)
+        assert len(calls) == 3
     torch.testing.assert_close(total, separate)
     assert {"mlm_loss", "nsp_loss", "nsp_accuracy"} <= set(metrics)

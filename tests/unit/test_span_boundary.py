@@ -47,9 +47,9 @@ def test_loss_uses_exactly_the_span_tokens_and_their_boundaries():
     ids = torch.randint(6, 11, (2, 8), generator=torch.Generator().manual_seed(1))
     labels = torch.where(UNITS >= 0, ids, torch.full_like(ids, -100))
     hidden = torch.randn(2, 8, 8, requires_grad=True)
-    batch = {"mlm_units": UNITS, "mlm_labels": labels}
-    loss = SpanBoundaryObjective(SpanBoundaryConfig()).loss(
-        model, batch, SimpleNamespace(hidden=hidden)).loss
+    batch = {"mlm_units": UNITS, "mlm_labels": labels,
+             "encoder_output": SimpleNamespace(hidden=hidden)}  # the shared forward pass
+    loss = SpanBoundaryObjective(SpanBoundaryConfig()).loss(model, batch).loss
     # The hand-written eq. of §3.2 over the six span tokens.
     left = hidden[[0, 0, 0, 0, 1, 1], [1, 1, 1, 5, 0, 0]]
     right = hidden[[0, 0, 0, 0, 1, 1], [5, 5, 5, 7, 3, 3]]
@@ -66,7 +66,7 @@ def test_mlm_exposes_the_spans_it_chose():
     objective = MaskedLMObjective(MaskedLMConfig(unit="span"), tokenizer)
     ids = torch.randint(6, 100, (3, 40), generator=torch.Generator().manual_seed(0))
     ids[:, 0], ids[:, -1] = 3, 4  # [CLS] ... [SEP]
-    batch = objective.prepare_inputs({"input_ids": ids, "step": 0})
+    batch = objective.corrupt({"input_ids": ids, "step": 0})
     chosen = batch["mlm_labels"] != -100
     assert torch.equal(chosen, batch["mlm_units"] >= 0)
     for row in range(3):  # every unit is one contiguous span inside [CLS] … [SEP]

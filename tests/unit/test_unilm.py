@@ -35,7 +35,7 @@ def test_kinds_rotate_with_the_paper_frequencies_and_batches_get_their_mask():
     attention = torch.ones(2, 8, dtype=torch.long)
     attention[1, 6:] = 0
     step = next(s for s in range(100) if objective.kind_for_step(s) == "seq2seq")
-    batch = objective.prepare_inputs({"input_ids": ids, "attention_mask": attention,
+    batch = objective.corrupt({"input_ids": ids, "attention_mask": attention,
                                       "example_ids": torch.arange(2), "step": step})
     mask = batch["attention_mask"]
     assert mask.shape == (2, 8, 8) and not mask[1, :, 6:].any()  # padding never attended

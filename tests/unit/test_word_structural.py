@@ -42,8 +42,8 @@ def test_shuffle_is_invertible_and_avoids_masked_and_special_tokens(rate):
     original = _batch()
     mlm = MaskedLMObjective(MaskedLMConfig(), TOKENIZER)
     wso = WordStructuralObjective(WordStructuralConfig(shuffle_rate=rate), TOKENIZER)
-    masked = mlm.prepare_inputs(original)
-    shuffled = wso.prepare_inputs(masked)
+    masked = mlm.corrupt(original)
+    shuffled = wso.corrupt(masked)
     labels = shuffled["wso_labels"]
     on = labels != -100
     assert on.any()
@@ -78,7 +78,7 @@ def test_static_shuffles_repeat_dynamic_ones_change():
     for mode in ("static", "dynamic"):
         wso = WordStructuralObjective(WordStructuralConfig(masking=mode, shuffle_rate=0.3),
                                       TOKENIZER)
-        labels[mode] = [wso.prepare_inputs(mlm.prepare_inputs({**batch, "step": s}))["wso_labels"]
+        labels[mode] = [wso.corrupt(mlm.corrupt({**batch, "step": s}))["wso_labels"]
                         for s in (1, 2)]
     assert torch.equal(*labels["static"]) and not torch.equal(*labels["dynamic"])
 

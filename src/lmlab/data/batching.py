@@ -16,6 +16,9 @@ import torch
 
 from lmlab.errors import DataError
 
+IGNORE = -100
+"""Label of a position that is not predicted (PyTorch's ``ignore_index``)."""
+
 
 def wrap_cls_sep(rows: torch.Tensor, cls_id: int, sep_id: int) -> torch.Tensor:
     """(B, L) text blocks -> (B, L+2) ``[CLS] … [SEP]`` sequences (masked-LM inputs)."""
@@ -48,6 +51,51 @@ def eval_blocks(ids: np.ndarray, seq_len: int, cls_id: int, sep_id: int, batch_s
         if marks is not None:
             batch["unit_marks"] = wrap_marks(marks, starts)
         yield batch
+
+
+def eval_windows(ids: np.ndarray, seq_len: int, stride: int | None = None,
+                 batch_size: int = 16, max_tokens: int = 0):
+    """Causal held-out windows: window w starts at ``w * stride`` and predicts the labels
+    ``[start + 1, start + T]``; the first window scores all of them, every later one only
+    its last ``stride`` (the rest is context, labelled IGNORE), so each token is scored
+    once with at least ``T - stride`` tokens of context. The last, shorter window scores
+    what is left. Yields {"input_ids", "labels"} (b, T)."""
+    stride = stride or max(1, seq_len // 2)
+    if not 0 < stride <= seq_len:
+        raise DataError(f"stride must be in 1..seq_len={seq_len}, got {stride}")
+    stream = torch.from_numpy(np.asarray(ids[: max_tokens or len(ids)], dtype=np.int64))
+    last = len(stream) - 1  # number of predictable tokens
+    starts = list(range(0, max(1, last - seq_len + stride), stride))
+    full = [s for s in starts if s + seq_len <= last]
+    tail = [s for s in starts if s + seq_len > last]
+    for group in range(0, len(full), batch_size):
+        chosen = full[group: group + batch_size]
+        index = torch.tensor(chosen)[:, None] + torch.arange(seq_len + 1)  # (b, T+1)
+        windows = stream[index]
+        labels = windows[:, 1:].clone()  # (b, T)
+        for row, start in enumerate(chosen):
+            if start > 0:
+                labels[row, : seq_len - stride] = IGNORE
+        yield {"input_ids": windows[:, :-1], "labels": labels}
+    for start in tail[:1]:
+        scored_until = (full[-1] + seq_len) if full else 0
+        window = stream[start: last + 1][None]  # (1, L+1)
+        keep = last - scored_until
+        if keep <= 0:
+            continue
+        labels = window[:, 1:].clone()
+        labels[0, : labels.shape[1] - keep] = IGNORE
+        yield {"input_ids": window[:, :-1], "labels": labels}
+
+
+def eval_stream(ids: np.ndarray, seq_len: int, max_tokens: int = 0):
+    """The split as one stream of (1, T) windows for recurrent encoders, which carry their
+    state from window to window (reset at the first), so every token has the whole
+    preceding split as context."""
+    stream = torch.from_numpy(np.asarray(ids[: max_tokens or len(ids)], dtype=np.int64))
+    for start in range(0, len(stream) - 1, seq_len):
+        chunk = stream[start: start + seq_len + 1][None]  # (1, T+1)
+        yield {"input_ids": chunk[:, :-1], "labels": chunk[:, 1:], "reset_memory": start == 0}
 
 
 class StreamBatches:

@@ -8,14 +8,16 @@ valid and 5% test.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Iterator
 
 from lmlab.data import catalogue
+from lmlab.data import unit_marks as marks_module
 from lmlab.data.corpus import CorpusLine, iter_lines
 from lmlab.data.token_store import TokenStore, store_key
-from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
+from lmlab.data.tokenizers import TextTokenizer, train_tokenizer, word_start_table
 from lmlab.errors import DataError
 
 SPLITS = ("train", "valid", "test")
@@ -112,8 +114,6 @@ def prepare_tokenizer(data_config) -> TextTokenizer:
              if not line.is_boundary)
     if kind not in ("bpe", "wordpiece", "unigram"):
         return train_tokenizer(lines, data_config.tokenizer, kind, unk)
-    import hashlib
-
     path, by_fraction = split_source(data_config.dataset, "train")
     stat = path.stat()
     identity = (f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{by_fraction}|{kind}|{unk}|"
@@ -141,18 +141,14 @@ def token_store(data_config, tokenizer: TextTokenizer, split: str) -> TokenStore
 def unit_marks(data_config, objective_configs, tokenizer: TextTokenizer, split: str,
                store: TokenStore):
     """(N,) uint8 text-derived masking units of ``store`` (jieba words, ERNIE spans) when an
-    objective asks for them (``unit_source``), else None; built once beside the store
-    (:mod:`lmlab.data.unit_marks`)."""
-    sources = {o.unit_source() for o in objective_configs
-               if hasattr(o, "unit_source") and o.unit_source()}
+    objective config asks for them (``unit_source()``, part of every objective config),
+    else None; built once beside the store (:mod:`lmlab.data.unit_marks`)."""
+    sources = {o.unit_source() for o in objective_configs} - {None}
     if not sources:
         return None
     if len(sources) > 1:
         raise DataError(f"objectives ask for different masking units {sorted(sources)}; "
                         f"one run can use one")
-    from lmlab.data import unit_marks as marks_module
-    from lmlab.objectives.mlm import word_start_table
-
     table = word_start_table(tokenizer)
     return marks_module.load_or_build(
         store, sources.pop(), tokenizer,

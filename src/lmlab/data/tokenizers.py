@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 
+import torch
+
 from lmlab.errors import ConfigError, DataError
 
 PAD, EOS, CLS, SEP, MASK = "<pad>", "<eos>", "[CLS]", "[SEP]", "[MASK]"
@@ -238,3 +240,17 @@ def train_tokenizer(lines: Iterable[str], config: TokenizerConfig, kind: str,
     if backend.get_vocab_size() <= len(_special_tokens(unk_token)):
         raise DataError("the training corpus gave an empty vocabulary")
     return TextTokenizer(backend, kind, unk_token)
+
+
+def word_start_table(tokenizer) -> torch.Tensor | None:
+    """(V,) bool: whether each vocabulary entry starts a word. WordPiece marks
+    continuations with '##'; byte-level BPE and Unigram mark word starts with 'Ġ' / '▁';
+    word-level and character vocabularies (None) start a word with every token."""
+    kind = getattr(tokenizer, "kind", "word")
+    if kind in ("word", "char") or not hasattr(tokenizer, "id_to_token"):
+        return None
+    tokens = [tokenizer.id_to_token(i) or "" for i in range(tokenizer.vocab_size)]
+    if kind == "wordpiece":
+        return torch.tensor([not t.startswith("##") for t in tokens])
+    marker = "Ġ" if kind == "bpe" else "▁"
+    return torch.tensor([t.startswith(marker) for t in tokens])

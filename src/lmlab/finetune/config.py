@@ -3,6 +3,8 @@ and the config saved in a fine-tuned run folder."""
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,6 +46,10 @@ class FinetuneOptions:
     num_threads: int = 1
     """torch intra-op threads (1 is fastest on a shared 2-core machine)."""
     progress: bool = True
+    device: str = "auto"
+    """auto, cpu, cuda, cuda:N or mps (as ``train.device``)."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """As ``train.precision``: bf16 on a capable GPU, fp32 on CPU."""
 
     def validate(self, path: str) -> None:
         checks = {"lr": self.lr > 0, "epochs": self.epochs > 0, "batch_size": self.batch_size > 0,
@@ -53,7 +59,8 @@ class FinetuneOptions:
                   "patience": self.patience >= 0, "evals_per_epoch": self.evals_per_epoch >= 1,
                   "max_train_examples": self.max_train_examples >= 0,
                   "dropout": 0 <= self.dropout < 1, "doc_stride": self.doc_stride > 0,
-                  "max_unk_rate": 0 <= self.max_unk_rate <= 1, "num_threads": self.num_threads >= 0}
+                  "max_unk_rate": 0 <= self.max_unk_rate <= 1, "num_threads": self.num_threads >= 0,
+                  "device": re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device) is not None}
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"{path}.{name}: bad value {getattr(self, name)!r}")

@@ -116,7 +116,7 @@ def collate(features: list[dict], kind: str, pad_id: int) -> dict:
         if all("label" in f for f in features):
             batch["labels"] = torch.tensor([f["label"] for f in features])
         return batch
-    batch = {"ids": _pad([f["ids"] for f in features], pad_id),
+    batch = {"input_ids": _pad([f["ids"] for f in features], pad_id),
              "segments": _pad([f["segments"] for f in features]),
              "attention_mask": _pad([[1] * len(f["ids"]) for f in features])}
     if kind == "tagging":

@@ -42,7 +42,7 @@ class FineTuneModel(nn.Module):
         self.head = head
 
     def forward(self, batch: dict) -> torch.Tensor:
-        hidden = self.backbone(batch["ids"], batch["attention_mask"], batch["segments"]).hidden
+        hidden = self.backbone(batch["input_ids"], batch["attention_mask"], batch["segments"]).hidden
         return self.head(hidden, batch)  # (B, C) | (B,) | (B, W, K) | (B, T, 2) | (B, K)
 
 

@@ -9,16 +9,19 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 
+from lmlab.data.batching import IGNORE, eval_stream, eval_windows
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import LossOutput, detach_memory
+from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective,
+                                   detach_memory, perplexity_summary)
 from lmlab.objectives.softmax.config import FACTORISED, SAMPLED, OutputConfig
 from lmlab.objectives.softmax.output import SampledSoftmax
 from lmlab.objectives.softmax.proposal import unigram_counts
 
 
 @dataclass
-class CausalLMConfig:
+class CausalLMConfig(ConfigDefaults):
     name: Literal["clm"] = "clm"
     weight: float = 1.0
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -28,6 +31,9 @@ class CausalLMConfig:
     def validate(self, path: str) -> None:
         if self.weight <= 0:
             raise ConfigError(f"{path}.weight: must be > 0")
+
+    def describe(self) -> str:
+        return self.name if self.output.kind == "full" else f"{self.name} ({self.output.kind})"
 
     def check_compatible(self, run_config, path: str) -> None:
         encoder = run_config.model.encoder
@@ -39,33 +45,40 @@ class CausalLMConfig:
                               f"model.lm_head.tie_weights: false")
 
 
-class CausalLMObjective:
-    causal = True
+class CausalLMObjective(StatelessObjective):
+    """Next-token loss; held out, token-level perplexity (:mod:`lmlab.evaluation.perplexity`
+    documents the windows)."""
 
-    def __init__(self, config: CausalLMConfig, tokenizer=None):
-        self.config = config
-        self.memory = None  # carried recurrent state (detached)
-        self.seed = 0  # set by the trainer; sampled losses draw from (seed, step)
+    causal = True
+    evaluation_kind = "causal"
+
+    def __init__(self, config: CausalLMConfig, tokenizer=None, seed: int = 0):
+        super().__init__(config, tokenizer, seed)
+        self.memory = None  # carried recurrent state (detached), training
+        self.eval_memory = None  # the same while reading a held-out stream
         self.sampler = SampledSoftmax(config.output) if config.output.kind in SAMPLED else None
 
     def prepare(self, model, train_ids) -> None:
         """Give the output layer the train split's unigram counts (proposal, tree, classes).
         Runs before a resumed run loads its weights, so the initialisation it may do is
         overwritten there."""
-        if self.sampler is None and not hasattr(model.lm_head, "set_counts"):
+        set_counts = getattr(model.lm_head, "set_counts", None)  # factorised softmaxes only
+        if self.sampler is None and set_counts is None:
             return
         counts = unigram_counts(train_ids, model.embedding.tokens.num_embeddings)  # (V,)
         if self.sampler is not None:
             self.sampler.set_counts(counts)
             self.sampler.initialise(model.lm_head)
-        if hasattr(model.lm_head, "set_counts"):
-            model.lm_head.set_counts(counts)
+        if set_counts is not None:
+            set_counts(counts)
 
-    def __call__(self, model, batch: dict) -> LossOutput:
-        memory = None if (batch.get("reset_memory") or not model.recurrent) else self.memory
+    def _forward(self, model, batch: dict, carried):
+        memory = None if (batch.get("reset_memory") or not model.recurrent) else carried
         output = model(batch["input_ids"], batch.get("attention_mask"), memory=memory)
-        if model.recurrent:
-            self.memory = detach_memory(output.memory)
+        return output, (detach_memory(output.memory) if model.recurrent else None)
+
+    def loss(self, model, batch: dict) -> LossOutput:
+        output, self.memory = self._forward(model, batch, self.memory)
         labels = batch["labels"]  # (B, T)
         extra = {}
         if self.sampler is not None and model.training:
@@ -73,8 +86,27 @@ class CausalLMObjective:
                                             labels.flatten(), self.seed, batch.get("step", 0))
         else:
             loss = model.lm_head.loss(output.hidden.flatten(0, 1), labels.flatten())
-        tokens = int((labels != -100).sum())
+        tokens = int((labels != IGNORE).sum())
         return LossOutput(loss, {"loss": loss.item(), "tokens": tokens, **extra})
+
+    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
+        self.eval_memory = None
+        if model.recurrent:
+            return eval_stream(ids, settings.seq_len, settings.max_tokens)
+        return eval_windows(ids, settings.seq_len, settings.stride, settings.batch_size,
+                            settings.max_tokens)
+
+    def evaluate(self, model, batch: dict) -> dict:
+        """Summed NLL of the scored labels under the exact softmax, row by row."""
+        output, self.eval_memory = self._forward(model, batch, self.eval_memory)
+        logits = model.lm_head(output.hidden)  # (b, T, V)
+        labels = batch["labels"]
+        nll = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE,
+                              reduction="none")  # (b, T), 0 where not scored
+        return {"nll": sum(row.sum().item() for row in nll), "tokens": int((labels != IGNORE).sum())}
+
+    def summarize(self, totals: dict) -> dict:
+        return perplexity_summary(totals, "causal")
 
     # The carried state is part of the trainer state, so resume is exact.
     def state_dict(self) -> dict:

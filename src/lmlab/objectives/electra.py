@@ -19,6 +19,7 @@ original or replaced. Loss: ``L_MLM(generator) + λ · L_Disc`` with λ = 50 (§
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,15 +27,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmlab.data.batching import IGNORE
+from lmlab.encoders.transformer import build_transformer
 from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead, LMHeadConfig
 from lmlab.layers.feed_forward import activation_fn
-from lmlab.objectives.base import LossOutput
-from lmlab.objectives.mlm import IGNORE, MaskedLMConfig, MaskedLMObjective, _row_generator
+from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput,
+                                   StatelessObjective, row_generator)
+from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 
 
 @dataclass
-class ElectraConfig:
+class ElectraConfig(ConfigDefaults):
     name: Literal["rtd"] = "rtd"
     weight: float = 1.0
     discriminator_weight: float = 50.0
@@ -66,8 +70,9 @@ class ElectraConfig:
             raise ConfigError(f"{path}.generator_size: a generator of width "
                               f"{round(hidden * self.generator_size)} cannot have {heads} heads")
 
-    def build_head(self, model_config, embedding) -> nn.Module:
-        return ElectraModules(model_config, embedding, self)
+    def describe(self) -> str:
+        return (f"{self.name} ({self.masking}, generator ×{self.generator_size:g}, "
+                f"λ {self.discriminator_weight:g})")
 
 
 class ElectraModules(nn.Module):
@@ -75,7 +80,6 @@ class ElectraModules(nn.Module):
 
     def __init__(self, model_config, embedding, config: ElectraConfig):
         super().__init__()
-        from lmlab.registry import ENCODERS  # late: the registry imports this module
 
         width = embedding.tokens.embedding_dim  # E, shared with the discriminator
         hidden = model_config.embedding.hidden_size
@@ -86,7 +90,7 @@ class ElectraModules(nn.Module):
             ffn_size=max(1, round(encoder_config.ffn_size * config.generator_size)),
             share_layers="none")
         self.generator_in = nn.Linear(width, generator_width)
-        self.generator = ENCODERS["transformer"][1](generator_width, generator_encoder)
+        self.generator = build_transformer(generator_width, generator_encoder)
         self.generator_head = LMHead(generator_width, embedding.tokens.num_embeddings,
                                      LMHeadConfig(tie_weights=True, transform=True, bias=True,
                                                   activation=encoder_config.activation),
@@ -99,22 +103,29 @@ class ElectraModules(nn.Module):
         return self.discriminator_out(self.activation(self.discriminator_dense(hidden))).squeeze(-1)  # (B, T)
 
 
-class ElectraObjective:
-    causal = False
+class ElectraObjective(StatelessObjective):
+    """Held out: the generator's masked-token perplexity and the discriminator's
+    replaced-token accuracy on fixed-seed masks (ELECTRA has no LM over its own outputs)."""
 
-    def __init__(self, config: ElectraConfig, tokenizer):
-        self.config = config
+    evaluation_kind = "generator-masked"
+
+    def __init__(self, config: ElectraConfig, tokenizer, seed: int = 0):
+        super().__init__(config, tokenizer, seed)
         self.masker = MaskedLMObjective(
-            MaskedLMConfig(mask_rate=config.mask_rate, masking=config.masking), tokenizer)
-        self.seed = 0
+            MaskedLMConfig(mask_rate=config.mask_rate, masking=config.masking), tokenizer, seed)
 
-    def __call__(self, model, batch: dict) -> LossOutput:
+    def heads(self, model_config, embedding) -> dict:
+        return {self.config.name: ElectraModules(model_config, embedding, self.config)}
+
+    def corrupt(self, batch: dict) -> dict:
+        corrupted, labels = self.masker.choose(batch)
+        return {**batch, "rtd_input_ids": corrupted, "rtd_labels": labels}
+
+    def loss(self, model, batch: dict) -> LossOutput:
         modules: ElectraModules = model.heads[self.config.name]
-        self.masker.seed = self.seed
         ids, mask, segments = batch["input_ids"], batch.get("attention_mask"), batch.get("segments")
-        corrupted, labels = self.masker.corrupt(batch)
+        corrupted, labels = batch["rtd_input_ids"], batch["rtd_labels"]
         chosen = labels != IGNORE  # (B, T)
-
         # Generator: shared embeddings -> its width -> its encoder -> MLM at chosen positions.
         embedded = model.embedding(corrupted, segments)  # (B, T, H = E, see check_compatible)
         generator_hidden = modules.generator(modules.generator_in(embedded), mask).hidden
@@ -122,14 +133,12 @@ class ElectraObjective:
         # (one decoder product instead of two).
         logits = modules.generator_head(generator_hidden[chosen]).float()  # (N, V)
         generator_loss = F.cross_entropy(logits, labels[chosen])
-
         # Sample replacements (no gradient: the generator is trained by MLM only).
         with torch.no_grad():
             sampled = _sample_rows(logits, batch, chosen, self.seed)
         replaced_ids = ids.clone()
         replaced_ids[chosen] = sampled
         is_replaced = (replaced_ids != ids).float()  # sampling the original = "original"
-
         hidden = model(replaced_ids, mask, segments).hidden  # (B, T, H)
         scores = modules.discriminate(hidden)  # (B, T)
         real = mask.bool() if mask is not None else torch.ones_like(ids, dtype=torch.bool)
@@ -140,6 +149,24 @@ class ElectraObjective:
                                  "discriminator_loss": discriminator_loss.item(),
                                  "replaced_fraction": is_replaced[real].mean().item(),
                                  "discriminator_accuracy": accuracy})
+
+    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
+        return self.masker.evaluation_batches(model, ids, settings)
+
+    def evaluate(self, model, batch: dict) -> dict:
+        """Per-batch means, averaged over batches by :meth:`summarize`."""
+        metrics = self.loss(model, self.corrupt(batch)).metrics
+        block = batch["input_ids"].shape[1] - 2
+        return {"generator_loss": metrics["generator_loss"], "batches": 1,
+                "discriminator_accuracy": metrics["discriminator_accuracy"],
+                "tokens": batch["input_ids"].shape[0] * block}
+
+    def summarize(self, totals: dict) -> dict:
+        batches = max(1, totals.get("batches", 0))
+        mean = totals.get("generator_loss", 0.0) / batches
+        return {"perplexity": math.exp(mean), "loss": mean, "tokens": int(totals.get("tokens", 0)),
+                "discriminator_accuracy": totals.get("discriminator_accuracy", 0.0) / batches,
+                "kind": "generator-masked"}
 
 
 def _sample_rows(logits: torch.Tensor, batch: dict, chosen: torch.Tensor, seed: int) -> torch.Tensor:
@@ -152,7 +179,7 @@ def _sample_rows(logits: torch.Tensor, batch: dict, chosen: torch.Tensor, seed: 
     rows = chosen.nonzero()[:, 0]  # batch row of each chosen position
     uniform = torch.empty(len(rows))
     for row in rows.unique().tolist():
-        generator = _row_generator(seed, batch.get("step", 0), int(example_ids[row]), 7)
+        generator = row_generator(seed, batch.get("step", 0), int(example_ids[row]), 7)
         where = rows == row
         uniform[where] = torch.rand(int(where.sum()), generator=generator)
     draws = (uniform * cumulative[:, -1])[:, None]  # (N, 1) in [0, total)

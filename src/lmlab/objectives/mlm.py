@@ -27,16 +27,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 
+from lmlab.data.batching import IGNORE, eval_blocks
+from lmlab.data.tokenizers import word_start_table
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import LossOutput
+from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective,
+                                   perplexity_summary, row_generator, shared_forward)
 from lmlab.objectives.masking_units import choose_spans, choose_tokens, choose_whole_words
-
-IGNORE = -100
 
 
 @dataclass
-class MaskedLMConfig:
+class MaskedLMConfig(ConfigDefaults):
     name: Literal["mlm"] = "mlm"
     weight: float = 1.0
     mask_rate: float = 0.15
@@ -90,6 +92,10 @@ class MaskedLMConfig:
             return ("jieba", "")
         return None
 
+    def describe(self) -> str:
+        details = [value for value in (self.unit, self.masking) if value != "token"]
+        return f"{self.name} ({', '.join(details)})"
+
     def check_compatible(self, run_config, path: str) -> None:
         if getattr(run_config.model.encoder, "mask", None) != "bidirectional":
             raise ConfigError(f"{path}: mlm needs a bidirectional encoder; set "
@@ -97,28 +103,6 @@ class MaskedLMConfig:
         if run_config.data.batching not in ("blocks", "pairs"):
             raise ConfigError(f"{path}: mlm needs data.batching: blocks (or pairs, with a "
                               f"sentence-pair objective)")
-
-
-def word_start_table(tokenizer) -> torch.Tensor | None:
-    """(V,) bool: whether each vocabulary entry starts a word. WordPiece marks
-    continuations with '##'; byte-level BPE and Unigram mark word starts with 'Ġ' / '▁';
-    word-level vocabularies start a word with every token."""
-    kind = getattr(tokenizer, "kind", "word")
-    if kind in ("word", "char") or not hasattr(tokenizer, "id_to_token"):
-        return None
-    tokens = [tokenizer.id_to_token(i) or "" for i in range(tokenizer.vocab_size)]
-    if kind == "wordpiece":
-        return torch.tensor([not t.startswith("##") for t in tokens])
-    marker = "Ġ" if kind == "bpe" else "▁"
-    return torch.tensor([t.startswith(marker) for t in tokens])
-
-
-def _row_generator(*seed_parts: int) -> torch.Generator:
-    # A small, stable mix of the parts into one 63-bit seed.
-    seed = 0x9E3779B97F4A7C15
-    for part in seed_parts:
-        seed = (seed * 6364136223846793005 + int(part) + 1442695040888963407) % (1 << 63)
-    return torch.Generator().manual_seed(seed)
 
 
 def _choose(candidates, starts_word, config: MaskedLMConfig, generator):
@@ -177,27 +161,31 @@ def position_word_starts(marks: torch.Tensor, ids: torch.Tensor,
     return (marks == 1) | ((marks == 0) & vocab)
 
 
-class MaskedLMObjective:
-    causal = False
+class MaskedLMObjective(StatelessObjective):
+    """BERT's cloze; held out, masked-token perplexity under a static, fixed-seed masking
+    of ``[CLS] … [SEP]`` blocks with the run's corruption settings."""
 
-    def __init__(self, config: MaskedLMConfig, tokenizer):
-        self.config = config
+    evaluation_kind = "masked"
+
+    def __init__(self, config: MaskedLMConfig, tokenizer, seed: int = 0):
+        super().__init__(config, tokenizer, seed)
         self.mask_id = tokenizer.mask_id
         self.num_special = tokenizer.num_special
         self.vocab_size = tokenizer.vocab_size
-        self.seed = 0
+        self.tokenizer = tokenizer  # its [CLS]/[SEP] wrap held-out blocks
         self.starts_word = (word_start_table(tokenizer) if config.unit != "token" else None)
 
-    def corrupt(self, batch: dict, return_units: bool = False):
+    def choose(self, batch: dict, return_units: bool = False, static: bool = False):
         """(corrupted ids, labels) [+ unit ids with ``return_units``], all (B, T).
 
         Text-derived units (jieba words, ERNIE spans) are read from ``batch["unit_marks"]``;
         a batch without them (a caller that passes bare ids) falls back to the
-        vocabulary's word starts."""
+        vocabulary's word starts. ``static`` masks by example only, whatever the config."""
         ids = batch["input_ids"]
         example_ids = batch.get("example_ids", torch.arange(ids.shape[0]))
-        step = batch.get("step", 0) if self.config.masking == "dynamic" else -1
-        generators = [_row_generator(self.seed, step, int(e)) for e in example_ids]
+        dynamic = self.config.masking == "dynamic" and not static
+        step = batch.get("step", 0) if dynamic else -1
+        generators = [row_generator(self.seed, step, int(e)) for e in example_ids]
         maskable = ids >= self.num_special
         if "attention_mask" in batch:
             maskable &= batch["attention_mask"].bool()
@@ -208,20 +196,34 @@ class MaskedLMObjective:
                            self.num_special, self.vocab_size, self.starts_word,
                            position_starts, return_units)
 
-    def prepare_inputs(self, batch: dict) -> dict:
-        """The corruption: the batch with masked ``input_ids``, ``mlm_labels`` and
-        ``mlm_units`` (the span index of each chosen position, -1 elsewhere)."""
-        corrupted, labels, units = self.corrupt(batch, return_units=True)
+    def corrupt(self, batch: dict, static: bool = False) -> dict:
+        """The batch with masked ``input_ids``, ``mlm_labels`` and ``mlm_units`` (the span
+        index of each chosen position, -1 elsewhere)."""
+        corrupted, labels, units = self.choose(batch, return_units=True, static=static)
         return {**batch, "input_ids": corrupted, "mlm_labels": labels, "mlm_units": units}
 
-    def loss(self, model, batch: dict, output) -> LossOutput:
+    def loss(self, model, batch: dict) -> LossOutput:
+        output = shared_forward(model, batch)
         labels = batch["mlm_labels"]
         chosen = labels != IGNORE  # (B, T)
         targets = labels[chosen]  # (N,): chosen positions only
         loss = model.lm_head.loss(output.hidden[chosen], targets)
         return LossOutput(loss, {"loss": loss.item(), "tokens": int(chosen.sum())})
 
-    def __call__(self, model, batch: dict) -> LossOutput:
-        batch = self.prepare_inputs(batch)
-        output = model(batch["input_ids"], batch.get("attention_mask"), batch.get("segments"))
-        return self.loss(model, batch, output)
+    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
+        block = settings.seq_len - 2
+        max_blocks = max(1, settings.max_tokens // block) if settings.max_tokens else 0
+        return eval_blocks(ids, settings.seq_len, self.tokenizer.cls_id, self.tokenizer.sep_id,
+                           settings.batch_size, max_blocks, settings.marks)
+
+    def evaluate(self, model, batch: dict) -> dict:
+        corrupted, labels = self.choose(batch, static=True)
+        hidden = model(corrupted).hidden
+        chosen = labels != IGNORE
+        logits = model.lm_head(hidden[chosen])
+        nll = F.cross_entropy(logits, labels[chosen], reduction="sum")
+        return {"nll": nll.item(), "tokens": int(chosen.sum())}
+
+    def summarize(self, totals: dict) -> dict:
+        return perplexity_summary(totals, "masked")
+

@@ -24,11 +24,11 @@ from torch import nn
 
 from lmlab.data.pairs import PAIR_TASKS
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import LossOutput
+from lmlab.objectives.base import ConfigDefaults, LossOutput, StatelessObjective, shared_forward
 
 
 @dataclass
-class SentencePairConfig:
+class SentencePairConfig(ConfigDefaults):
     name: Literal["nsp", "sop", "sso"] = "nsp"
     weight: float = 1.0
 
@@ -47,9 +47,6 @@ class SentencePairConfig:
         if len(pair_objectives) > 1:
             raise ConfigError(f"{path}: one sentence-pair objective per run, got {pair_objectives}")
 
-    def build_head(self, model_config, embedding) -> nn.Module:
-        return PairClassifier(model_config.embedding.hidden_size, PAIR_TASKS[self.name])
-
 
 class PairClassifier(nn.Module):
     def __init__(self, hidden_size: int, num_classes: int):
@@ -61,23 +58,17 @@ class PairClassifier(nn.Module):
         return self.classifier(torch.tanh(self.pooler(cls_hidden)))  # (B, classes)
 
 
-class SentencePairObjective:
-    causal = False
+class SentencePairObjective(StatelessObjective):
+    """No corruption of its own: the pair and its label come from the batching."""
 
-    def __init__(self, config: SentencePairConfig, tokenizer=None):
-        self.config = config
-        self.seed = 0
+    def heads(self, model_config, embedding) -> dict:
+        return {self.config.name: PairClassifier(model_config.embedding.hidden_size,
+                                                 PAIR_TASKS[self.config.name])}
 
-    def prepare_inputs(self, batch: dict) -> dict:
-        return batch  # the pair and its label come from the batching
-
-    def loss(self, model, batch: dict, output) -> LossOutput:
+    def loss(self, model, batch: dict) -> LossOutput:
+        output = shared_forward(model, batch)
         logits = model.heads[self.config.name](output.hidden[:, 0])  # (B, classes)
         labels = batch["pair_labels"]
         loss = F.cross_entropy(logits, labels)
         accuracy = (logits.argmax(-1) == labels).float().mean().item()
         return LossOutput(loss, {"loss": loss.item(), "accuracy": accuracy})
-
-    def __call__(self, model, batch: dict) -> LossOutput:
-        output = model(batch["input_ids"], batch.get("attention_mask"), batch.get("segments"))
-        return self.loss(model, batch, output)

@@ -32,11 +32,11 @@ from torch import nn
 from lmlab.errors import ConfigError
 from lmlab.layers.feed_forward import activation_fn
 from lmlab.layers.linear_cross_entropy import linear_cross_entropy
-from lmlab.objectives.base import LossOutput
+from lmlab.objectives.base import ConfigDefaults, LossOutput, StatelessObjective, shared_forward
 
 
 @dataclass
-class SpanBoundaryConfig:
+class SpanBoundaryConfig(ConfigDefaults):
     name: Literal["sbo"] = "sbo"
     weight: float = 1.0
     max_relative_positions: int = 32
@@ -55,9 +55,6 @@ class SpanBoundaryConfig:
             raise ConfigError(f"{path}: sbo predicts the spans of an mlm objective with "
                               f"unit: span; add {{name: mlm, unit: span}} to objectives")
 
-    def build_head(self, model_config, embedding) -> nn.Module:
-        return SpanBoundaryHead(model_config.embedding.hidden_size, embedding.tokens,
-                                self.max_relative_positions, self.layer_norm_eps)
 
 
 class SpanBoundaryHead(nn.Module):
@@ -104,17 +101,17 @@ def span_targets(units: torch.Tensor) -> tuple[torch.Tensor, ...]:
             positions - start[span_index])
 
 
-class SpanBoundaryObjective:
-    causal = False
+class SpanBoundaryObjective(StatelessObjective):
+    """No corruption of its own: the spans are the mlm objective's (``mlm_units``)."""
 
-    def __init__(self, config: SpanBoundaryConfig, tokenizer=None):
-        self.config = config
-        self.seed = 0
+    def heads(self, model_config, embedding) -> dict:
+        config = self.config
+        return {config.name: SpanBoundaryHead(model_config.embedding.hidden_size,
+                                              embedding.tokens, config.max_relative_positions,
+                                              config.layer_norm_eps)}
 
-    def prepare_inputs(self, batch: dict) -> dict:
-        return batch  # the spans are the mlm objective's (``mlm_units``)
-
-    def loss(self, model, batch: dict, output) -> LossOutput:
+    def loss(self, model, batch: dict) -> LossOutput:
+        output = shared_forward(model, batch)
         head: SpanBoundaryHead = model.heads[self.config.name]
         rows, positions, left, right, relative = span_targets(batch["mlm_units"])
         if rows.numel() == 0:  # nothing masked in the batch: a zero that keeps the graph

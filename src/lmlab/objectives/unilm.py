@@ -23,8 +23,9 @@ from typing import Literal
 import torch
 
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import LossOutput
-from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective, _row_generator
+from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput,
+                                   StatelessObjective, row_generator, shared_forward)
+from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 
 KINDS = ("bidirectional", "left_to_right", "right_to_left", "seq2seq")
 
@@ -47,7 +48,7 @@ def unilm_mask(kind: str, length: int, source_length: int = 0) -> torch.Tensor:
 
 
 @dataclass
-class UniLMConfig:
+class UniLMConfig(ConfigDefaults):
     name: Literal["unilm"] = "unilm"
     weight: float = 1.0
     mask_rate: float = 0.15
@@ -70,19 +71,21 @@ class UniLMConfig:
             raise ConfigError(f"{path}: unilm needs model.embedding.num_segments >= 2")
 
 
-class UniLMObjective:
-    causal = False
+class UniLMObjective(StatelessObjective):
+    """Held out: its bidirectional LM, which is BERT's cloze (§2.2): masked-token
+    perplexity with full attention, the run's mask rate and BERT's 80/10/10 corruption."""
 
-    def __init__(self, config: UniLMConfig, tokenizer):
-        self.config = config
-        self.masker = MaskedLMObjective(MaskedLMConfig(mask_rate=config.mask_rate), tokenizer)
-        self.seed = 0
+    evaluation_kind = "masked"
+
+    def __init__(self, config: UniLMConfig, tokenizer, seed: int = 0):
+        super().__init__(config, tokenizer, seed)
+        self.masker = MaskedLMObjective(MaskedLMConfig(mask_rate=config.mask_rate), tokenizer, seed)
 
     def kind_for_step(self, step: int) -> str:
         weights = torch.tensor(self.config.kind_weights, dtype=torch.float64)
-        return KINDS[int(torch.multinomial(weights, 1, generator=_row_generator(self.seed, step, -7)))]
+        return KINDS[int(torch.multinomial(weights, 1, generator=row_generator(self.seed, step, -7)))]
 
-    def prepare_inputs(self, batch: dict) -> dict:
+    def corrupt(self, batch: dict) -> dict:
         ids = batch["input_ids"]
         batch_size, length = ids.shape
         kind = self.kind_for_step(batch.get("step", 0))
@@ -93,21 +96,24 @@ class UniLMObjective:
             real = int(padding[row].sum())
             source = 0
             if kind == "seq2seq":  # split point in [1, real-1], drawn per example
-                generator = _row_generator(self.seed, batch.get("step", 0), int(example_ids[row]), -8)
+                generator = row_generator(self.seed, batch.get("step", 0), int(example_ids[row]), -8)
                 source = int(torch.randint(1, max(2, real), (1,), generator=generator))
                 segments[row, source:real] = 1
             masks.append(unilm_mask(kind, length, source) & padding[row][None, :])
-        self.masker.seed = self.seed
-        corrupted, labels = self.masker.corrupt(batch)
+        corrupted, labels = self.masker.choose(batch)
         return {**batch, "input_ids": corrupted, "mlm_labels": labels, "segments": segments,
                 "attention_mask": torch.stack(masks), "unilm_kind": kind}  # mask: (B, T, T)
 
-    def loss(self, model, batch: dict, output) -> LossOutput:
-        result = self.masker.loss(model, batch, output)
+    def loss(self, model, batch: dict) -> LossOutput:
+        result = self.masker.loss(model, batch)
         return LossOutput(result.loss, {**result.metrics,
                                         f"{batch['unilm_kind']}_loss": result.metrics["loss"]})
 
-    def __call__(self, model, batch: dict) -> LossOutput:
-        batch = self.prepare_inputs(batch)
-        output = model(batch["input_ids"], batch["attention_mask"], batch["segments"])
-        return self.loss(model, batch, output)
+    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
+        return self.masker.evaluation_batches(model, ids, settings)
+
+    def evaluate(self, model, batch: dict) -> dict:
+        return self.masker.evaluate(model, batch)
+
+    def summarize(self, totals: dict) -> dict:
+        return self.masker.summarize(totals)

@@ -30,8 +30,9 @@ from typing import Literal
 import torch
 
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import LossOutput
-from lmlab.objectives.mlm import IGNORE, _row_generator
+from lmlab.data.batching import IGNORE
+from lmlab.objectives.base import (ConfigDefaults, LossOutput, StatelessObjective,
+                                   row_generator, shared_forward)
 
 # The five non-identity orders of a trigram.
 PERMUTATIONS = torch.tensor([p for p in itertools.permutations(range(3)) if p != (0, 1, 2)])
@@ -39,7 +40,7 @@ _STREAM = 11  # a distinct generator stream from the MLM's masks
 
 
 @dataclass
-class WordStructuralConfig:
+class WordStructuralConfig(ConfigDefaults):
     name: Literal["wso"] = "wso"
     weight: float = 1.0
     shuffle_rate: float = 0.05
@@ -52,6 +53,9 @@ class WordStructuralConfig:
             raise ConfigError(f"{path}.weight: must be > 0")
         if not 0.0 < self.shuffle_rate <= 1.0:
             raise ConfigError(f"{path}.shuffle_rate: must be in (0, 1], got {self.shuffle_rate}")
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.masking})"
 
     def check_compatible(self, run_config, path: str) -> None:
         names = [o.name for o in run_config.objectives]
@@ -87,15 +91,12 @@ def shuffle_trigrams(ids: torch.Tensor, allowed: torch.Tensor, rate: float,
     return shuffled, labels
 
 
-class WordStructuralObjective:
-    causal = False
-
-    def __init__(self, config: WordStructuralConfig, tokenizer):
-        self.config = config
+class WordStructuralObjective(StatelessObjective):
+    def __init__(self, config: WordStructuralConfig, tokenizer, seed: int = 0):
+        super().__init__(config, tokenizer, seed)
         self.num_special = tokenizer.num_special
-        self.seed = 0
 
-    def prepare_inputs(self, batch: dict) -> dict:
+    def corrupt(self, batch: dict) -> dict:
         ids = batch["input_ids"]  # (B, T), already MLM-corrupted
         allowed = (ids >= self.num_special) & (batch["mlm_labels"] == IGNORE)
         if "attention_mask" in batch:
@@ -104,12 +105,13 @@ class WordStructuralObjective:
         step = batch.get("step", 0) if self.config.masking == "dynamic" else -1
         shuffled, labels = ids.clone(), torch.full_like(ids, IGNORE)
         for row, example in enumerate(example_ids.tolist()):
-            generator = _row_generator(self.seed, step, example, _STREAM)
+            generator = row_generator(self.seed, step, example, _STREAM)
             shuffled[row], labels[row] = shuffle_trigrams(ids[row], allowed[row],
                                                           self.config.shuffle_rate, generator)
         return {**batch, "input_ids": shuffled, "wso_labels": labels}
 
-    def loss(self, model, batch: dict, output) -> LossOutput:
+    def loss(self, model, batch: dict) -> LossOutput:
+        output = shared_forward(model, batch)
         labels = batch["wso_labels"]
         chosen = labels != IGNORE  # (B, T)
         if not chosen.any():  # no trigram fits (very short rows): a zero that keeps the graph

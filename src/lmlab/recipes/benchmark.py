@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmlab.finetune.loop import finetune, write_json
+from lmlab.atomic import write_json
+from lmlab.finetune.loop import finetune
 from lmlab.recipes.benchmark_bow import bow_scores
 from lmlab.tasks.catalogue import SUITES, get_task, parse_split
 
@@ -100,7 +101,7 @@ def run_benchmark(suite: str, models: list[str], out: str, options, tasks: list[
             rows["BoW + logistic regression"][name] = bow_result(name, options)
         for model in models:
             run_dir = out_dir / "runs" / Path(model.replace("hf:", "hf_")).name / name.replace("/", "_")
-            result = finetune(model, name, options, run_dir, command)
+            result = finetune(model, name, options, run_dir, command, resume=True)
             rows[model][name] = {k: result[k] for k in ("scores", "train_seconds_per_seed",
                                                         "train_examples", "dev_examples")}
         write_json(out_dir / f"benchmark_{suite}.json", report)

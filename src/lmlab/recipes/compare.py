@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lmlab.config import RunConfig, dump_config, load_config
 from lmlab.errors import ConfigError
-from lmlab.finetune.loop import write_json
+from lmlab.atomic import write_json
 from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite, task_options
 
 UNTRAINED = "Untrained encoder (random init)"
@@ -74,15 +74,7 @@ def _structure(config: RunConfig) -> str:
 
 
 def _objectives(config: RunConfig) -> str:
-    parts = []
-    for objective in config.objectives:
-        details = [getattr(objective, key) for key in ("unit", "masking")
-                   if getattr(objective, key, "token") not in ("token", None)]
-        if objective.name == "rtd":
-            details += [f"generator ×{objective.generator_size:g}",
-                        f"λ {objective.discriminator_weight:g}"]
-        parts.append(objective.name + (f" ({', '.join(map(str, details))})" if details else ""))
-    return " + ".join(parts)
+    return " + ".join(objective.describe() for objective in config.objectives)
 
 
 def _parameter_counts(model) -> tuple[int, int]:
@@ -146,15 +138,16 @@ def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, fol
 def untrained_unit(config: RunConfig, folder: Path, log) -> dict:
     """The first preset's architecture with random weights, saved as a run to fine-tune."""
     from lmlab.data.lm_data import prepare_tokenizer
-    from lmlab.registry import build_model
+    from lmlab.registry import build_model, build_objectives
     from lmlab.training.checkpoint import save_checkpoint
 
     done = _read(folder / UNIT_FILE)
     if done is None:
         log(f"{UNTRAINED}: saving a random-init {config.model.family} encoder")
         tokenizer = prepare_tokenizer(config.data)
+        objectives = build_objectives(config.objectives, tokenizer, config.train.seed)
         model = build_model(config.model, tokenizer.vocab_size, seed=config.train.seed,
-                            objectives=config.objectives)
+                            objectives=objectives)
         save_checkpoint(folder, model, config, tokenizer, {"step": 0})
         done = {"label": UNTRAINED, "run_dir": str(folder)}
         write_json(folder / UNIT_FILE, done)
@@ -172,7 +165,7 @@ def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log)
                           f"choose another --out")
     if done is None:
         log(f"fine-tune {label} on {task} (seeds {options.seeds})")
-        done = finetune(str(base), task, options, folder, command="lmlab compare")
+        done = finetune(str(base), task, options, folder, command="lmlab compare", resume=True)
         shutil.rmtree(folder / CHECKPOINT, ignore_errors=True)  # scores are what we compare
     return done
 

@@ -36,11 +36,12 @@ def generate_from_run(run: str, prompt: str, max_new_tokens: int, temperature: f
         return ngram_generate(run, prompt, max_new_tokens, temperature, top_k, top_p, seed)
     from lmlab.errors import LmlabError
     from lmlab.evaluation.generation import generate
+    from lmlab.registry import build_objectives
     from lmlab.training.checkpoint import load_run
 
     config, tokenizer, model = load_run(run)
-    if config.objectives[0].name != "clm":
-        raise LmlabError(f"{run} is a masked LM ({config.objectives[0].name}); use "
+    if not build_objectives(config.objectives[:1], tokenizer)[0].causal:
+        raise LmlabError(f"{run} is a masked LM ({config.objectives[0].describe()}); use "
                          f"'lmlab fill-mask {run} TEXT' instead of generate")
     return generate(model, tokenizer, prompt, max_new_tokens, temperature, top_k, top_p, seed,
                     max_context=config.model.embedding.max_positions

@@ -36,7 +36,8 @@ def _command() -> str:
 def _finetune(args) -> int:
     from lmlab.finetune.loop import finetune
 
-    result = finetune(args.base, args.task, _options(args), args.out, _command())
+    result = finetune(args.base, args.task, _options(args), args.out, _command(),
+                      resume=args.resume)
     print(json.dumps({k: result[k] for k in ("task", "metric", "scores", "best_seed",
                                               "train_seconds_per_seed", "unk_rate")}))
     return 0
@@ -89,6 +90,8 @@ def _add_options(parser) -> None:
     group.add_argument("--max-answer-length", dest="max_answer_length", type=int)
     group.add_argument("--max-unk-rate", dest="max_unk_rate", type=float)
     group.add_argument("--threads", dest="num_threads", type=int)
+    group.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    group.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
     group.add_argument("--train-split", dest="train_split")
     group.add_argument("--dev-split", dest="dev_split")
     group.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -101,6 +104,8 @@ def add_commands(subparsers) -> None:
     tune.add_argument("base", metavar="BASE", help="run folder or hf:<local HF BERT folder>")
     tune.add_argument("--task", required=True, help="e.g. glue/sst2, clue/chnsenticorp")
     tune.add_argument("--out", required=True)
+    tune.add_argument("--resume", action="store_true",
+                      help="continue the fine-tuning in --out (same options) where it stopped")
     _add_options(tune)
     tune.set_defaults(run=_finetune)
 

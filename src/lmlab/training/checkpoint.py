@@ -20,6 +20,7 @@ from safetensors.torch import load_model, save_model
 from lmlab.config import RunConfig, dump_config, from_dict, load_raw
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
+from lmlab.registry import build_model, build_objectives
 
 CHECKPOINT = "checkpoint"
 _PREVIOUS = "checkpoint.previous"
@@ -92,12 +93,11 @@ def load_trainer_state(folder: Path) -> dict:
 
 def load_run(path: str | Path):
     """(config, tokenizer, model in eval mode) from a run or checkpoint folder."""
-    from lmlab.registry import build_model
-
     folder = checkpoint_folder(path)
     config = load_checkpoint_config(folder)
     tokenizer = TextTokenizer.load(folder / "tokenizer")
-    model = build_model(config.model, tokenizer.vocab_size, objectives=config.objectives)
+    model = build_model(config.model, tokenizer.vocab_size,
+                        objectives=build_objectives(config.objectives, tokenizer))
     load_weights(model, folder)
     model.eval()
     return config, tokenizer, model

@@ -1,7 +1,7 @@
-"""The parts of a training run built from its config: model (with the objectives' heads),
-objectives, the train token store and its batch source. One builder for the training loop
-and for what measures a step of it (:mod:`lmlab.training.step_cost`), so both see the
-same model, masking units and batches."""
+"""The parts of a pre-training run built from its config: model (with the objectives'
+heads), objectives, the train token store and its batch source. One builder for the
+training loop and for what measures a step of it (:mod:`lmlab.training.step_cost`), so
+both see the same model, masking units and batches."""
 
 from __future__ import annotations
 
@@ -41,15 +41,12 @@ def make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: boo
 
 def build_parts(config: RunConfig, tokenizer: TextTokenizer) -> TrainingParts:
     seed = config.train.seed
-    model = build_model(config.model, tokenizer.vocab_size, seed=seed, objectives=config.objectives)
-    objectives = build_objectives(config.objectives, tokenizer)
-    for objective in objectives:
-        objective.seed = seed
+    objectives = build_objectives(config.objectives, tokenizer, seed)
+    model = build_model(config.model, tokenizer.vocab_size, seed=seed, objectives=objectives)
     store = token_store(config.data, tokenizer, "train")
-    for objective in objectives:  # train-split statistics, e.g. unigram counts for softmax approximations
-        if hasattr(objective, "prepare"):
-            objective.prepare(model, store.ids)
-    causal = all(getattr(o, "causal", False) for o in objectives)
+    for objective in objectives:  # train-split statistics, e.g. unigram counts
+        objective.prepare(model, store.ids)
+    causal = all(objective.causal for objective in objectives)
     # Text-derived masking units (jieba words, ERNIE spans): built once beside the store.
     marks = unit_marks(config.data, config.objectives, tokenizer, "train", store)
     return TrainingParts(tokenizer, model, objectives, store,

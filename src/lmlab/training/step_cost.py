@@ -53,7 +53,7 @@ def _backward_micro_batches(parts: TrainingParts, config: RunConfig, step: int) 
     tokens = 0
     for micro in range(config.train.grad_accum):
         batch = parts.batches.batch(step * config.train.grad_accum + micro)
-        loss, _ = combined_loss(parts.model, parts.objectives, config.objectives, batch)
+        loss, _ = combined_loss(parts.model, parts.objectives, batch)
         loss.backward()
         tokens += batch["input_ids"].numel()
     return tokens

@@ -1,27 +1,30 @@
-"""The one training loop for every neural family (DESIGN §4).
+"""Pre-training: a run config becomes a :class:`PretrainingJob` for the one loop
+(:mod:`lmlab.training.loop`), which owns the steps, checkpoints and exact resume.
 
-Deterministic by construction: batch ``i`` is a pure function of the data and the step
-(:mod:`lmlab.data.batching`), dropout draws from the global torch RNG whose state is
-checkpointed, and masking draws from generators seeded by (seed, step, example). So a run
-interrupted and resumed ends with bit-identical parameters on CPU.
+The job's batch ``i`` comes from the token store's deterministic batching, its loss is the
+weighted sum of the run's objectives (:mod:`lmlab.training.objective_step`) and its
+evaluation is the run's held-out measure on the valid split
+(:mod:`lmlab.objectives.held_out`), on fixed-seed masks.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from lmlab.config import RunConfig, to_dict
+from lmlab.config import RunConfig, load_config, to_dict
 from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
 from lmlab.data.tokenizers import TextTokenizer
-from lmlab.errors import CheckpointError, TrainingDiverged
-from lmlab.evaluation.perplexity import evaluate_perplexity
+from lmlab.errors import CheckpointError
+from lmlab.objectives.base import EVALUATION_SEED, EvaluationSettings, LossOutput
+from lmlab.objectives.held_out import evaluate_held_out
+from lmlab.registry import build_objectives
 from lmlab.training import checkpoint as ckpt
-from lmlab.training.metrics_log import MetricsLog
+from lmlab.training import loop
+from lmlab.training.device import placement as resolve_placement
 from lmlab.training.objective_step import combined_loss
 from lmlab.training.optim import build_optimizer, build_scheduler
 from lmlab.training.parts import build_parts
@@ -38,9 +41,48 @@ class TrainResult:
     stopped_early: bool
 
 
+class PretrainingJob:
+    """Objectives on token-store batches; evaluated by the run's held-out measure."""
+
+    def __init__(self, config: RunConfig, tokenizer: TextTokenizer):
+        self.config, self.tokenizer = config, tokenizer
+        parts = build_parts(config, tokenizer)
+        self.model, self.objectives, self.batches = parts.model, parts.objectives, parts.batches
+        self.valid_store = token_store(config.data, tokenizer, "valid")
+        self.valid_marks = unit_marks(config.data, config.objectives, tokenizer, "valid",
+                                      self.valid_store)
+        # Held-out corruption draws from its own fixed seed, the same for every run.
+        self.evaluators = build_objectives(config.objectives, tokenizer, EVALUATION_SEED)
+
+    def batch(self, index: int) -> dict:
+        return self.batches.batch(index)
+
+    def loss(self, batch: dict) -> LossOutput:
+        return combined_loss(self.model, self.objectives, batch)
+
+    def evaluate(self) -> dict:
+        data, train = self.config.data, self.config.train
+        settings = EvaluationSettings(
+            seq_len=data.seq_len, batch_size=data.eval_batch_size, stride=data.seq_len,
+            max_tokens=train.eval_batches * data.eval_batch_size * data.seq_len,
+            marks=self.valid_marks)
+        return evaluate_held_out(self.model, self.evaluators, self.valid_store.ids, settings)
+
+    def on_evaluation(self, step: int, result: dict) -> bool:
+        return False
+
+    def state_dict(self) -> dict:
+        return {"objectives": [objective.state_dict() for objective in self.objectives]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for objective, saved in zip(self.objectives, state.get("objectives", [])):
+            objective.load_state_dict(saved)
+
+
 def _check_resume_compatible(saved: RunConfig, wanted: RunConfig | None, folder: Path) -> None:
     if wanted is None:
         return
+
     def shape(config: RunConfig) -> tuple:
         model = to_dict(config.model)
         model["embedding"].pop("vocab_size")  # filled from the tokenizer at build time
@@ -54,145 +96,54 @@ def _check_resume_compatible(saved: RunConfig, wanted: RunConfig | None, folder:
             f"choose another --out")
 
 
+def _resumed(config, run_dir: Path, overrides: list[str]):
+    """(config, tokenizer, trainer state) of the run saved in ``run_dir``."""
+    folder = ckpt.checkpoint_folder(run_dir)
+    saved = ckpt.load_checkpoint_config(folder)
+    _check_resume_compatible(saved, config, folder)
+    if overrides:
+        saved = load_config(raw=to_dict(saved), overrides=list(overrides))
+    return saved, TextTokenizer.load(folder / "tokenizer"), ckpt.load_trainer_state(folder)
+
+
+def plan_for(config: RunConfig, steps_per_epoch: int, name: str) -> loop.LoopPlan:
+    train = config.train
+    total = (math.ceil(train.max_epochs * steps_per_epoch) if train.max_epochs
+             else train.max_steps)
+    return loop.LoopPlan(
+        total_steps=total, grad_accum=train.grad_accum, grad_clip=train.grad_clip,
+        log_every=train.log_every, eval_every=train.eval_every,
+        checkpoint_every=train.checkpoint_every, max_time_s=train.max_time_s, seed=train.seed,
+        progress=train.progress, name=name,
+        count_steps=not (train.max_time_s and not train.max_epochs))
+
+
 def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
           overrides_after_resume: list[str] = (), log=print) -> TrainResult:
     """Train ``config`` into ``run_dir``; with ``resume`` continue the run saved there."""
     run_dir = Path(run_dir)
     state = None
     if resume:
-        folder = ckpt.checkpoint_folder(run_dir)
-        saved = ckpt.load_checkpoint_config(folder)
-        _check_resume_compatible(saved, config, folder)
-        if overrides_after_resume:
-            from lmlab.config import load_config
-            saved = load_config(raw=to_dict(saved), overrides=list(overrides_after_resume))
-        config = saved
-        tokenizer = TextTokenizer.load(folder / "tokenizer")
-        state = ckpt.load_trainer_state(folder)
+        config, tokenizer, state = _resumed(config, run_dir, overrides_after_resume)
     else:
         if (run_dir / ckpt.CHECKPOINT).exists():
             raise CheckpointError(f"{run_dir} already holds a run; continue it with "
                                   f"'lmlab train --resume {run_dir}' or choose another --out "
                                   f"(nothing was overwritten)")
         tokenizer = prepare_tokenizer(config.data)
-    train_cfg = config.train
-    if train_cfg.num_threads:
-        torch.set_num_threads(train_cfg.num_threads)
-
-    parts = build_parts(config, tokenizer)
-    model, objectives, batches = parts.model, parts.objectives, parts.batches
-    valid_store = token_store(config.data, tokenizer, "valid")
-    valid_marks = unit_marks(config.data, config.objectives, tokenizer, "valid", valid_store)
-    micro_per_epoch = batches.steps_per_epoch
-    steps_per_epoch = max(1, micro_per_epoch // train_cfg.grad_accum)
-    total_steps = (math.ceil(train_cfg.max_epochs * steps_per_epoch) if train_cfg.max_epochs
-                   else train_cfg.max_steps)
-    optimizer = build_optimizer(model, train_cfg)
-    scheduler = build_scheduler(optimizer, train_cfg, total_steps, steps_per_epoch)
-
-    metrics = MetricsLog(run_dir / "metrics.jsonl")
-    start_step, elapsed_before, tokens_before = 0, 0.0, 0
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+    where = resolve_placement(config.train)
+    job = PretrainingJob(config, tokenizer)
+    steps_per_epoch = max(1, job.batches.steps_per_epoch // config.train.grad_accum)
+    plan = plan_for(config, steps_per_epoch, run_dir.name)
     if state is not None:
-        ckpt.load_weights(model, ckpt.checkpoint_folder(run_dir))
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        for objective, saved_state in zip(objectives, state["objectives"]):
-            if hasattr(objective, "load_state_dict"):  # only stateful objectives have one
-                objective.load_state_dict(saved_state)
-        start_step, elapsed_before = int(state["step"]), float(state["elapsed"])
-        tokens_before = int(state["tokens"])
-        metrics.truncate_after(start_step)
-        log(f"resuming {run_dir} at step {start_step}/{total_steps}")
-    else:
-        # Take a fresh RNG stream for training, independent of how the model was built.
-        torch.manual_seed(train_cfg.seed + 1)
-
-    def trainer_state(step: int, elapsed: float, tokens: int) -> dict:
-        return {"step": step, "elapsed": elapsed, "tokens": tokens,
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": torch.get_rng_state(),
-                "objectives": [o.state_dict() if hasattr(o, "state_dict") else {}
-                               for o in objectives]}
-
-    def save(step: int, elapsed: float, tokens: int) -> None:
-        ckpt.save_checkpoint(run_dir, model, config, tokenizer, trainer_state(step, elapsed, tokens))
-
-    def quick_eval() -> dict:
-        budget = train_cfg.eval_batches * config.data.eval_batch_size * config.data.seq_len
-        result = evaluate_perplexity(model, config, tokenizer, valid_store.ids,
-                                     stride=config.data.seq_len, max_tokens=budget,
-                                     marks=valid_marks)
-        model.train()
-        return result
-
-    # A time-budgeted run has no meaningful step total: show a counter, not a 100-hour ETA.
-    time_bound = bool(train_cfg.max_time_s) and not train_cfg.max_epochs
-    progress = _progress(start_step, None if time_bound else total_steps, train_cfg.progress,
-                         run_dir.name)
-    model.train()
-    step, tokens, loss_value = start_step, tokens_before, float("nan")
-    began = time.perf_counter()
-    window_start, window_tokens = began, 0
-    last_saved = start_step
-    stopped_early = False
-    while step < total_steps:
-        optimizer.zero_grad(set_to_none=True)
-        step_metrics: dict = {}
-        for micro in range(train_cfg.grad_accum):
-            batch = batches.batch(step * train_cfg.grad_accum + micro)
-            loss, batch_metrics = combined_loss(model, objectives, config.objectives, batch)
-            step_metrics.update(batch_metrics)
-            loss = loss / train_cfg.grad_accum
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"step {step}: the loss is {loss.item()}; the run stopped and its last "
-                    f"good checkpoint (step {last_saved}) in {run_dir / ckpt.CHECKPOINT} is "
-                    f"kept; lower train.lr or raise train.warmup_steps, then resume")
-            loss.backward()
-            window_tokens += batch["input_ids"].numel()
-        if train_cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        loss_value = loss.item() * train_cfg.grad_accum
-        progress.update(1)
-        progress.set_postfix(loss=f"{loss_value:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
-                             refresh=False)
-        now = time.perf_counter()
-        if train_cfg.log_every and step % train_cfg.log_every == 0:
-            tokens += window_tokens
-            metrics.write({"step": step, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
-                           "tokens_per_s": window_tokens / max(1e-9, now - window_start),
-                           "elapsed_s": elapsed_before + now - began, **step_metrics})
-            window_start, window_tokens = now, 0
-        if train_cfg.eval_every and step % train_cfg.eval_every == 0 and step < total_steps:
-            result = quick_eval()
-            metrics.write({"step": step, "eval_ppl": result["perplexity"],
-                           "eval_loss": result["loss"]})
-        out_of_time = train_cfg.max_time_s and elapsed_before + now - began >= train_cfg.max_time_s
-        if (train_cfg.checkpoint_every and step % train_cfg.checkpoint_every == 0) or out_of_time:
-            save(step, elapsed_before + now - began, tokens + window_tokens)
-            last_saved = step
-        if out_of_time:
-            stopped_early = step < total_steps
-            break
-    progress.close()
-    tokens += window_tokens
-    train_seconds = elapsed_before + time.perf_counter() - began
-    if last_saved != step:
-        save(step, train_seconds, tokens)
-    valid = quick_eval()
-    metrics.write({"step": step, "eval_ppl": valid["perplexity"], "eval_loss": valid["loss"],
-                   "final": True})
-    return TrainResult(run_dir, step, train_seconds,
-                       (tokens - tokens_before) / max(1e-9, train_seconds - elapsed_before),
-                       loss_value, valid, stopped_early)
-
-
-def _progress(start: int, total: int, enabled: bool, name: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=start, disable=not enabled, desc=f"train {name}",
-                unit="step", dynamic_ncols=True, mininterval=1.0)
+        ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir))
+    job.model.to(where.device)
+    if config.train.compile:
+        job.model.compile()
+    optimizer = build_optimizer(job.model, config.train)
+    scheduler = build_scheduler(optimizer, config.train, plan.total_steps, steps_per_epoch)
+    result = loop.run(job, optimizer, scheduler, plan, run_dir, where, state, log)
+    return TrainResult(run_dir, result.steps, result.train_seconds, result.tokens_per_second,
+                       result.final_loss, result.evaluation, result.stopped_early)

@@ -1,0 +1,231 @@
+"""The one training loop (DESIGN §4): pre-training, fine-tuning and what comes next.
+
+The loop owns everything that is the same for every kind of training: device placement
+and autocast, gradient accumulation, clipping, the optimizer and schedule steps, the
+divergence stop, JSONL logging and the progress bar, the evaluation cadence, atomic
+checkpoints and exact resume. What differs comes in as a :class:`Job`: the batch of a
+step, the loss of a batch (an objective, or a task head) and what is evaluated.
+
+Deterministic by construction: micro-batch ``i`` is a pure function of ``i``
+(:meth:`Job.batch`), dropout draws from the global torch RNG whose state is checkpointed,
+and corruption draws from generators seeded by (seed, step, example). A run interrupted
+and resumed therefore ends with bit-identical parameters on CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from lmlab.errors import TrainingDiverged
+from lmlab.objectives.base import LossOutput
+from lmlab.training import checkpoint as ckpt
+from lmlab.training.device import Placement
+from lmlab.training.metrics_log import MetricsLog
+
+
+class Job(Protocol):
+    """What one kind of training supplies to the loop."""
+
+    model: torch.nn.Module
+    config: object
+    """Written as ``config.yaml`` beside the weights (``dump_config``-able)."""
+    tokenizer: object
+    """Written as ``tokenizer/`` beside the weights."""
+
+    def batch(self, index: int) -> dict:
+        """Micro-batch ``index`` (= step × grad_accum + micro), a pure function of it."""
+
+    def loss(self, batch: dict) -> LossOutput:
+        """The (weighted) loss of one micro-batch and its metrics to log."""
+
+    def evaluate(self) -> dict:
+        """Held-out metrics (the model is in eval mode; the loop restores train mode)."""
+
+    def on_evaluation(self, step: int, result: dict) -> bool:
+        """React to an evaluation (keep the best weights, count patience); True stops."""
+
+    def state_dict(self) -> dict:
+        """Job state exact resume needs (carried memory, best score), tensors only."""
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`."""
+
+
+@dataclass
+class LoopPlan:
+    """How long and how often. Built from ``TrainConfig`` (pre-training) or from the
+    fine-tuning options."""
+
+    total_steps: int
+    grad_accum: int = 1
+    grad_clip: float = 0.0
+    log_every: int = 0
+    eval_every: int = 0
+    checkpoint_every: int = 0
+    max_time_s: float = 0.0
+    seed: int = 0
+    progress: bool = True
+    name: str = "train"
+    count_steps: bool = True
+    """Show a step total in the progress bar (False for time-bounded runs: no 100-h ETA)."""
+    final_evaluation: bool = True
+
+
+@dataclass
+class LoopResult:
+    steps: int
+    train_seconds: float
+    tokens_per_second: float
+    final_loss: float
+    evaluation: dict | None
+    stopped_early: bool
+
+
+@dataclass
+class _Clock:
+    step: int
+    elapsed_before: float
+    tokens: int
+    began: float
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.began
+
+
+def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement: Placement,
+        state: dict | None = None, log: Callable[[str], None] = print) -> LoopResult:
+    """Train ``job`` for ``plan.total_steps`` optimizer steps into ``run_dir``, resuming
+    from ``state`` (a checkpoint's trainer state) when given."""
+    metrics = MetricsLog(run_dir / "metrics.jsonl")
+    clock = _Clock(0, 0.0, 0, time.perf_counter())
+    scaler = placement.scaler()
+    if state is not None:
+        _restore(job, optimizer, scheduler, scaler, state)
+        clock = _Clock(int(state["step"]), float(state["elapsed"]), int(state["tokens"]),
+                       time.perf_counter())
+        metrics.truncate_after(clock.step)
+        log(f"resuming {run_dir} at step {clock.step}/{plan.total_steps}")
+    else:
+        # A fresh RNG stream for training, independent of how the model was built.
+        torch.manual_seed(plan.seed + 1)
+    tokens_before, last_saved = clock.tokens, clock.step
+    progress = tqdm(total=plan.total_steps if plan.count_steps else None, initial=clock.step,
+                    disable=not plan.progress, desc=f"train {plan.name}", unit="step",
+                    dynamic_ncols=True, mininterval=1.0)
+    window = (time.perf_counter(), 0)  # (start, tokens) of the logging window
+    loss_value, stopped_early, evaluation, evaluated_at = float("nan"), False, None, -1
+    job.model.train()
+    while clock.step < plan.total_steps:
+        loss_value, step_metrics, step_tokens = _one_step(job, optimizer, scheduler, scaler,
+                                                          plan, placement, clock.step,
+                                                          run_dir, last_saved)
+        clock.step += 1
+        window = (window[0], window[1] + step_tokens)
+        lr = scheduler.get_last_lr()[0]
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}", refresh=False)
+        step = clock.step
+        if plan.log_every and step % plan.log_every == 0:
+            now = time.perf_counter()
+            clock.tokens += window[1]
+            metrics.write({"step": step, "loss": loss_value, "lr": lr,
+                           "tokens_per_s": window[1] / max(1e-9, now - window[0]),
+                           "elapsed_s": clock.elapsed(), **step_metrics})
+            window = (now, 0)
+        stop = False
+        if plan.eval_every and step % plan.eval_every == 0 and step < plan.total_steps:
+            evaluation, evaluated_at = _evaluate(job, metrics, step), step
+            stop = job.on_evaluation(step, evaluation)
+        out_of_time = bool(plan.max_time_s) and clock.elapsed() >= plan.max_time_s
+        if (plan.checkpoint_every and step % plan.checkpoint_every == 0) or out_of_time or stop:
+            _save(job, optimizer, scheduler, scaler, run_dir,
+                  _Clock(step, clock.elapsed(), clock.tokens + window[1], 0.0))
+            last_saved = step
+        if out_of_time or stop:
+            stopped_early = step < plan.total_steps
+            break
+    progress.close()
+    clock.tokens += window[1]
+    train_seconds = clock.elapsed()
+    if last_saved != clock.step:
+        _save(job, optimizer, scheduler, scaler, run_dir,
+              _Clock(clock.step, train_seconds, clock.tokens, 0.0))
+    if plan.final_evaluation and evaluated_at != clock.step:
+        evaluation = _evaluate(job, metrics, clock.step, final=True)
+        job.on_evaluation(clock.step, evaluation)
+    speed = (clock.tokens - tokens_before) / max(1e-9, train_seconds - (state or {}).get("elapsed", 0.0))
+    return LoopResult(clock.step, train_seconds, speed, loss_value, evaluation, stopped_early)
+
+
+def _one_step(job, optimizer, scheduler, scaler, plan, placement, step, run_dir, last_saved):
+    """Zero the gradients, accumulate ``grad_accum`` micro-batches, clip, step."""
+    optimizer.zero_grad(set_to_none=True)
+    step_metrics, tokens = {}, 0
+    for micro in range(plan.grad_accum):
+        batch = placement.move(job.batch(step * plan.grad_accum + micro))
+        with placement.autocast():
+            loss, batch_metrics = job.loss(batch)
+        step_metrics.update(batch_metrics)
+        loss = loss / plan.grad_accum
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(_diverged_message(step, loss.item(), run_dir, last_saved))
+        scaler.scale(loss).backward()
+        tokens += batch["input_ids"].numel()
+    if plan.grad_clip:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(job.model.parameters(), plan.grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    return loss.item() * plan.grad_accum, step_metrics, tokens
+
+
+def _diverged_message(step: int, value: float, run_dir: Path, last_saved: int) -> str:
+    kept = (f"its last checkpoint (step {last_saved}) in {run_dir / ckpt.CHECKPOINT} is kept"
+            if (run_dir / ckpt.CHECKPOINT).exists() else "no checkpoint had been written yet")
+    return (f"step {step}: the loss is {value}; the run stopped and {kept}; lower train.lr "
+            f"or raise train.warmup_steps, then resume")
+
+
+def _evaluate(job, metrics: MetricsLog, step: int, final: bool = False) -> dict:
+    job.model.eval()
+    with torch.no_grad():
+        result = job.evaluate()
+    job.model.train()
+    record = {"step": step, **{f"eval_{key}": value for key, value in result.items()}}
+    metrics.write({**record, "final": True} if final else record)
+    return result
+
+
+def _trainer_state(job, optimizer, scheduler, scaler, clock: _Clock) -> dict:
+    state = {"step": clock.step, "elapsed": clock.elapsed_before, "tokens": clock.tokens,
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "rng": torch.get_rng_state(), "job": job.state_dict()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    if scaler.is_enabled():
+        state["scaler"] = scaler.state_dict()
+    return state
+
+
+def _save(job, optimizer, scheduler, scaler, run_dir: Path, clock: _Clock) -> None:
+    ckpt.save_checkpoint(run_dir, job.model, job.config, job.tokenizer,
+                         _trainer_state(job, optimizer, scheduler, scaler, clock))
+
+
+def _restore(job, optimizer, scheduler, scaler, state: dict) -> None:
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    if "scaler" in state:
+        scaler.load_state_dict(state["scaler"])
+    # Checkpoints written before the Job protocol kept the objectives' state at the top.
+    job.load_state_dict(state.get("job", {"objectives": state.get("objectives", [])}))
