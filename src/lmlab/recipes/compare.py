@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lmlab.config import RunConfig, dump_config, load_config
 from lmlab.errors import ConfigError
-from lmlab.finetune.loop import write_json
+from lmlab.atomic import write_json
 from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite, task_options
 
 UNTRAINED = "Untrained encoder (random init)"
