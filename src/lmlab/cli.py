@@ -7,18 +7,22 @@ exposes ``add_commands(subparsers)``; the parsers it adds set ``run=<function(ar
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from lmlab import __version__
 from lmlab.errors import LmlabError
+from lmlab.ngram import commands as ngram_commands
+from lmlab.recipes import commands as core_commands
+from lmlab.recipes import compare_commands, finetune_commands
+from lmlab.wordvec import commands as wordvec_commands
 
 # Modules that add sub-commands; read here and nowhere else (DESIGN §6.2).
 COMMAND_MODULES = (
-    "lmlab.recipes.commands",     # demo, train, eval, generate, fill-mask, data
-    "lmlab.ngram.commands",       # ngram build / score
-    "lmlab.wordvec.commands",     # embed train / eval / neighbors
-    "lmlab.recipes.finetune_commands",  # finetune, evaluate, predict, benchmark
-    "lmlab.recipes.compare_commands",   # compare (objective suites, Tables 1-2)
+    core_commands,      # demo, train, eval, generate, fill-mask, data
+    ngram_commands,     # ngram build / score
+    wordvec_commands,   # embed train / eval / neighbors
+    finetune_commands,  # finetune, evaluate, predict, benchmark
+    compare_commands,   # compare (objective suites, Tables 1-2)
 )
 
 EPILOG = """examples:
@@ -39,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).add_commands(subparsers)
+    for module in COMMAND_MODULES:
+        module.add_commands(subparsers)
     return parser
 
 
@@ -48,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from lmlab import __version__
         print(__version__)
         return 0
     if not callable(getattr(args, "run", None)):

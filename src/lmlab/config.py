@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 import yaml
 
-from lmlab.errors import ConfigError
-from lmlab.embeddings.token_embedding import EmbeddingConfig
-from lmlab.heads.lm_head import LMHeadConfig
+from lmlab import registry
 from lmlab.data.tokenizers import TokenizerConfig
+from lmlab.embeddings.token_embedding import EmbeddingConfig
+from lmlab.errors import ConfigError
+from lmlab.heads.lm_head import LMHeadConfig
 
 
 @dataclass
@@ -161,8 +162,6 @@ def _require(condition: bool, key: str, message: str) -> None:
 
 def _polymorphic_table(path: str):
     """Which name -> config class table a polymorphic key uses."""
-    from lmlab import registry  # late: registry imports the part modules
-
     if path.endswith("encoder"):
         return "encoder", {name: entry[0] for name, entry in registry.ENCODERS.items()}
     return "objective", {name: entry[0] for name, entry in registry.OBJECTIVES.items()}

@@ -61,7 +61,7 @@ def test_spilled_counts_equal_in_memory_counts(order, tmp_path):
 
 
 def test_merge_runs_small_blocks(tmp_path):
-    from lmlab.ngram.counting import unique_rows
+    from lmlab.ngram.sorted_rows import unique_rows
     from lmlab.ngram.spill import merge_runs, write_run
     rng = np.random.default_rng(0)
     runs, everything = [], []

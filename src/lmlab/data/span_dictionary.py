@@ -17,6 +17,7 @@ Phrases holding the unknown token are ignored (``<unk> <unk>`` is not an entity)
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +87,6 @@ def spans_from_conll(path: Path, min_phrase_count: int = 5) -> list[tuple[str, s
     """(phrase, type) from a CoNLL-2003 file (``word POS chunk NER`` columns): every
     multi-word entity of the BIO NER tags (type PER/ORG/LOC/MISC), and every multi-word
     chunk (ERNIE's phrase level; type NP/VP/…) seen at least ``min_phrase_count`` times."""
-    from collections import Counter
-
     entities: dict[str, str] = {}
     phrases: Counter = Counter()
     phrase_type: dict[str, str] = {}

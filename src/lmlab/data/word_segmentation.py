@@ -12,12 +12,12 @@ that word differs from the previous token's, else it continues it (mark 2).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 
 def _segmenter():
-    import logging
-
     import jieba  # heavy (dictionary load): only here, at store build time
 
     jieba.setLogLevel(logging.WARNING)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from lmlab.evaluation.squad_metrics import squad_scores
+
 
 def accuracy(predictions: Sequence, golds: Sequence) -> float:
     from sklearn.metrics import accuracy_score
@@ -77,14 +79,10 @@ def entity_prf(predictions: Sequence[Sequence[str]], golds: Sequence[Sequence[st
 
 
 def _squad(predictions, golds):
-    from lmlab.evaluation.squad_metrics import squad_scores
-
     return squad_scores(predictions, golds)
 
 
 def _cmrc(predictions, golds):
-    from lmlab.evaluation.squad_metrics import squad_scores
-
     return squad_scores(predictions, golds, chinese=True)
 
 

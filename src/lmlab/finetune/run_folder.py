@@ -17,7 +17,8 @@ from lmlab.errors import CheckpointError, ConfigError
 from lmlab.finetune.config import FinetuneRunConfig
 from lmlab.finetune.model import build_finetune_model
 from lmlab.interop.hf_folder import HF_PREFIX, load_hf_bert
-from lmlab.training.checkpoint import checkpoint_folder, load_weights, save_checkpoint
+from lmlab.registry import build_model
+from lmlab.training.checkpoint import checkpoint_folder, load_run, load_weights, save_checkpoint
 
 
 def _finetuned_config(folder: Path) -> FinetuneRunConfig | None:
@@ -38,7 +39,6 @@ def load_base(base: str):
     if _finetuned_config(folder) is not None:
         config, tokenizer, model = load_finetuned(base)
         return copy.deepcopy(config.model), tokenizer, model.backbone, None
-    from lmlab.training.checkpoint import load_run
 
     config, tokenizer, model = load_run(base)
     if getattr(model.encoder, "recurrent", False):
@@ -49,8 +49,6 @@ def load_base(base: str):
 
 def load_finetuned(path: str | Path):
     """(FinetuneRunConfig, tokenizer, FineTuneModel in eval mode)."""
-    from lmlab.registry import build_model
-
     folder = checkpoint_folder(path)
     config = _finetuned_config(folder)
     if config is None:

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import torch
 
+from lmlab.config import ModelConfig, from_dict
+from lmlab.data.tokenizers import wordpiece_from_vocab
 from lmlab.errors import CheckpointError
+from lmlab.interop.hf import bert_to_lmlab, model_config_from_hf
+from lmlab.registry import build_model
 
 HF_PREFIX = "hf:"
 
@@ -63,11 +67,6 @@ def _load_state(folder: Path) -> dict[str, torch.Tensor]:
 
 def load_hf_bert(path: str | Path):
     """(ModelConfig, TextTokenizer, LanguageModel in eval mode, pooler state or None)."""
-    from lmlab.config import ModelConfig, from_dict
-    from lmlab.data.tokenizers import wordpiece_from_vocab
-    from lmlab.interop.hf import bert_to_lmlab, model_config_from_hf
-    from lmlab.registry import build_model
-
     folder = resolve_hf_folder(path)
     hf_config = _read_json(folder / "config.json")
     if hf_config.get("model_type") != "bert":

@@ -6,6 +6,13 @@ import argparse
 import json
 import sys
 
+from lmlab.errors import ConfigError
+from lmlab.ngram.arpa import read_arpa
+from lmlab.ngram.run_folder import build_run, load_run
+from lmlab.ngram.score import iter_scores, perplexity
+from lmlab.ngram.source import iter_token_sentences, resolve_data
+from lmlab.ngram.vocab import tokenize
+
 BUILD_EPILOG = """examples:
   lmlab ngram build -o 5 --data ptb --out runs/kn5
   lmlab ngram build -o 3 --data corpus.txt --out runs/kn3 --prune 0 0 1 --vocab-limit 20000
@@ -65,7 +72,6 @@ def add_commands(subparsers) -> None:
 
 
 def run_build(args) -> int:
-    from lmlab.ngram.run_folder import build_run
     info = build_run(args.data, args.order, args.out, args.smoothing, args.prune,
                      args.vocab_limit, discount_fallback=args.discount_fallback, add_k=args.add_k,
                      memory_mb=args.memory)
@@ -76,12 +82,6 @@ def run_build(args) -> int:
 
 
 def run_score(args) -> int:
-    from lmlab.errors import ConfigError
-    from lmlab.ngram.arpa import read_arpa
-    from lmlab.ngram.run_folder import load_run
-    from lmlab.ngram.score import iter_scores, perplexity
-    from lmlab.ngram.source import iter_token_sentences, resolve_data
-    from lmlab.ngram.vocab import tokenize
     if bool(args.arpa) == bool(args.run_folder):
         raise ConfigError("give a run folder or --arpa FILE (one of them)")
     model = read_arpa(args.arpa) if args.arpa else load_run(args.run_folder)

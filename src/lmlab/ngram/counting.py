@@ -27,6 +27,8 @@ from typing import Iterable
 import numpy as np
 
 from lmlab.errors import ConfigError, DataError
+from lmlab.ngram import spill
+from lmlab.ngram.sorted_rows import unique_rows
 from lmlab.ngram.vocab import BOS, EOS, UNK, Vocabulary
 
 MAX_ORDER = 9
@@ -48,40 +50,6 @@ def check_order(order: int) -> int:
     if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
         raise ConfigError(f"n-gram order must be an integer from 1 to {MAX_ORDER}; got {order!r}")
     return int(order)
-
-
-def pack_keys(rows: np.ndarray, bits: int | None = None) -> list[np.ndarray]:
-    """Pack (M, N) ids into as few uint64 columns as fit, most significant first.
-
-    ``bits`` (default: the width of the largest id) per id, so a 5-gram over a 10k
-    vocabulary (14 bits) takes two uint64 columns instead of five. Keys packed with the
-    same ``bits`` compare like the rows, lexicographically.
-    """
-    if bits is None:
-        bits = max(1, int(rows.max(initial=0)).bit_length())
-    per_key = 64 // bits
-    keys = []
-    for start in range(0, rows.shape[1], per_key):
-        key = np.zeros(rows.shape[0], dtype=np.uint64)
-        for column in range(start, min(start + per_key, rows.shape[1])):
-            key = (key << np.uint64(bits)) | rows[:, column].astype(np.uint64)
-        keys.append(key)
-    return keys
-
-
-def unique_rows(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort rows, merge duplicates and add their counts."""
-    if rows.shape[0] == 0:
-        return rows, counts
-    keys = pack_keys(rows)
-    order = np.argsort(keys[0]) if len(keys) == 1 else np.lexsort(keys[::-1])
-    sorted_keys = [key[order] for key in keys]
-    starts = np.ones(rows.shape[0], dtype=bool)  # (M,) True where a new row begins
-    starts[1:] = False
-    for key in sorted_keys:
-        starts[1:] |= key[1:] != key[:-1]
-    first = np.flatnonzero(starts)
-    return rows[order[first]], np.add.reduceat(counts[order], first)
 
 
 def _merge(tables: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +78,6 @@ def count_ngrams(sentences: Iterable[list[str]], order: int, *, chunk_tokens: in
     order = check_order(order)
     if memory_mb is None:
         return _count(sentences, order, chunk_tokens, None, None)
-    from lmlab.ngram import spill  # imports this module
     if not memory_mb > 0:
         raise ConfigError(f"memory budget must be > 0 MB; got {memory_mb}")
     with spill.spill_folder(spill_dir) as folder:
@@ -124,8 +91,6 @@ def _count(sentences, order, chunk_tokens, memory_mb, folder) -> NgramCounts:
     flat: list[int] = []
     stack: list[tuple[np.ndarray, np.ndarray]] = []  # sorted tables, sizes decreasing
     runs: list = []  # (rows path, counts path) of tables spilled to disk
-    if memory_mb is not None:
-        from lmlab.ngram import spill
     tokens = sentences_seen = 0
     for words in sentences:
         flat.extend(padding)

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from lmlab.data import catalogue
 from lmlab.data.corpus import iter_sentences
+from lmlab.data.lm_data import split_file
 from lmlab.errors import DataError
 from lmlab.ngram.vocab import tokenize
 
@@ -24,7 +25,6 @@ def resolve_data(data: str | Path, split: str = "train") -> Path:
             raise DataError(f"{path}: no such file (expected a text file or a dataset name "
                             f"such as {', '.join(catalogue.names())})")
         return path
-    from lmlab.data.lm_data import split_file
     return split_file(str(data), split)
 
 

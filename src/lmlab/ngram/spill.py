@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lmlab.data.catalogue import cache_dir
-from lmlab.ngram.counting import pack_keys, unique_rows
+from lmlab.ngram.sorted_rows import pack_keys, unique_rows
 
 BYTES_PER_TOKEN = 400  # Python int + list slot + windows, keys, sort buffers per chunk token
 

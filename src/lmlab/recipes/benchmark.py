@@ -12,46 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from lmlab.atomic import write_json
+from lmlab.errors import DataError
 from lmlab.finetune.loop import finetune
+from lmlab.finetune.task_data import subset
 from lmlab.recipes.benchmark_bow import bow_scores
+from lmlab.report.markdown import markdown_table
 from lmlab.tasks.catalogue import SUITES, get_task, parse_split
-
-
-def _cell(result: dict | None) -> str:
-    if not result:
-        return "—"
-    parts = []
-    for value in result["scores"].values():
-        std = f"±{value['std']:.1f}" if value["std"] else ""
-        parts.append(f"{value['mean']:.1f}{std}")
-    return "/".join(parts)
-
-
-def markdown_table(suite: str, rows: dict[str, dict], tasks: list[str], missing: dict,
-                   title: str = "", averages: dict[str, str] | None = None) -> str:
-    """``averages`` replaces the Avg cell of the rows it names (e.g. mean ± std over seeds)."""
-    specs = [get_task(t) for t in tasks]
-    header = ["Model"] + [f"{s.column} ({'/'.join(_metric_names(s))})" for s in specs] + ["Avg"]
-    lines = [title or f"# {suite.upper()} dev results", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for model, results in rows.items():
-        headlines = [next(iter(results[t]["scores"].values()))["mean"]
-                     for t in tasks if results.get(t)]
-        average = f"{sum(headlines) / len(headlines):.1f}" if headlines else "—"
-        average = (averages or {}).get(model, average)
-        lines.append("| " + " | ".join([model] + [_cell(results.get(t)) for t in tasks]
-                                       + [average]) + " |")
-    lines += ["", "Scores are percentages on the dev split, mean±std over seeds; Avg is the "
-              "mean of the first metric of each available task."]
-    for task, reason in missing.items():
-        lines.append(f"- {task}: not run ({reason})")
-    return "\n".join(lines) + "\n"
-
-
-def _metric_names(spec) -> list[str]:
-    return {"mcc": ["MCC"], "accuracy": ["Acc"], "f1_accuracy": ["F1", "Acc"],
-            "pearson_spearman": ["Spearman", "Pearson"], "entity_f1": ["F1", "P", "R"],
-            "squad": ["F1", "EM"], "cmrc": ["F1", "EM"]}[spec.metric]
 
 
 def split_available(names: list[str], options) -> tuple[list[str], dict[str, str]]:
@@ -71,8 +37,6 @@ def split_available(names: list[str], options) -> tuple[list[str], dict[str, str
 
 def bow_result(name: str, options) -> dict:
     """The bag-of-words row's cell for one task, on the same train subset as the models."""
-    from lmlab.finetune.task_data import subset
-
     spec = get_task(name)
     train = subset(spec.read(options.train_split), options.max_train_examples,
                    options.subset_seed)
@@ -81,8 +45,6 @@ def bow_result(name: str, options) -> dict:
 
 def run_benchmark(suite: str, models: list[str], out: str, options, tasks: list[str] | None,
                   bow: bool = True, command: str = "") -> dict:
-    from lmlab.errors import DataError
-
     if suite not in SUITES:
         raise DataError(f"unknown suite {suite!r} (suites: {', '.join(SUITES)})")
     names = list(tasks or SUITES[suite])

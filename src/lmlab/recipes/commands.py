@@ -5,25 +5,33 @@ from __future__ import annotations
 import argparse
 import json
 
+import torch
+
+from lmlab.config import load_config
+from lmlab.data import catalogue
+from lmlab.evaluation.generation import fill_mask
+from lmlab.presets import preset_path
+from lmlab.recipes.data_info import dataset_info
+from lmlab.recipes.demo import run_demo
+from lmlab.recipes.evaluate import generate_from_run, perplexity_of_run
+from lmlab.training import trainer
+from lmlab.training.checkpoint import load_run
+
 HELP = argparse.RawDescriptionHelpFormatter
 
 
 def _train(args) -> int:
-    from lmlab.config import load_config
-    from lmlab.presets import preset_path
-    from lmlab.training.trainer import train
-
     overrides = list(args.set or [])
     if args.data:
         overrides.append(f"data.dataset={args.data}")
     if args.resume:
         config = load_config(preset_path(args.config), overrides) if args.config else None
-        result = train(config, args.resume, resume=True,
-                       overrides_after_resume=[] if config else overrides)
+        result = trainer.train(config, args.resume, resume=True,
+                               overrides_after_resume=[] if config else overrides)
     else:
         if not args.config or not args.out:
             raise SystemExit("lmlab train: give CONFIG and --out (or --resume RUN)")
-        result = train(load_config(preset_path(args.config), overrides), args.out)
+        result = trainer.train(load_config(preset_path(args.config), overrides), args.out)
     print(json.dumps({"run": str(result.run_dir), "steps": result.steps,
                       "train_seconds": round(result.train_seconds, 1),
                       "tokens_per_second": round(result.tokens_per_second),
@@ -33,11 +41,7 @@ def _train(args) -> int:
 
 
 def _eval_perplexity(args) -> int:
-    from lmlab.recipes.evaluate import perplexity_of_run
-
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     result = perplexity_of_run(args.run_dir, args.data, args.split, args.stride, args.max_tokens)
     print(json.dumps(result))
@@ -45,17 +49,12 @@ def _eval_perplexity(args) -> int:
 
 
 def _generate(args) -> int:
-    from lmlab.recipes.evaluate import generate_from_run
-
     print(generate_from_run(args.run_dir, args.prompt, args.max_new_tokens, args.temperature,
                             args.top_k, args.top_p, args.seed))
     return 0
 
 
 def _fill_mask(args) -> int:
-    from lmlab.evaluation.generation import fill_mask
-    from lmlab.training.checkpoint import load_run
-
     _, tokenizer, model = load_run(args.run_dir)
     predictions = fill_mask(model, tokenizer, args.text, args.top_k)
     if not predictions:
@@ -67,8 +66,6 @@ def _fill_mask(args) -> int:
 
 
 def _data_list(args) -> int:
-    from lmlab.data import catalogue
-
     for name in catalogue.names():
         entry = catalogue.get(name)
         print(f"{name:18} {', '.join(entry.splits):20} {entry.description}")
@@ -77,15 +74,11 @@ def _data_list(args) -> int:
 
 
 def _data_info(args) -> int:
-    from lmlab.recipes.data_info import dataset_info
-
     print(json.dumps(dataset_info(args.name, verify=args.verify), indent=1))
     return 0
 
 
 def _demo(args) -> int:
-    from lmlab.recipes.demo import run_demo
-
     run_demo(out=args.out, budget_seconds=args.budget, data=args.data)
     return 0
 

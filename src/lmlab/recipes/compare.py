@@ -19,10 +19,20 @@ import shutil
 import time
 from pathlib import Path
 
-from lmlab.config import RunConfig, dump_config, load_config
-from lmlab.errors import ConfigError
 from lmlab.atomic import write_json
+from lmlab.config import RunConfig, dump_config, load_config
+from lmlab.data.lm_data import prepare_tokenizer
+from lmlab.errors import ConfigError
+from lmlab.finetune.loop import finetune
+from lmlab.presets import preset_path
+from lmlab.recipes.benchmark import bow_result, split_available
 from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite, task_options
+from lmlab.registry import build_model, build_objectives
+from lmlab.report.compare_tables import (table1_markdown, table2_json, table2_markdown,
+                                         verdict_line)
+from lmlab.training.checkpoint import CHECKPOINT, save_checkpoint
+from lmlab.training.step_cost import flops_per_step, training_parts
+from lmlab.training.trainer import train
 
 UNTRAINED = "Untrained encoder (random init)"
 BOW = "BoW + logistic regression"
@@ -49,7 +59,6 @@ def _read(path: Path) -> dict | None:
 
 def run_configs(suite: CompareSuite, suite_path: str, extra: list[str]) -> dict[str, RunConfig]:
     """Every preset at the suite's shared size; a missing preset is named before any work."""
-    from lmlab.presets import preset_path
 
     configs = {}
     for index, entry in enumerate(suite.presets):
@@ -84,7 +93,6 @@ def _parameter_counts(model) -> tuple[int, int]:
 
 def _step_cost(config: RunConfig, folder: Path, fingerprint: str) -> dict:
     """FLOPs per step and parameter counts, measured once and kept in the unit folder."""
-    from lmlab.training.step_cost import flops_per_step, training_parts
 
     cost = _read(folder / "flops.json")
     if cost is not None and cost.pop("fingerprint", None) != fingerprint:
@@ -103,8 +111,6 @@ def _step_cost(config: RunConfig, folder: Path, fingerprint: str) -> dict:
 
 def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, folder: Path,
                   log) -> dict:
-    from lmlab.training.checkpoint import CHECKPOINT
-    from lmlab.training.trainer import train
 
     fingerprint = _fingerprint(dump_config(config), suite.budget_flops, suite.warmup_ratio)
     done = _read(folder / UNIT_FILE)
@@ -137,9 +143,6 @@ def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, fol
 
 def untrained_unit(config: RunConfig, folder: Path, log) -> dict:
     """The first preset's architecture with random weights, saved as a run to fine-tune."""
-    from lmlab.data.lm_data import prepare_tokenizer
-    from lmlab.registry import build_model, build_objectives
-    from lmlab.training.checkpoint import save_checkpoint
 
     done = _read(folder / UNIT_FILE)
     if done is None:
@@ -156,8 +159,6 @@ def untrained_unit(config: RunConfig, folder: Path, log) -> dict:
 
 def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log) -> dict:
     """Fine-tune ``base`` on ``task`` (every seed); only results.json is kept."""
-    from lmlab.finetune.loop import finetune
-    from lmlab.training.checkpoint import CHECKPOINT
 
     done = _read(folder / "results.json")
     if done is not None and _protocol(done["options"]) != _protocol(options.__dict__):
@@ -171,7 +172,6 @@ def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log)
 
 
 def bow_unit(task: str, options, folder: Path) -> dict:
-    from lmlab.recipes.benchmark import bow_result
 
     done = _read(folder / f"{_slug(task)}.json")
     if done is None:
@@ -187,9 +187,6 @@ def _row_order(suite: CompareSuite) -> list[SuiteEntry]:
 
 def write_tables(out: Path, suite: CompareSuite, units: list[dict], rows: dict, tasks: list[str],
                  missing: dict) -> None:
-    from lmlab.report.compare_tables import (table1_markdown, table2_json, table2_markdown,
-                                             verdict_line)
-
     table1 = table1_markdown(units, suite.budget_flops)
     verdict = verdict_line(rows, tasks, suite.verdict, suite.verdict_reference,
                            UNTRAINED if suite.untrained else None) if suite.verdict else ""
@@ -206,7 +203,6 @@ def run_compare(suite_path: str, out: str, budget: float | None = None, quick: b
                 overrides: list[str] = (), log=print, suite_overrides: list[str] = ()) -> dict:
     """Run (or continue) the whole comparison; returns the paths of the tables.
     ``overrides`` change every preset; ``suite_overrides`` change the suite file's keys."""
-    from lmlab.recipes.benchmark import split_available
 
     suite = load_suite(suite_path, quick, suite_overrides)
     if budget is not None:

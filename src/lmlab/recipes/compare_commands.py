@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from lmlab.recipes.compare import run_compare
+
 EXAMPLES = """examples:
   lmlab compare configs/suites/objectives.yaml --out runs/compare
   lmlab compare configs/suites/objectives.yaml --quick --out runs/compare-quick
@@ -18,8 +20,6 @@ skipped; an interrupted pre-training resumes from its checkpoint).
 
 
 def _compare(args) -> int:
-    from lmlab.recipes.compare import run_compare
-
     result = run_compare(args.suite, args.out, args.budget, args.quick, args.set or [],
                          suite_overrides=args.suite_set or [])
     print(json.dumps(result))

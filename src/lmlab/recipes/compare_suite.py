@@ -12,8 +12,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from lmlab.config import load_config, load_raw
-from lmlab.errors import ConfigError
+from lmlab.errors import ConfigError, DataError
 from lmlab.finetune.config import FinetuneOptions
+from lmlab.tasks.catalogue import get_task, parse_split
 
 
 @dataclass
@@ -38,9 +39,6 @@ class TaskSplits:
     dev: str = "dev"
 
     def validate(self, path: str) -> None:
-        from lmlab.errors import DataError
-        from lmlab.tasks.catalogue import get_task, parse_split
-
         if not self.task:
             raise ConfigError(f"{path}.task: must name a task, e.g. clue/lcqmc")
         # A task the run leaves out (``--quick``, ``tasks=[...]``) keeps its entry unused,

@@ -15,7 +15,12 @@ import shutil
 from pathlib import Path
 
 from lmlab.config import load_config
+from lmlab.data.lm_data import token_store
+from lmlab.evaluation.perplexity import evaluate_perplexity
+from lmlab.ngram.run_folder import build_run, evaluate_run_perplexity
 from lmlab.presets import preset_path
+from lmlab.training.checkpoint import load_run
+from lmlab.training.trainer import train
 
 NEURAL_ROWS = (  # (label, preset, share of the budget)
     ("NNLM (Bengio 2003), class softmax", "nnlm/ptb", 1 / 6),
@@ -29,11 +34,6 @@ NGRAM_ROWS = (("KN3 (modified Kneser-Ney)", 3), ("KN5 (modified Kneser-Ney)", 5)
 
 
 def _neural_row(label: str, preset: str, seconds: float, data: str, out: Path) -> dict:
-    from lmlab.data.lm_data import token_store
-    from lmlab.evaluation.perplexity import evaluate_perplexity
-    from lmlab.training.checkpoint import load_run
-    from lmlab.training.trainer import train
-
     run_dir = out / preset.replace("/", "-")
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -56,10 +56,6 @@ def _neural_row(label: str, preset: str, seconds: float, data: str, out: Path) -
 
 
 def _ngram_rows(data: str, out: Path) -> list[dict]:
-    try:
-        from lmlab.ngram.run_folder import build_run, evaluate_run_perplexity
-    except ImportError:  # the n-gram area is optional in a partial checkout
-        return []
     rows = []
     for label, order in NGRAM_ROWS:
         run_dir = out / f"kn{order}"

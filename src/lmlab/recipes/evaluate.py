@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmlab.data.lm_data import token_store, unit_marks
+from lmlab.errors import LmlabError
+from lmlab.evaluation.generation import generate
+from lmlab.evaluation.perplexity import evaluate_perplexity
+from lmlab.registry import build_objectives
+from lmlab.ngram.run_folder import evaluate_run_perplexity, generate_from_run as ngram_generate
+from lmlab.training.checkpoint import load_run
+
 
 def _is_ngram_run(run: str) -> bool:
     return (Path(run) / "ngram.json").exists()  # the marker every `ngram build` writes
@@ -12,12 +20,7 @@ def _is_ngram_run(run: str) -> bool:
 def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None = None,
                       max_tokens: int = 0) -> dict:
     if _is_ngram_run(run):
-        from lmlab.ngram.run_folder import evaluate_run_perplexity
-
         return evaluate_run_perplexity(run, data or "ptb", split)
-    from lmlab.data.lm_data import token_store, unit_marks
-    from lmlab.evaluation.perplexity import evaluate_perplexity
-    from lmlab.training.checkpoint import load_run
 
     config, tokenizer, model = load_run(run)
     if data:
@@ -31,13 +34,7 @@ def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None
 def generate_from_run(run: str, prompt: str, max_new_tokens: int, temperature: float,
                       top_k: int, top_p: float, seed: int) -> str:
     if _is_ngram_run(run):
-        from lmlab.ngram.run_folder import generate_from_run as ngram_generate
-
         return ngram_generate(run, prompt, max_new_tokens, temperature, top_k, top_p, seed)
-    from lmlab.errors import LmlabError
-    from lmlab.evaluation.generation import generate
-    from lmlab.registry import build_objectives
-    from lmlab.training.checkpoint import load_run
 
     config, tokenizer, model = load_run(run)
     if not build_objectives(config.objectives[:1], tokenizer)[0].causal:

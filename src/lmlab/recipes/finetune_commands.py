@@ -7,6 +7,12 @@ import json
 import shlex
 import sys
 
+from lmlab.config import from_dict
+from lmlab.finetune.config import FinetuneOptions
+from lmlab.finetune.evaluate import evaluate_run, predict_file
+from lmlab.finetune.loop import finetune
+from lmlab.recipes.benchmark import run_benchmark
+
 EXAMPLES = """examples:
   lmlab finetune runs/bert-tiny --task glue/sst2 --out runs/sst2
   lmlab finetune hf:path/to/all-MiniLM-L6-v2 --task glue/mrpc --epochs 5 --seeds 1 2 3 --out runs/mrpc
@@ -17,9 +23,6 @@ EXAMPLES = """examples:
 
 
 def _options(args):
-    from lmlab.config import from_dict
-    from lmlab.finetune.config import FinetuneOptions
-
     names = ["lr", "epochs", "batch_size", "eval_batch_size", "max_seq_len", "warmup_ratio",
              "weight_decay", "seeds", "patience", "evals_per_epoch", "max_train_examples",
              "subset_seed", "pooling", "dropout", "crf", "doc_stride", "max_answer_length",
@@ -34,8 +37,6 @@ def _command() -> str:
 
 
 def _finetune(args) -> int:
-    from lmlab.finetune.loop import finetune
-
     result = finetune(args.base, args.task, _options(args), args.out, _command(),
                       resume=args.resume)
     print(json.dumps({k: result[k] for k in ("task", "metric", "scores", "best_seed",
@@ -44,23 +45,17 @@ def _finetune(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from lmlab.finetune.evaluate import evaluate_run
-
     print(json.dumps(evaluate_run(args.run_dir, args.task, args.split)))
     return 0
 
 
 def _predict(args) -> int:
-    from lmlab.finetune.evaluate import predict_file
-
     count = predict_file(args.run_dir, args.input, args.out)
     print(json.dumps({"predictions": count, "out": args.out}))
     return 0
 
 
 def _benchmark(args) -> int:
-    from lmlab.recipes.benchmark import run_benchmark
-
     report = run_benchmark(args.suite, args.model or [], args.out, _options(args), args.tasks,
                            not args.no_bow, _command())
     print(json.dumps({"suite": report["suite"], "available": report["available"],

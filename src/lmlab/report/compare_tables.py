@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 
 from lmlab.evaluation.metrics import headline
-from lmlab.recipes.benchmark import markdown_table
+from lmlab.report.markdown import markdown_table
 
 TABLE1_COLUMNS = ("Model", "Preset", "Structure", "Objectives", "Params (encoder / pre-training)",
                   "GFLOPs/step", "Steps", "Tokens", "Train loss", "Valid loss", "Time (s)")

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Literal
 
+from lmlab.data.catalogue import data_dir
 from lmlab.errors import DataError
 from lmlab.tasks.structured_readers import read_c3, read_conll, read_race, read_squad
 from lmlab.tasks.tsv_readers import ColumnLayout, read_columns
@@ -68,8 +69,6 @@ class TaskSpec:
     """Short name used as the column header of benchmark tables."""
 
     def path(self, split: str) -> Path:
-        from lmlab.data.catalogue import data_dir
-
         split = parse_split(split)[0]
         if split not in self.files:
             raise DataError(f"task {self.name} has no split {split!r} "

@@ -23,13 +23,14 @@ from contextlib import contextmanager
 import torch
 
 from lmlab.config import RunConfig
+from lmlab.data.lm_data import prepare_tokenizer
+from lmlab.training.objective_step import combined_loss
+from lmlab.training.optim import build_optimizer
 from lmlab.training.parts import TrainingParts, build_parts
 
 
 def training_parts(config: RunConfig) -> TrainingParts:
     """Tokenizer, model, objectives and batch source of ``config``, as ``train`` builds them."""
-    from lmlab.data.lm_data import prepare_tokenizer
-
     return build_parts(config, prepare_tokenizer(config.data))
 
 
@@ -48,7 +49,6 @@ def _reference_attention(model: torch.nn.Module):
 
 def _backward_micro_batches(parts: TrainingParts, config: RunConfig, step: int) -> int:
     """Forward + backward of the ``grad_accum`` micro-batches of ``step``; returns tokens."""
-    from lmlab.training.objective_step import combined_loss
 
     tokens = 0
     for micro in range(config.train.grad_accum):
@@ -80,7 +80,6 @@ def flops_per_step(parts: TrainingParts, config: RunConfig, step: int = 0) -> in
 
 def time_steps(parts: TrainingParts, config: RunConfig, steps: int, warmup: int = 2) -> dict:
     """Seconds per optimizer step (AdamW, clipping as configured) and tokens per second."""
-    from lmlab.training.optim import build_optimizer
 
     optimizer = build_optimizer(parts.model, config.train)
     parts.model.train()

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+
+from lmlab.wordvec import runs
+from lmlab.wordvec.cw import CwConfig, train_cw_run
+from lmlab.wordvec.evaluate import benchmark_path, evaluate_all, neighbors
+from lmlab.wordvec.io import load_vectors
+from lmlab.wordvec.multiproto import (MultiProtoConfig, avg_sim_pairs, load_senses,
+                                      train_multiproto_run)
+from lmlab.wordvec.word2vec import Word2VecConfig
 
 TRAIN_EXAMPLES = """examples:
   lmlab embed train --method skipgram --loss negative --data wikitext-2 --out runs/sg
@@ -100,9 +109,7 @@ def run_train(args) -> int:
 
 
 def _train(args, factory) -> dict:
-    from lmlab.wordvec import runs
     if args.method in ("skipgram", "cbow"):
-        from lmlab.wordvec.word2vec import Word2VecConfig
         config = Word2VecConfig(
             method=args.method, loss=args.loss, vector_size=args.vector_size,
             window=args.window, negative=args.negative, min_count=args.min_count,
@@ -112,7 +119,6 @@ def _train(args, factory) -> dict:
             backend=args.backend)
         info = runs.train_run(args.data, args.out, config, tuple(args.format), factory)
     elif args.method == "cw":
-        from lmlab.wordvec.cw import CwConfig, train_cw_run
         config = CwConfig(vector_size=args.vector_size, window=args.window,
                           min_count=args.min_count, max_vocab=args.max_vocab,
                           epochs=args.epochs, seed=args.seed,
@@ -120,7 +126,6 @@ def _train(args, factory) -> dict:
                           corruption=args.corruption, optimizer=args.optimizer)
         info = train_cw_run(args.data, args.out, config, tuple(args.format), factory)
     else:
-        from lmlab.wordvec.multiproto import MultiProtoConfig, train_multiproto_run
         config = MultiProtoConfig(vector_size=args.vector_size, window=args.window,
                                   negative=args.negative, min_count=args.min_count,
                                   max_vocab=args.max_vocab, sample=args.sample,
@@ -131,8 +136,6 @@ def _train(args, factory) -> dict:
 
 
 def run_eval(args) -> int:
-    from lmlab.wordvec.evaluate import evaluate_all
-    from lmlab.wordvec.io import load_vectors
     words, vectors = load_vectors(args.vectors)
     result = evaluate_all(words, vectors)
     if args.json:
@@ -157,11 +160,8 @@ def run_eval(args) -> int:
 
 def _eval_senses(run) -> None:
     """Multi-prototype runs: AvgSim Spearman too (vectors.bin holds each word's mean sense)."""
-    from pathlib import Path
     if not (Path(run) / "senses.bin").exists():
         return
-    from lmlab.wordvec.evaluate import benchmark_path
-    from lmlab.wordvec.multiproto import avg_sim_pairs, load_senses
     words, senses = load_senses(run)
     for name in ("wordsim353", "simlex999"):
         r = avg_sim_pairs(words, senses, benchmark_path(name))
@@ -170,8 +170,6 @@ def _eval_senses(run) -> None:
 
 
 def run_neighbors(args) -> int:
-    from lmlab.wordvec.evaluate import neighbors
-    from lmlab.wordvec.io import load_vectors
     words, vectors = load_vectors(args.vectors)
     for word, score in neighbors(words, vectors, args.word, args.topn):
         print(f"{score:.4f}  {word}")

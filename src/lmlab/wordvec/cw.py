@@ -38,8 +38,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
+from torch import nn
 
 from lmlab.errors import ConfigError
+from lmlab.wordvec.runs import prepare, write_run
 
 
 @dataclass
@@ -97,8 +100,6 @@ def window_ids(ids: np.ndarray, offsets: np.ndarray, window: int, pad_id: int) -
 
 def build_scorer(vocab_size: int, config: CwConfig):
     """Embedding (V+1 rows, the last one PADDING) and the two-layer window scorer."""
-    import torch
-    from torch import nn
     width = 2 * config.window + 1
     # sparse gradients: a batch touches ~1.5k of the V rows, so SGD updates only those
     embedding = nn.Embedding(vocab_size + 1, config.vector_size, sparse=True)
@@ -111,7 +112,6 @@ def build_scorer(vocab_size: int, config: CwConfig):
 def corruption_sampler(counts: np.ndarray, corruption: str):
     """draw(rows, per_row, generator) -> (rows, per_row) corrupt word ids, drawn uniformly
     or ∝ count^0.75."""
-    import torch
     vocab_size = len(counts)
     if corruption == "uniform":
         return lambda rows, per_row, generator: torch.randint(
@@ -123,7 +123,6 @@ def corruption_sampler(counts: np.ndarray, corruption: str):
 
 def ranking_loss(embedding, scorer, windows, corrupt_words, centre: int):
     """Mean of max(0, 1 − f(x) + f(x^(w))) over a batch. windows (B, W), corrupt (B, C)."""
-    import torch
     real = scorer(embedding(windows)).squeeze(-1)  # (B,)
     batch, count = corrupt_words.shape
     corrupted = windows.unsqueeze(1).expand(batch, count, windows.shape[1]).clone()  # (B, C, W)
@@ -136,7 +135,6 @@ def _run_epochs(embedding, scorer, optimizer, windows, draw_corrupt, generator,
                 config: CwConfig, start: float, progress) -> tuple[list[float], int, bool]:
     """Shuffled mini-batches of windows for ``config.epochs`` or until ``max_seconds``;
     returns (batch losses, windows trained, whether the time budget stopped it)."""
-    import torch
     losses, seen = [], 0
     for _epoch in range(config.epochs):
         order = torch.randperm(len(windows), generator=generator)
@@ -159,7 +157,6 @@ def _run_epochs(embedding, scorer, optimizer, windows, draw_corrupt, generator,
 def train_cw(corpus, vocab, config: CwConfig, progress: Callable[[int], None] | None = None):
     """Train on an encoded corpus; returns (vectors (V, D) float32, stats dict)."""
     config.validate()
-    import torch
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     vocab_size = len(vocab)
@@ -185,7 +182,6 @@ def train_cw(corpus, vocab, config: CwConfig, progress: Callable[[int], None] | 
 
 def train_cw_run(data, out: str | Path, config: CwConfig, formats=(), progress_factory=None) -> dict:
     """``lmlab embed train --method cw``: train and write the run folder."""
-    from lmlab.wordvec.runs import prepare, write_run
     config.validate()
     paths, vocab, corpus = prepare(data if isinstance(data, list) else [data],
                                    config.min_count, config.max_vocab)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lmlab.data.catalogue import data_dir
 from lmlab.errors import DataError
 
 DATA_FILES = {
@@ -32,7 +33,6 @@ DATA_FILES = {
 
 def benchmark_path(name: str) -> Path:
     """The file of a benchmark under the data directory (``$LMLAB_DATA``)."""
-    from lmlab.data.catalogue import data_dir
     path = data_dir() / DATA_FILES[name]
     if not path.exists():
         raise DataError(f"{name}: expected {path} (set LMLAB_DATA to the folder holding "

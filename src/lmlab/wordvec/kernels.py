@@ -36,8 +36,9 @@ parallel on shared arrays, lock-free ("Hogwild", like word2vec.c and gensim). Ea
 allocates its own scratch buffers, so two threads never write to one cache line of scratch
 (buffers allocated side by side in Python could share a line and ping-pong between cores).
 
-This module imports numba at import time, so only import it when training with the numba
-backend (``lmlab.wordvec.word2vec`` does so lazily).
+This module imports numba at import time (``lmlab.wordvec.word2vec`` imports it at its top
+and falls back to the NumPy twin, ``backend="numpy"``, where numba is missing). The
+kernels compile on their first call, not at import.
 """
 
 from __future__ import annotations

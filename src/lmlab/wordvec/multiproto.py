@@ -30,7 +30,11 @@ import numpy as np
 
 from lmlab.errors import ConfigError, DataError
 from lmlab.wordvec.corpus import EncodedCorpus
+from lmlab.wordvec.evaluate import _lookup
+from lmlab.wordvec.io import load_vectors, save_vectors
+from lmlab.wordvec.runs import prepare, write_run
 from lmlab.wordvec.vocab import Vocabulary
+from lmlab.wordvec.word2vec import Word2VecConfig, train_word2vec
 
 
 @dataclass
@@ -187,7 +191,6 @@ def relabel(corpus: EncodedCorpus, vocab: Vocabulary, vectors: np.ndarray,
 
 
 def train_multiproto(corpus, vocab, config: MultiProtoConfig, progress=None) -> SenseModel:
-    from lmlab.wordvec.word2vec import Word2VecConfig, train_word2vec
     config.validate()
     w2v = Word2VecConfig(method="skipgram", loss="negative", vector_size=config.vector_size,
                          window=config.window, negative=config.negative, sample=config.sample,
@@ -214,8 +217,6 @@ def train_multiproto_run(data, out: str | Path, config: MultiProtoConfig, format
     senses, for tools that want one vector), senses.bin (every sense) and centroids."""
     from safetensors.numpy import save_file
 
-    from lmlab.wordvec.io import save_vectors
-    from lmlab.wordvec.runs import prepare, write_run
     paths, vocab, corpus = prepare(data if isinstance(data, list) else [data],
                                    config.min_count, config.max_vocab)
     total = int(corpus.raw_words.sum()) * config.epochs * 2
@@ -239,7 +240,6 @@ def train_multiproto_run(data, out: str | Path, config: MultiProtoConfig, format
 
 def load_senses(run: str | Path) -> tuple[list[str], dict[str, np.ndarray]]:
     """Words (frequency order) and their sense vectors from a run folder's senses.bin."""
-    from lmlab.wordvec.io import load_vectors
     tokens, vectors = load_vectors(Path(run) / "senses.bin")
     words, senses = load_vectors(Path(run) / "vectors.bin")[0], {}
     known = set(words)
@@ -256,7 +256,6 @@ def avg_sim_pairs(words: list[str], senses: dict[str, np.ndarray], path) -> dict
     """Spearman of AvgSim against a word-pair file (OOV pairs skipped and counted)."""
     from scipy import stats
 
-    from lmlab.wordvec.evaluate import _lookup
     lookup = _lookup(words, len(words), True)
     gold, model, oov = [], [], 0
     for line in open(path, encoding="utf-8"):

@@ -18,9 +18,15 @@ from typing import Callable, Literal
 import numpy as np
 
 from lmlab.errors import ConfigError
+from lmlab.wordvec import reference
 from lmlab.wordvec.corpus import EncodedCorpus, split_jobs
 from lmlab.wordvec.huffman import build_huffman
 from lmlab.wordvec.vocab import Vocabulary, keep_thresholds, negative_guide, negative_table
+
+try:  # the compiled fast path; without numba only backend="numpy" trains
+    from lmlab.wordvec import kernels
+except ImportError:  # pragma: no cover - numba is a dependency
+    kernels = None
 
 
 @dataclass
@@ -80,14 +86,11 @@ class Word2VecModel:
 
 def _load_kernel(backend: str) -> Callable:
     if backend == "numpy":
-        from lmlab.wordvec.reference import train_job
-        return train_job
-    try:
-        from lmlab.wordvec.kernels import train_job
-    except ImportError as error:
+        return reference.train_job
+    if kernels is None:
         raise ConfigError("the numba backend needs numba (pip install numba); or pass "
-                          "backend='numpy' (CLI: --backend numpy), ~100x slower") from error
-    return train_job
+                          "backend='numpy' (CLI: --backend numpy), ~100x slower")
+    return kernels.train_job
 
 
 def _job_seed(seed: int, epoch: int, job: int) -> int:
