@@ -25,6 +25,7 @@ import torch
 from lmlab.config import RunConfig
 from lmlab.data.lm_data import prepare_tokenizer
 from lmlab.training.objective_step import combined_loss
+from lmlab.training.device import Placement
 from lmlab.training.optim import build_optimizer
 from lmlab.training.parts import TrainingParts, build_parts
 
@@ -78,19 +79,34 @@ def flops_per_step(parts: TrainingParts, config: RunConfig, step: int = 0) -> in
     return int(counter.get_total_flops())
 
 
-def time_steps(parts: TrainingParts, config: RunConfig, steps: int, warmup: int = 2) -> dict:
-    """Seconds per optimizer step (AdamW, clipping as configured) and tokens per second."""
-
+def time_steps(parts: TrainingParts, config: RunConfig, steps: int, warmup: int = 2,
+               where: Placement | None = None) -> dict:
+    """Seconds per optimizer step (AdamW, clipping as configured) and tokens per second, on
+    the parts' device under ``where``'s autocast (the training loop's placement; CPU fp32
+    when None). The device is synchronised before each clock read."""
+    where = where or Placement(torch.device("cpu"), "fp32")
     optimizer = build_optimizer(parts.model, config.train)
     parts.model.train()
     tokens, started = 0, 0.0
     for step in range(warmup + steps):
         if step == warmup:
+            _synchronize(where.device)
             tokens, started = 0, time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        tokens += _backward_micro_batches(parts, config, step)
+        for micro in range(config.train.grad_accum):
+            batch = where.move(parts.batches.batch(step * config.train.grad_accum + micro))
+            with where.autocast():
+                loss, _ = combined_loss(parts.model, parts.objectives, batch)
+            loss.backward()
+            tokens += batch["input_ids"].numel()
         if config.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(parts.model.parameters(), config.train.grad_clip)
         optimizer.step()
+    _synchronize(where.device)
     seconds = time.perf_counter() - started
     return {"seconds_per_step": seconds / steps, "tokens_per_s": tokens / seconds}
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
