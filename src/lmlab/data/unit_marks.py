@@ -27,19 +27,20 @@ from typing import Iterable
 
 import numpy as np
 
+from lmlab.data.catalogue import data_dir
 from lmlab.errors import DataError
+from lmlab.presets import packaged_path
 
 CHUNK_LINES = 4096
 MARKS = "marks.bin"
 
 
 def resolve_span_file(name: str) -> Path:
-    """A span file path: as given, else under ``$LMLAB_DATA``, else under ``configs/``."""
-    from lmlab.data.catalogue import data_dir
-    from lmlab.presets import CONFIGS_DIR
-
+    """A span file path: as given (from the current folder), else under ``$LMLAB_DATA``,
+    else among the package's presets (``ernie/conll2003_spans.txt`` ships with ernie/tiny)."""
     path = Path(name).expanduser()
-    candidates = [path] if path.is_absolute() else [path, data_dir() / path, CONFIGS_DIR / path]
+    candidates = ([path] if path.is_absolute() else
+                  [path, data_dir() / path, packaged_path(path.as_posix())])
     for candidate in candidates:
         if candidate.exists():
             return candidate
