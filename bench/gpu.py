@@ -73,7 +73,7 @@ def measure(preset: str, overrides: list[str], where: Placement, compiled: bool,
 
 
 def suite_estimate(where: Placement, budget: float, steps: int, quick: bool) -> dict:
-    suite = load_suite(str(preset_path("suites/objectives")))
+    suite = load_suite("suites/objectives")
     rows, total = [], 0.0
     for entry in suite.presets[: 2 if quick else None]:
         overrides = list(suite.overrides) + (["data.dataset=ptb"] if quick else [])

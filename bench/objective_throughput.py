@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--suite", default="configs/suites/objectives.yaml",
+    parser.add_argument("--suite", default="suites/objectives",
                         help="its overrides fix the model size and corpus")
     parser.add_argument("--only", nargs="+", help="objective names to run (default: all)")
     args = parser.parse_args()

@@ -27,7 +27,7 @@ COMMAND_MODULES = (
 
 EPILOG = """examples:
   lmlab demo
-  lmlab train configs/gpt/tiny.yaml --data ptb --set train.max_steps=2000 --out runs/gpt-tiny
+  lmlab train gpt/tiny --data ptb --set train.max_steps=2000 --out runs/gpt-tiny
   lmlab train --resume runs/gpt-tiny
   lmlab eval perplexity runs/gpt-tiny --data ptb --split test
   lmlab generate runs/gpt-tiny --prompt "the company said" --max-new-tokens 30 --top-p 0.9

@@ -305,7 +305,7 @@ def _list_item(node: list, key: str, path: str) -> Any:
 def load_raw(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"{path}: no such config file (presets live under configs/<family>/)")
+        raise ConfigError(f"{path}: no such config file (a preset is named family/size, e.g. gpt/tiny)")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:

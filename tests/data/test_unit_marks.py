@@ -11,9 +11,11 @@ from lmlab.data.batching import BlockBatches
 from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
 from lmlab.data.pairs import PairBatches
 from lmlab.data.span_dictionary import read_span_file
+from lmlab.data.unit_marks import resolve_span_file
 from lmlab.errors import DataError
 from lmlab.objectives.masking_units import word_groups
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective, position_word_starts
+from lmlab.presets import packaged_path
 
 SPANS = "# a comment\nnew york stock exchange\tORG\nnew york\tLOC\n\nwall street\njohn smith\tPER\n"
 
@@ -107,6 +109,21 @@ def test_span_file_errors_name_the_file_and_line(tmp_path):
     bad.write_bytes(b"new york\n\xff\xfe\n")
     with pytest.raises(DataError, match=rf"{bad}:2: not UTF-8"):
         read_span_file(bad)
+
+
+def test_span_file_lookup_current_folder_then_data_then_package(tmp_path, monkeypatch):
+    name = "ernie/conll2003_spans.txt"  # the ernie/tiny preset's, shipped in the package
+    data, work = tmp_path / "data", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("LMLAB_DATA", str(data))
+    monkeypatch.chdir(work)
+    assert resolve_span_file(name) == packaged_path(name) and packaged_path(name).is_file()
+    (data / "ernie").mkdir(parents=True)
+    (data / name).write_text(SPANS)
+    assert resolve_span_file(name) == data / name
+    (work / "ernie").mkdir()
+    (work / name).write_text(SPANS)
+    assert resolve_span_file(name).resolve() == work / name
 
 
 def test_missing_span_file_is_reported_before_training(tmp_path, tiny_corpus):

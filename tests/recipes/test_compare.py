@@ -11,15 +11,13 @@ import pytest
 import yaml
 
 from lmlab.errors import ConfigError
+from lmlab.presets import suite_path
 from lmlab.recipes.compare import BOW, UNTRAINED, run_compare
 from lmlab.recipes.compare_suite import load_suite, task_options
 from lmlab.report.compare_tables import verdict_line
 
-SUITES = Path(__file__).resolve().parents[2] / "configs" / "suites"
-
-
 def _suite(tmp_path: Path, presets: list[str]) -> Path:
-    raw = yaml.safe_load((SUITES / "objectives.yaml").read_text())
+    raw = yaml.safe_load(suite_path("suites/objectives").read_text())
     raw["presets"] = [p for p in raw["presets"] if p["preset"] in presets] or \
         [{"preset": p, "label": p} for p in presets]
     path = tmp_path / "suite.yaml"
@@ -98,21 +96,21 @@ def test_missing_preset_is_named(tmp_path):
 
 
 def test_suite_files_load():
-    suite = load_suite(str(SUITES / "objectives.yaml"))
+    suite = load_suite("suites/objectives")
     assert [e.preset for e in suite.presets] == [
         "bert/tiny", "roberta/tiny", "bert_wwm/tiny", "spanbert/tiny", "structbert/tiny",
         "albert/tiny", "electra/tiny", "unilm/tiny"]
     assert suite.verdict == ["BERT", "ELECTRA"] and len(suite.finetune.seeds) >= 2
-    quick = load_suite(str(SUITES / "objectives.yaml"), quick=True)
+    quick = load_suite("suites/objectives", quick=True)
     assert quick.budget_flops < suite.budget_flops and quick.finetune.seeds == [0]
     assert quick.overrides[:len(suite.overrides)] == suite.overrides
     assert quick.finetune.lr == suite.finetune.lr  # quick replaces only the keys it names
-    changed = load_suite(str(SUITES / "objectives.yaml"), quick=True,
+    changed = load_suite("suites/objectives", quick=True,
                          suite_overrides=["finetune.seeds=[1, 2]", "tasks=[glue/rte]"])
     assert changed.finetune.seeds == [1, 2] and changed.tasks == ["glue/rte"]
     with pytest.raises(ConfigError, match="finetune.sedes"):
-        load_suite(str(SUITES / "objectives.yaml"), suite_overrides=["finetune.sedes=[1]"])
-    zh = load_suite(str(SUITES / "objectives_zh.yaml"))
+        load_suite("suites/objectives", suite_overrides=["finetune.sedes=[1]"])
+    zh = load_suite("suites/objectives_zh")
     assert zh.tasks == ["clue/chnsenticorp", "clue/lcqmc", "clue/xnli"]
     lcqmc = task_options(zh, "clue/lcqmc")  # dev-only task: halves of dev
     assert (lcqmc.train_split, lcqmc.dev_split) == ("dev[:50%]", "dev[50%:]")
@@ -126,29 +124,29 @@ def test_every_task_of_the_suites_runs_on_the_shared_data(shared_data):
     Chinese ones are all found, so a full run leaves no task out."""
     from lmlab.recipes.benchmark import split_available
 
-    for name, expected in [("objectives.yaml", 7), ("objectives_zh.yaml", 3)]:
-        suite = load_suite(str(SUITES / name))
+    for name, expected in [("suites/objectives", 7), ("objectives_zh", 3)]:
+        suite = load_suite(name)
         found = []
         for task in suite.tasks:
             present, lacking = split_available([task], task_options(suite, task))
             assert not lacking, f"{name}: {lacking}"
             found += present
         assert len(found) == len(suite.tasks) == expected
-    qnli = task_options(load_suite(str(SUITES / "objectives.yaml")), "glue/qnli")
+    qnli = task_options(load_suite("suites/objectives"), "glue/qnli")
     assert (qnli.train_split, qnli.dev_split) == ("dev[:50%]", "dev[50%:]")
 
 
 def test_task_splits_must_name_listed_tasks_and_valid_slices():
     with pytest.raises(ConfigError, match=r"task_splits\[0\]\.task: unknown task 'glue/lcqmc'; "
                                           r"did you mean clue/lcqmc"):
-        load_suite(str(SUITES / "objectives_zh.yaml"),
+        load_suite("suites/objectives_zh",
                    suite_overrides=['task_splits=[{task: glue/lcqmc, train: "dev[:50%]"}]'])
     # An entry for a known task the run leaves out is unused, not an error: narrowing
     # ``tasks`` (as --quick does) keeps the suite's split table.
-    narrowed = load_suite(str(SUITES / "objectives.yaml"), suite_overrides=["tasks=[glue/rte]"])
+    narrowed = load_suite("suites/objectives", suite_overrides=["tasks=[glue/rte]"])
     assert task_options(narrowed, "glue/rte").train_split == "train"
     with pytest.raises(ConfigError, match=r"task_splits\[0\]\.dev: .*dev\[:50%\]"):
-        load_suite(str(SUITES / "objectives_zh.yaml"),
+        load_suite("suites/objectives_zh",
                    suite_overrides=['task_splits=[{task: clue/lcqmc, dev: "dev[:half]"}]'])
 
 

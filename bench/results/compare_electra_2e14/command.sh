@@ -6,7 +6,7 @@
 # seeds) were copied into this out folder instead of being recomputed.
 # One preset per process, 1 thread each on the 2 cores; the last call only writes the tables.
 export LMLAB_DATA=../shared/data
-common=(configs/suites/objectives.yaml --out runs/compare-electra-2e14
+common=(suites/objectives --out runs/compare-electra-2e14
   --set train.num_threads=1 --set train.progress=false
   --suite-set 'tasks=[glue/cola, glue/sst2, glue/mrpc, glue/stsb, glue/rte]'
   --suite-set 'finetune.seeds=[1, 2]' --suite-set finetune.max_train_examples=2000

@@ -5,7 +5,7 @@
 # generator decoder product, so ELECTRA got ~2.5% fewer steps than it would now). Fine-tuning
 # on 2000-example subsets, seq 64, 3 epochs, lr 1e-4, seeds 1 and 2; 1 thread per job on
 # 2 cores shared with 2-3 other jobs; 6,292 s wall in all.
-LMLAB_DATA=../shared/data lmlab compare configs/suites/objectives.yaml \
+LMLAB_DATA=../shared/data lmlab compare suites/objectives \
   --out runs/compare-electra-4e13 --budget 4e13 --set train.num_threads=1 --set train.progress=false \
   --suite-set 'presets=[{preset: bert/tiny, label: BERT}, {preset: electra/tiny, label: ELECTRA}]' \
   --suite-set 'tasks=[glue/cola, glue/sst2, glue/mrpc, glue/stsb, glue/rte]' \

@@ -11,7 +11,7 @@
 # (ELECTRA, 6096 steps); all fine-tuning and the floors 6 minutes more.
 export LMLAB_DATA=../shared/data
 budget=${1:-1e14}
-common=(configs/suites/objectives.yaml --out runs/compare-electra-tiny-$budget --budget $budget
+common=(suites/objectives --out runs/compare-electra-tiny-$budget --budget $budget
   --set model.embedding.hidden_size=128 --set model.encoder.num_layers=2
   --set model.encoder.num_heads=2 --set model.encoder.ffn_size=512
   --set train.num_threads=1 --set train.progress=false

@@ -3,7 +3,7 @@
 # 2e13 training FLOPs each (BERT 1374 steps, ELECTRA 1219), fine-tuning on 2000-example
 # subsets, seq 64, 3 epochs, lr 3e-4 (ELECTRA-Small's), seeds 1 and 2, no untrained row
 # (its floor at L4/H256 is in ../compare_electra_4e13). 1 thread; shared machine.
-LMLAB_DATA=../shared/data lmlab compare configs/suites/objectives.yaml \
+LMLAB_DATA=../shared/data lmlab compare suites/objectives \
   --out runs/compare-electra-tiny-2e13 --budget 2e13 \
   --set model.embedding.hidden_size=128 --set model.encoder.num_layers=2 \
   --set model.encoder.num_heads=2 --set model.encoder.ffn_size=512 \

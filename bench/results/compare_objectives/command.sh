@@ -7,7 +7,7 @@
 # the fused LM head's in-place weight-gradient matmul: MLM-headed rows were undercounted by
 # 7-8% (SpanBERT, whose SBO head is fused too, by 15%), ELECTRA by 7%, so BERT vs ELECTRA
 # stayed within 1% of equal compute.
-LMLAB_DATA=../shared/data lmlab compare configs/suites/objectives.yaml \
+LMLAB_DATA=../shared/data lmlab compare suites/objectives \
   --out runs/compare-first-1e12 --budget 1e12 \
   --set model.embedding.hidden_size=128 --set model.encoder.num_layers=2 \
   --set model.encoder.num_heads=2 --set model.encoder.ffn_size=512 --set train.progress=false \

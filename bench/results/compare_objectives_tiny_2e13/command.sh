@@ -8,7 +8,7 @@
 # machine otherwise); the last call only writes the tables. Measured 2026-11-26, 05:02-05:40:
 # pre-training 447-549 s per preset (BERT/ELECTRA 615/805 s were measured at load ~5).
 export LMLAB_DATA=../shared/data
-common=(configs/suites/objectives.yaml --out runs/compare-all-tiny-2e13 --budget 2e13
+common=(suites/objectives --out runs/compare-all-tiny-2e13 --budget 2e13
   --set model.embedding.hidden_size=128 --set model.encoder.num_layers=2
   --set model.encoder.num_heads=2 --set model.encoder.ffn_size=512
   --set train.num_threads=1 --set train.progress=false

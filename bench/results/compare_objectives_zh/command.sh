@@ -5,7 +5,7 @@
 # the 650k-character sample), fine-tuning on 2000-example subsets, 3 epochs, 2 seeds.
 # LCQMC and XNLI-zh ship dev files only here: the suite fine-tunes on dev[:50%] and scores
 # dev[50%:] (task_splits). 2,189 s wall on 2 cores shared with 2-3 other jobs (load 3-5).
-LMLAB_DATA=../shared/data lmlab compare configs/suites/objectives_zh.yaml \
+LMLAB_DATA=../shared/data lmlab compare suites/objectives_zh \
   --out runs/compare-zh-1.5e13 --budget 1.5e13 \
   --set model.embedding.hidden_size=128 --set model.encoder.num_layers=2 \
   --set model.encoder.num_heads=2 --set model.encoder.ffn_size=512 \

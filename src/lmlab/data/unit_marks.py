@@ -27,19 +27,22 @@ from typing import Iterable
 
 import numpy as np
 
+from lmlab.data.catalogue import data_dir
+from lmlab.data.span_dictionary import match_line, span_table
+from lmlab.data.word_segmentation import jieba_marks
 from lmlab.errors import DataError
+from lmlab.presets import packaged_path
 
 CHUNK_LINES = 4096
 MARKS = "marks.bin"
 
 
 def resolve_span_file(name: str) -> Path:
-    """A span file path: as given, else under ``$LMLAB_DATA``, else under ``configs/``."""
-    from lmlab.data.catalogue import data_dir
-    from lmlab.presets import CONFIGS_DIR
-
+    """A span file path: as given (from the current folder), else under ``$LMLAB_DATA``,
+    else among the package's presets (``ernie/conll2003_spans.txt`` ships with ernie/tiny)."""
     path = Path(name).expanduser()
-    candidates = [path] if path.is_absolute() else [path, data_dir() / path, CONFIGS_DIR / path]
+    candidates = ([path] if path.is_absolute() else
+                  [path, data_dir() / path, packaged_path(path.as_posix())])
     for candidate in candidates:
         if candidate.exists():
             return candidate
@@ -80,8 +83,6 @@ def load_or_build(store, source: tuple[str, str], tokenizer, lines: Iterable,
 
 
 def _write_jieba(store, tokenizer, lines: Iterable, out) -> dict:
-    from lmlab.data.word_segmentation import jieba_marks
-
     written, words, chunk = 0, 0, []
 
     def flush():
@@ -106,8 +107,6 @@ def _write_jieba(store, tokenizer, lines: Iterable, out) -> dict:
 
 
 def _write_spans(store, span_file: Path, tokenizer, starts_word, out) -> dict:
-    from lmlab.data.span_dictionary import match_line, span_table
-
     table = span_table(span_file, tokenizer)
     ends = np.asarray(store.line_ends)
     starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)

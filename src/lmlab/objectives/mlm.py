@@ -59,7 +59,7 @@ class MaskedLMConfig(ConfigDefaults):
     """``unit: spans`` only: a UTF-8 file of phrases/entities, one per line (optionally
     ``phrase<TAB>type``), matched against the tokenised corpus once per token store
     (:mod:`lmlab.data.span_dictionary`). A relative path is looked up under the current
-    folder, then ``$LMLAB_DATA``, then the repository's ``configs/``."""
+    folder, then ``$LMLAB_DATA``, then the package presets (``lmlab/configs/``)."""
 
     def validate(self, path: str) -> None:
         if self.weight <= 0:

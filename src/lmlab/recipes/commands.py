@@ -86,7 +86,7 @@ def _demo(args) -> int:
 def add_commands(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train a model from a preset", formatter_class=HELP,
-        epilog="examples:\n  lmlab train configs/gpt/tiny.yaml --data ptb --out runs/gpt-tiny\n"
+        epilog="examples:\n  lmlab train gpt/tiny --data ptb --out runs/gpt-tiny\n"
                "  lmlab train bert/tiny --out runs/bert-tiny --set train.max_steps=500\n"
                "  lmlab train --resume runs/gpt-tiny --set train.max_steps=4000")
     train.add_argument("config", nargs="?", help="preset YAML path or family/size name")

@@ -8,11 +8,11 @@ import json
 from lmlab.recipes.compare import run_compare
 
 EXAMPLES = """examples:
-  lmlab compare configs/suites/objectives.yaml --out runs/compare
-  lmlab compare configs/suites/objectives.yaml --quick --out runs/compare-quick
-  lmlab compare configs/suites/objectives.yaml --budget 2e15 --out runs/compare-2e15
-  lmlab compare configs/suites/objectives_zh.yaml --out runs/compare-zh
-  lmlab compare configs/suites/objectives.yaml --suite-set finetune.seeds=[1,2] --out runs/c2
+  lmlab compare suites/objectives --out runs/compare
+  lmlab compare suites/objectives --quick --out runs/compare-quick
+  lmlab compare suites/objectives --budget 2e15 --out runs/compare-2e15
+  lmlab compare suites/objectives_zh --out runs/compare-zh
+  lmlab compare suites/objectives --suite-set finetune.seeds=[1,2] --out runs/c2
 
 Re-running the same command continues an interrupted comparison (finished units are
 skipped; an interrupted pre-training resumes from its checkpoint).
@@ -30,7 +30,8 @@ def add_commands(subparsers) -> None:
     compare = subparsers.add_parser(
         "compare", help="pre-train a suite of presets at equal FLOPs, fine-tune, Tables 1-2",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    compare.add_argument("suite", metavar="SUITE", help="suite YAML, e.g. configs/suites/objectives.yaml")
+    compare.add_argument("suite", metavar="SUITE", help="packaged suite name (suites/objectives, "
+                         "suites/objectives_zh) or a suite YAML path")
     compare.add_argument("--out", required=True, help="output folder (units, tables)")
     compare.add_argument("--budget", type=float, help="training FLOPs per pre-training run "
                          "(default: the suite's budget_flops)")

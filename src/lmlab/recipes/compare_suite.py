@@ -1,4 +1,4 @@
-"""The suite file of ``lmlab compare`` (``configs/suites/*.yaml``): typed and strict.
+"""The suite file of ``lmlab compare`` (packaged ``suites/*.yaml``, or a path): typed and strict.
 
 A suite names the presets to compare, the overrides that bring them to one size and one
 corpus, the compute budget and the fine-tuning protocol. Its ``quick`` section holds the
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from lmlab.config import load_config, load_raw
 from lmlab.errors import ConfigError, DataError
 from lmlab.finetune.config import FinetuneOptions
+from lmlab.presets import suite_path
 from lmlab.tasks.catalogue import get_task, parse_split
 
 
@@ -104,9 +105,12 @@ def task_options(suite: CompareSuite, task: str) -> FinetuneOptions:
     return suite.finetune
 
 
-def load_suite(path: str, quick: bool = False, suite_overrides: list[str] = ()) -> CompareSuite:
-    """Read a suite file; with ``quick`` apply its ``quick`` section first, then the
-    ``KEY=VALUE`` ``suite_overrides`` (``finetune.seeds=[1,2]``, ``tasks=[glue/rte]``)."""
+def load_suite(name_or_path: str, quick: bool = False,
+               suite_overrides: list[str] = ()) -> CompareSuite:
+    """Read a suite file (a path, or a packaged name: ``suites/objectives``, ``objectives``);
+    with ``quick`` apply its ``quick`` section first, then the ``KEY=VALUE``
+    ``suite_overrides`` (``finetune.seeds=[1,2]``, ``tasks=[glue/rte]``)."""
+    path = suite_path(name_or_path)
     raw = load_raw(path)
     quick_raw = raw.pop("quick", None) or {}
     if not isinstance(quick_raw, dict):
