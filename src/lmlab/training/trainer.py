@@ -78,6 +78,12 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
     train_cfg = config.train
     if train_cfg.num_threads:
         torch.set_num_threads(train_cfg.num_threads)
+    elif state is not None and state.get("num_threads"):
+        # CPU reductions (matmuls, norms) sum in an order that depends on the intra-op
+        # thread count, so an exact resume continues with the count the run was saved with
+        # (a process started with another OMP_NUM_THREADS, or on another machine, would
+        # part from the uninterrupted run within steps); train.num_threads overrides it.
+        torch.set_num_threads(int(state["num_threads"]))
 
     parts = build_parts(config, tokenizer)
     model, objectives, batches = parts.model, parts.objectives, parts.batches
@@ -111,7 +117,7 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
     def trainer_state(step: int, elapsed: float, tokens: int) -> dict:
         return {"step": step, "elapsed": elapsed, "tokens": tokens,
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": torch.get_rng_state(),
+                "rng": torch.get_rng_state(), "num_threads": torch.get_num_threads(),
                 "objectives": [o.state_dict() if hasattr(o, "state_dict") else {}
                                for o in objectives]}
 
