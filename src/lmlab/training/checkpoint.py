@@ -42,7 +42,16 @@ def checkpoint_folder(path: str | Path) -> Path:
 
 def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextTokenizer,
                     trainer_state: dict) -> Path:
+    """Write the checkpoint into a temporary sibling, then swap it in by renames.
+
+    At every instant a complete checkpoint exists: ``checkpoint/``, or ``checkpoint.previous/``
+    while the swap is half-way. A save that follows an interrupted swap (``checkpoint/``
+    missing) therefore keeps ``checkpoint.previous/`` until the new folder is in place; it
+    is the only complete checkpoint then, and deleting it first left a run killed twice with
+    none. Temporary folders left by a killed save are removed."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob(".checkpoint-*"):  # from a save that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     temporary = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint-"))
     try:
         save_model(model, str(temporary / "model.safetensors"))
@@ -50,9 +59,9 @@ def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextToke
         tokenizer.save(temporary / "tokenizer")
         torch.save(trainer_state, temporary / "trainer_state.pt")
         final, previous = run_dir / CHECKPOINT, run_dir / _PREVIOUS
-        if previous.exists():
-            shutil.rmtree(previous)
         if final.exists():
+            if previous.exists():  # left by a killed delete; checkpoint/ is complete
+                shutil.rmtree(previous)
             os.replace(final, previous)
         os.replace(temporary, final)
         if previous.exists():

@@ -206,7 +206,8 @@ def _evaluate(job, metrics: MetricsLog, step: int, final: bool = False) -> dict:
 def _trainer_state(job, optimizer, scheduler, scaler, clock: _Clock) -> dict:
     state = {"step": clock.step, "elapsed": clock.elapsed_before, "tokens": clock.tokens,
              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "rng": torch.get_rng_state(), "job": job.state_dict()}
+             "rng": torch.get_rng_state(), "num_threads": torch.get_num_threads(),
+             "job": job.state_dict()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     if scaler.is_enabled():

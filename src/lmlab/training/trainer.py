@@ -133,6 +133,10 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
         tokenizer = prepare_tokenizer(config.data)
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)
+    elif state is not None and state.get("num_threads"):
+        # CPU sums depend on the thread count: a resumed run keeps the one it was saved with
+        # (another OMP_NUM_THREADS would part it from the uninterrupted run).
+        torch.set_num_threads(int(state["num_threads"]))
     where = resolve_placement(config.train)
     job = PretrainingJob(config, tokenizer)
     steps_per_epoch = max(1, job.batches.steps_per_epoch // config.train.grad_accum)
