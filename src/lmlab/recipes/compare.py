@@ -164,10 +164,12 @@ def untrained_unit(config: RunConfig, folder: Path, log) -> dict:
 def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log) -> dict:
     """Fine-tune ``base`` on ``task`` (every seed); only results.json is kept."""
     from lmlab.finetune.loop import finetune
+    from lmlab.tasks.catalogue import get_task
     from lmlab.training.checkpoint import CHECKPOINT
 
     done = _read(folder / "results.json")
-    if done is not None and _protocol(done["options"]) != _protocol(options.__dict__):
+    resolved = options.for_kind(get_task(task).kind)  # results.json holds resolved options
+    if done is not None and _protocol(done["options"]) != _protocol(resolved.__dict__):
         raise ConfigError(f"{folder} was fine-tuned with other options ({done['options']}); "
                           f"choose another --out")
     if done is None:
