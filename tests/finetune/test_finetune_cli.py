@@ -53,6 +53,23 @@ def test_finetune_evaluate_predict(bert_tiny_run, tmp_path, capsys):
     assert len((tmp_path / "p.txt").read_text().splitlines()) == 2
 
 
+def test_unset_options_take_the_task_familys_defaults(bert_tiny_run, tmp_path, capsys):
+    """No --lr / --warmup-ratio: results.json and the saved config hold the classification
+    family's values (FAMILY_DEFAULTS), not None."""
+    from lmlab.finetune.config import FAMILY_DEFAULTS
+
+    out = tmp_path / "wnli-defaults"
+    fast = [a for a in FAST if a not in ("--lr", "1e-3")]
+    assert main(["finetune", str(bert_tiny_run), "--task", "glue/wnli", "--out", str(out),
+                 *fast]) == 0
+    capsys.readouterr()
+    options = json.loads((out / "results.json").read_text())["options"]
+    family = FAMILY_DEFAULTS["classification"]
+    assert (options["lr"], options["warmup_ratio"]) == (family["lr"], family["warmup_ratio"])
+    assert (options["epochs"], options["batch_size"]) == (1.0, 16)  # the ones set
+    assert "lr: 0.0001" in (out / "checkpoint" / "config.yaml").read_text()
+
+
 def test_best_seed_checkpoint_reproduces_its_dev_score(bert_tiny_run, tmp_path, capsys):
     out = tmp_path / "stsb"
     assert main(["finetune", str(bert_tiny_run), "--task", "glue/stsb", "--out", str(out),

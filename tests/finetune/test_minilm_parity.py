@@ -56,3 +56,41 @@ def test_sequence_classification_matches_bert_for_sequence_classification(minilm
                              token_type_ids=batch["segments"]).logits
         got = ours(batch)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_finetuning_steps_match_bert_for_sequence_classification(minilm_dir):
+    """Three AdamW steps (dropout off, same batches, BERT's decay groups, clipping):
+    lmlab's pair-classification losses are HF's, so the gap of issue 15 is the recipe."""
+    from lmlab.config import TrainConfig
+    from lmlab.finetune.config import FinetuneOptions
+    from lmlab.finetune.features import collate, pack
+    from lmlab.finetune.model import build_finetune_model
+    from lmlab.training.optim import build_optimizer
+
+    _, tokenizer, backbone, pooler = load_hf_bert(f"hf:{minilm_dir}")
+    options = FinetuneOptions().for_kind("classification")
+    ours = build_finetune_model(backbone, "classification", 2, options, pooler).eval()
+    reference = transformers.BertForSequenceClassification.from_pretrained(
+        str(minilm_dir), num_labels=2).eval()
+    with torch.no_grad():
+        reference.classifier.weight.copy_(ours.head.classifier.weight)
+        reference.classifier.bias.copy_(ours.head.classifier.bias)
+    train = TrainConfig(lr=options.lr, weight_decay=options.weight_decay)
+    optimizers = [build_optimizer(ours, train), build_optimizer(reference, train)]
+    pairs = [("A man plays a flute.", "Someone is playing music.", 1),
+             ("It rained all day.", "The weather was dry and it was sunny.", 0),
+             ("The cat sat on the mat.", "A cat was sitting on a mat.", 1),
+             ("Stocks fell.", "Shares rose sharply in early trading.", 0)]
+    features = [{**pack(tokenizer, tokenizer.encode(a), tokenizer.encode(b), 64), "label": y}
+                for a, b, y in pairs]
+    batch = collate(features, "classification", tokenizer.pad_id)
+    for _ in range(3):
+        losses = [ours.head.loss(ours(batch), batch),
+                  reference(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                            token_type_ids=batch["segments"], labels=batch["labels"]).loss]
+        torch.testing.assert_close(losses[0], losses[1], atol=1e-5, rtol=1e-5)
+        for model, optimizer, loss in zip((ours, reference), optimizers, losses):
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+            optimizer.step()

@@ -104,6 +104,7 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
         else (lambda message: None)
     out = Path(out)
     spec = get_task(task)
+    options = options.for_kind(spec.kind)  # unset options: the task family's defaults
     model_config, tokenizer, _, _ = load_base(base)
     train = task_data.subset(spec.read(options.train_split), options.max_train_examples,
                              options.subset_seed)

@@ -30,6 +30,7 @@ from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite, ta
 from lmlab.registry import build_model, build_objectives
 from lmlab.report.compare_tables import (table1_markdown, table2_json, table2_markdown,
                                          verdict_line)
+from lmlab.tasks.catalogue import get_task
 from lmlab.training.checkpoint import CHECKPOINT, save_checkpoint
 from lmlab.training.step_cost import flops_per_step, training_parts
 from lmlab.training.trainer import train
@@ -159,9 +160,9 @@ def untrained_unit(config: RunConfig, folder: Path, log) -> dict:
 
 def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log) -> dict:
     """Fine-tune ``base`` on ``task`` (every seed); only results.json is kept."""
-
     done = _read(folder / "results.json")
-    if done is not None and _protocol(done["options"]) != _protocol(options.__dict__):
+    resolved = options.for_kind(get_task(task).kind)  # results.json holds resolved options
+    if done is not None and _protocol(done["options"]) != _protocol(resolved.__dict__):
         raise ConfigError(f"{folder} was fine-tuned with other options ({done['options']}); "
                           f"choose another --out")
     if done is None:

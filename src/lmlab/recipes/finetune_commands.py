@@ -64,7 +64,8 @@ def _benchmark(args) -> int:
 
 
 def _add_options(parser) -> None:
-    group = parser.add_argument_group("fine-tuning options (defaults: BERT's recipe)")
+    group = parser.add_argument_group("fine-tuning options (unset: the task family's defaults, "
+                                      "lmlab.finetune.config.FAMILY_DEFAULTS)")
     group.add_argument("--lr", type=float)
     group.add_argument("--epochs", type=float)
     group.add_argument("--batch-size", dest="batch_size", type=int)
