@@ -40,12 +40,16 @@ SEEDS = "seeds"
 OPTIONS_FILE = "finetune.json"
 
 
-def train_config(options: FinetuneOptions, total_steps: int) -> TrainConfig:
-    """The loop's optimizer and schedule settings of a fine-tuning run."""
+def train_config(options: FinetuneOptions, total_steps: int, eval_every: int,
+                 seed: int) -> TrainConfig:
+    """The loop's settings of one fine-tuning seed: AdamW with linear warm-up and decay,
+    an evaluation and a checkpoint every ``eval_every`` steps."""
     return TrainConfig(lr=options.lr, weight_decay=options.weight_decay, schedule="linear",
                        warmup_steps=int(options.warmup_ratio * total_steps),
-                       grad_clip=options.grad_clip, max_steps=total_steps, seed=0,
-                       device=options.device, precision=options.precision)
+                       grad_clip=options.grad_clip, max_steps=total_steps, seed=seed,
+                       log_every=10, eval_every=eval_every, checkpoint_every=eval_every,
+                       progress=options.progress, device=options.device,
+                       precision=options.precision)
 
 
 def _train_one_seed(spec, base: str, config: FinetuneRunConfig, train_features, dev, seed: int,
@@ -55,8 +59,8 @@ def _train_one_seed(spec, base: str, config: FinetuneRunConfig, train_features, 
     model = build_finetune_model(backbone, spec.kind, len(config.labels), options, pooler, seed)
     job = FinetuneJob(model, config, tokenizer, spec, train_features, dev, seed, folder, log)
     total = max(1, math.ceil(job.per_epoch * options.epochs))
-    settings = train_config(options, total)
-    settings.seed = seed
+    eval_every = max(1, job.per_epoch // options.evals_per_epoch)
+    settings = train_config(options, total, eval_every, seed)
     where = resolve_placement(settings)
     state = None
     if (folder / ckpt.CHECKPOINT).exists():
@@ -65,10 +69,7 @@ def _train_one_seed(spec, base: str, config: FinetuneRunConfig, train_features, 
     model.to(where.device)
     optimizer = build_optimizer(model, settings)
     scheduler = build_scheduler(optimizer, settings, total, job.per_epoch)
-    eval_every = max(1, job.per_epoch // options.evals_per_epoch)
-    plan = loop.LoopPlan(total_steps=total, grad_clip=options.grad_clip, log_every=10,
-                         eval_every=eval_every, checkpoint_every=eval_every, seed=seed,
-                         progress=options.progress, name=f"{spec.name} seed {seed}")
+    plan = loop.LoopPlan(settings, total, f"{spec.name} seed {seed}")
     result = loop.run(job, optimizer, scheduler, plan, folder, where, state, log)
     ckpt.load_weights(model, ckpt.checkpoint_folder(folder / BEST))
     return {"seed": seed, "best": job.best, "train_seconds": round(result.train_seconds, 1),

@@ -22,6 +22,7 @@ from typing import Callable, Protocol
 import torch
 from tqdm.auto import tqdm
 
+from lmlab.config import TrainConfig
 from lmlab.errors import TrainingDiverged
 from lmlab.objectives.base import LossOutput
 from lmlab.training import checkpoint as ckpt
@@ -59,18 +60,12 @@ class Job(Protocol):
 
 @dataclass
 class LoopPlan:
-    """How long and how often. Built from ``TrainConfig`` (pre-training) or from the
-    fine-tuning options."""
+    """How long and how often: ``settings`` is the run's ``TrainConfig`` (accumulation,
+    clipping, log / eval / checkpoint cadence, time budget, seed, progress bar); fine-tuning
+    builds one from its options."""
 
+    settings: TrainConfig
     total_steps: int
-    grad_accum: int = 1
-    grad_clip: float = 0.0
-    log_every: int = 0
-    eval_every: int = 0
-    checkpoint_every: int = 0
-    max_time_s: float = 0.0
-    seed: int = 0
-    progress: bool = True
     name: str = "train"
     count_steps: bool = True
     """Show a step total in the progress bar (False for time-bounded runs: no 100-h ETA)."""
@@ -102,6 +97,7 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
         state: dict | None = None, log: Callable[[str], None] = print) -> LoopResult:
     """Train ``job`` for ``plan.total_steps`` optimizer steps into ``run_dir``, resuming
     from ``state`` (a checkpoint's trainer state) when given."""
+    settings = plan.settings
     metrics = MetricsLog(run_dir / "metrics.jsonl")
     clock = _Clock(0, 0.0, 0, time.perf_counter())
     scaler = placement.scaler()
@@ -113,11 +109,11 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
         log(f"resuming {run_dir} at step {clock.step}/{plan.total_steps}")
     else:
         # A fresh RNG stream for training, independent of how the model was built.
-        torch.manual_seed(plan.seed + 1)
+        torch.manual_seed(settings.seed + 1)
     tokens_before, last_saved = clock.tokens, clock.step
     progress = tqdm(total=plan.total_steps if plan.count_steps else None, initial=clock.step,
-                    disable=not plan.progress, desc=f"train {plan.name}", unit="step",
-                    dynamic_ncols=True, mininterval=1.0)
+                    disable=not settings.progress, desc=f"train {plan.name}",
+                    unit="step", dynamic_ncols=True, mininterval=1.0)
     window = (time.perf_counter(), 0)  # (start, tokens) of the logging window
     loss_value, stopped_early, evaluation, evaluated_at = float("nan"), False, None, -1
     job.model.train()
@@ -131,7 +127,7 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
         progress.update(1)
         progress.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}", refresh=False)
         step = clock.step
-        if plan.log_every and step % plan.log_every == 0:
+        if settings.log_every and step % settings.log_every == 0:
             now = time.perf_counter()
             clock.tokens += window[1]
             metrics.write({"step": step, "loss": loss_value, "lr": lr,
@@ -139,11 +135,12 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
                            "elapsed_s": clock.elapsed(), **step_metrics})
             window = (now, 0)
         stop = False
-        if plan.eval_every and step % plan.eval_every == 0 and step < plan.total_steps:
+        if settings.eval_every and step % settings.eval_every == 0 and step < plan.total_steps:
             evaluation, evaluated_at = _evaluate(job, metrics, step), step
             stop = job.on_evaluation(step, evaluation)
-        out_of_time = bool(plan.max_time_s) and clock.elapsed() >= plan.max_time_s
-        if (plan.checkpoint_every and step % plan.checkpoint_every == 0) or out_of_time or stop:
+        out_of_time = bool(settings.max_time_s) and clock.elapsed() >= settings.max_time_s
+        due = settings.checkpoint_every and step % settings.checkpoint_every == 0
+        if due or out_of_time or stop:
             _save(job, optimizer, scheduler, scaler, run_dir,
                   _Clock(step, clock.elapsed(), clock.tokens + window[1], 0.0))
             last_saved = step
@@ -159,31 +156,33 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
     if plan.final_evaluation and evaluated_at != clock.step:
         evaluation = _evaluate(job, metrics, clock.step, final=True)
         job.on_evaluation(clock.step, evaluation)
-    speed = (clock.tokens - tokens_before) / max(1e-9, train_seconds - (state or {}).get("elapsed", 0.0))
+    elapsed_before = float(state["elapsed"]) if state is not None else 0.0
+    speed = (clock.tokens - tokens_before) / max(1e-9, train_seconds - elapsed_before)
     return LoopResult(clock.step, train_seconds, speed, loss_value, evaluation, stopped_early)
 
 
 def _one_step(job, optimizer, scheduler, scaler, plan, placement, step, run_dir, last_saved):
     """Zero the gradients, accumulate ``grad_accum`` micro-batches, clip, step."""
+    settings = plan.settings
     optimizer.zero_grad(set_to_none=True)
     step_metrics, tokens = {}, 0
-    for micro in range(plan.grad_accum):
-        batch = placement.move(job.batch(step * plan.grad_accum + micro))
+    for micro in range(settings.grad_accum):
+        batch = placement.move(job.batch(step * settings.grad_accum + micro))
         with placement.autocast():
             loss, batch_metrics = job.loss(batch)
         step_metrics.update(batch_metrics)
-        loss = loss / plan.grad_accum
+        loss = loss / settings.grad_accum
         if not torch.isfinite(loss):
             raise TrainingDiverged(_diverged_message(step, loss.item(), run_dir, last_saved))
         scaler.scale(loss).backward()
         tokens += batch["input_ids"].numel()
-    if plan.grad_clip:
+    if settings.grad_clip:
         scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(job.model.parameters(), plan.grad_clip)
+        torch.nn.utils.clip_grad_norm_(job.model.parameters(), settings.grad_clip)
     scaler.step(optimizer)
     scaler.update()
     scheduler.step()
-    return loss.item() * plan.grad_accum, step_metrics, tokens
+    return loss.item() * settings.grad_accum, step_metrics, tokens
 
 
 def _diverged_message(step: int, value: float, run_dir: Path, last_saved: int) -> str:

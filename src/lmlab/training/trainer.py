@@ -110,12 +110,8 @@ def plan_for(config: RunConfig, steps_per_epoch: int, name: str) -> loop.LoopPla
     train = config.train
     total = (math.ceil(train.max_epochs * steps_per_epoch) if train.max_epochs
              else train.max_steps)
-    return loop.LoopPlan(
-        total_steps=total, grad_accum=train.grad_accum, grad_clip=train.grad_clip,
-        log_every=train.log_every, eval_every=train.eval_every,
-        checkpoint_every=train.checkpoint_every, max_time_s=train.max_time_s, seed=train.seed,
-        progress=train.progress, name=name,
-        count_steps=not (train.max_time_s and not train.max_epochs))
+    return loop.LoopPlan(train, total, name,
+                         count_steps=not (train.max_time_s and not train.max_epochs))
 
 
 def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
