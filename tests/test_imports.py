@@ -46,6 +46,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 PACKAGE = "lmlab"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -288,22 +290,18 @@ def _report(problems: list[str], rule: str) -> str:
         "\n".join(problems)
 
 
-def test_no_upward_import() -> None:
+RULES = {
+    "imports point one way, down the layers": upward_imports,
+    "no import cycle": import_cycles,
+    "no import inside a function": inner_imports,
+}
+
+
+@pytest.mark.parametrize("rule", list(RULES))
+def test_the_package_keeps_the_import_rule(rule: str) -> None:
     _, imports = collect_imports(SRC, PACKAGE)
-    problems = upward_imports(imports, PACKAGE, SRC)
-    assert not problems, _report(problems, "imports point one way, down the layers")
-
-
-def test_no_import_cycle() -> None:
-    _, imports = collect_imports(SRC, PACKAGE)
-    problems = import_cycles(imports, PACKAGE, SRC)
-    assert not problems, _report(problems, "no import cycle")
-
-
-def test_no_import_inside_a_function() -> None:
-    _, imports = collect_imports(SRC, PACKAGE)
-    problems = inner_imports(imports, PACKAGE, SRC)
-    assert not problems, _report(problems, "no import inside a function")
+    problems = RULES[rule](imports, PACKAGE, SRC)
+    assert not problems, _report(problems, rule)
 
 
 def test_every_top_level_name_has_a_layer() -> None:
