@@ -92,10 +92,10 @@ def bench_mlm(vocab: int, batch: int, seq: int, steps: int) -> dict:
 
     ours.eval(), hf.eval()
     with torch.no_grad():
-        our_loss = objective(ours, data).loss.item()
+        our_loss = objective.loss(ours, objective.corrupt(data)).loss.item()
         hf_loss = hf(input_ids=corrupted, labels=labels).loss.item()
     ours.train(), hf.train()
-    our_step = train_step(ours, lambda: objective(ours, data).loss)
+    our_step = train_step(ours, lambda: objective.loss(ours, objective.corrupt(data)).loss)
     hf_step = train_step(hf, lambda: hf(input_ids=corrupted, labels=labels).loss)
 
     tokens = batch * seq * steps
@@ -132,12 +132,12 @@ def bench_clm(vocab: int, batch: int, seq: int, steps: int) -> dict:
 
     ours.eval(), hf.eval()
     with torch.no_grad():
-        our_loss = objective(ours, data).loss.item()
+        our_loss = objective.loss(ours, objective.corrupt(data)).loss.item()
         # HF shifts internally: give it the T+1 window, compare the same T predictions.
         hf_loss = hf(input_ids=ids, labels=ids).loss.item()
     ours.train(), hf.train()
     hf_input = ids[:, :-1]
-    our_step = train_step(ours, lambda: objective(ours, data).loss)
+    our_step = train_step(ours, lambda: objective.loss(ours, objective.corrupt(data)).loss)
     hf_step = train_step(hf, lambda: hf(input_ids=hf_input, labels=hf_input).loss)
 
     tokens = batch * seq * steps
