@@ -34,6 +34,54 @@ def _cli(capsys, *argv):
     return code, capsys.readouterr().err.strip()
 
 
+# --- 4. fsync before the renames ---------------------------------------------------------
+
+def _record_syncs(monkeypatch) -> list:
+    """Log each fsync'd path (Linux: /proc/self/fd) and each rename, in order."""
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(source, target):
+        events.append(("replace", str(source)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to name fds")
+def test_checkpoint_files_and_folder_are_synced_before_the_swap(tiny_corpus, tmp_path, monkeypatch):
+    """Whether the data reached the disk cannot be tested without pulling the power; this
+    checks that every file and the folder were fsync'd before the rename publishing them."""
+    run = tmp_path / "run"
+    events = _record_syncs(monkeypatch)
+    train(tiny_config("gpt/tiny", tiny_corpus, steps=1, every=1), run, log=_quiet)
+    published = [i for i, (kind, path) in enumerate(events)
+                 if kind == "replace" and Path(path).name.startswith(".checkpoint-")]
+    assert len(published) == 1
+    temporary = events[published[0]][1]
+    synced = {path for kind, path in events[:published[0]] if kind == "fsync"}
+    final = str(run / "checkpoint")
+    wanted = {str(path).replace(final, temporary) for path in Path(final).rglob("*")}
+    assert wanted and wanted <= synced, wanted - synced  # files and sub-folders (tokenizer/)
+    assert temporary in synced
+    assert ("fsync", str(run)) in events[published[0]:]  # the renames themselves
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to name fds")
+def test_write_json_syncs_and_writes(tmp_path, monkeypatch):
+    events = _record_syncs(monkeypatch)
+    atomic.write_json(tmp_path / "a" / "x.json", {"k": "é"})
+    assert json.loads((tmp_path / "a" / "x.json").read_text(encoding="utf-8")) == {"k": "é"}
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["fsync", "replace", "fsync"], events
+    assert events[-1][1] == str(tmp_path / "a")
+
+
 # --- 5. seq_len beyond the model's positions ---------------------------------------------
 
 def test_seq_len_beyond_max_positions_is_one_line_and_creates_nothing(tiny_corpus, tmp_path, capsys):
