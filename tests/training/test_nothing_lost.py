@@ -34,6 +34,22 @@ def _cli(capsys, *argv):
     return code, capsys.readouterr().err.strip()
 
 
+# --- 3. a torn last line of metrics.jsonl ------------------------------------------------
+
+def test_a_torn_metrics_line_is_dropped_and_reported(tiny_corpus, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config("gpt/tiny", tiny_corpus, steps=2, every=2), run, log=_quiet)
+    torn = len((run / "metrics.jsonl").read_text().splitlines()) + 1
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"step": 3, "loss": 4.2, "lr"')  # killed mid-write
+    said = []
+    result = train(None, run, resume=True, log=said.append, overrides_after_resume=["train.max_steps=3"])
+    assert result.steps == 3
+    assert any("metrics.jsonl" in line and f"line {torn}" in line and "dropped" in line for line in said), said
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows if "loss" in row] == [1, 2, 3]
+
+
 # --- 4. fsync before the renames ---------------------------------------------------------
 
 def _record_syncs(monkeypatch) -> list:

@@ -105,7 +105,8 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
         _restore(job, optimizer, scheduler, scaler, state)
         clock = _Clock(int(state["step"]), float(state["elapsed"]), int(state["tokens"]),
                        time.perf_counter())
-        metrics.truncate_after(clock.step)
+        for note in metrics.truncate_after(clock.step):
+            log(note)
         log(f"resuming {run_dir} at step {clock.step}/{plan.total_steps}")
     else:
         # A fresh RNG stream for training, independent of how the model was built.
