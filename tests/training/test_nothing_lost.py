@@ -34,6 +34,38 @@ def _cli(capsys, *argv):
     return code, capsys.readouterr().err.strip()
 
 
+# --- 2. --set on resume: the changeable keys apply, the others are refused ---------------
+
+def test_resume_applies_changeable_overrides_in_both_forms(tiny_corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(tiny_config("gpt/tiny", tiny_corpus, steps=2, every=2), run, log=_quiet)
+    code, err = _cli(capsys, "train", "--resume", run, "--set", "train.max_steps=3",
+                     "--set", "train.checkpoint_every=1")
+    assert code == 0, err
+    assert torch.load(run / "checkpoint" / "trainer_state.pt", weights_only=True)["step"] == 3
+    assert ckpt.load_checkpoint_config(run / "checkpoint").train.checkpoint_every == 1
+    same_model = [f"--set={o}" for o in tiny_overrides("gpt/tiny", tiny_corpus, 2, 2)]
+    code, err = _cli(capsys, "train", "gpt/tiny", *same_model, "--resume", run,
+                     "--set", "train.max_steps=4", "--set", "train.lr=0.002")
+    assert code == 0, err
+    assert torch.load(run / "checkpoint" / "trainer_state.pt", weights_only=True)["step"] == 4
+    assert ckpt.load_checkpoint_config(run / "checkpoint").train.lr == 0.002
+
+
+def test_resume_refuses_overrides_that_cannot_change_in_both_forms(tiny_corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(tiny_config("gpt/tiny", tiny_corpus, steps=2, every=2), run, log=_quiet)
+    before = (run / "checkpoint" / "model.safetensors").read_bytes()
+    same_model = [f"--set={o}" for o in tiny_overrides("gpt/tiny", tiny_corpus, 2, 2)]
+    for config in ([], ["gpt/tiny", *same_model]):
+        for key in ("train.seed=5", "data.seq_len=16", "train.optimizer=sgd"):
+            code, err = _cli(capsys, "train", *config, "--resume", run,
+                             "--set", "train.max_steps=4", "--set", key)
+            assert code == 1 and err.count("\n") == 0, err
+            assert key.split("=")[0] in err and "train.max_steps" in err  # the allowed keys
+    assert (run / "checkpoint" / "model.safetensors").read_bytes() == before
+
+
 # --- 3. a torn last line of metrics.jsonl ------------------------------------------------
 
 def test_a_torn_metrics_line_is_dropped_and_reported(tiny_corpus, tmp_path):

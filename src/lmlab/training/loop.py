@@ -221,8 +221,10 @@ def _save(job, optimizer, scheduler, scaler, run_dir: Path, clock: _Clock) -> No
 
 
 def _restore(job, optimizer, scheduler, scaler, state: dict) -> None:
+    base_lrs = list(scheduler.base_lrs)  # this run's train.lr, before the saved one lands
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
+    _continue_on_this_schedule(optimizer, scheduler, base_lrs)
     torch.set_rng_state(state["rng"])
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -230,3 +232,16 @@ def _restore(job, optimizer, scheduler, scaler, state: dict) -> None:
         scaler.load_state_dict(state["scaler"])
     # Checkpoints written before the Job protocol kept the objectives' state at the top.
     job.load_state_dict(state.get("job", {"objectives": state.get("objectives", [])}))
+
+
+def _continue_on_this_schedule(optimizer, scheduler, base_lrs: list[float]) -> None:
+    """The saved scheduler and optimizer state carry the saved run's base rate and current
+    rate, so a resume with another ``train.lr`` or ``max_steps`` would silently keep the
+    old ones. Put back this run's base rates and recompute the current rate on this run's
+    schedule (``LambdaLR``'s own arithmetic, so an unchanged config resumes bit-exactly)."""
+    scheduler.base_lrs = base_lrs
+    factors = getattr(scheduler, "lr_lambdas", None)
+    if factors is None:  # not a LambdaLR: keep its restored rates
+        return
+    for group, base, factor in zip(optimizer.param_groups, base_lrs, factors):
+        group["lr"] = base * factor(scheduler.last_epoch)
