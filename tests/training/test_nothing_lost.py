@@ -15,6 +15,7 @@ from lmlab.config import load_config
 from lmlab.errors import TrainingDiverged
 from lmlab.presets import preset_path
 from lmlab.training import checkpoint as ckpt
+from lmlab.training.loop import WEIGHT_LIMIT
 from lmlab.training.trainer import train
 
 from helpers import tiny_config, tiny_overrides
@@ -32,6 +33,34 @@ def _max_weight(run_dir: Path) -> float:
 def _cli(capsys, *argv):
     code = main([str(arg) for arg in argv])
     return code, capsys.readouterr().err.strip()
+
+
+# --- 1. divergence keeps a good checkpoint, and says which -------------------------------
+
+def test_a_huge_learning_rate_writes_no_poisoned_checkpoint(tiny_corpus, tmp_path):
+    """lr 1e6 with a checkpoint every step: the first update already throws the weights
+    past the limit, so nothing is saved and the message says so."""
+    run = tmp_path / "huge"
+    config = tiny_config("gpt/tiny", tiny_corpus, steps=6, every=1)
+    config.train.lr = 1e6
+    with pytest.raises(TrainingDiverged, match="no checkpoint had been written") as caught:
+        train(config, run, log=_quiet)
+    assert "\n" not in str(caught.value)
+    assert not (run / "checkpoint").exists()
+
+
+def test_divergence_after_a_checkpoint_keeps_it_and_a_lower_lr_resumes(tiny_corpus, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config("gpt/tiny", tiny_corpus, steps=2, every=1), run, log=_quiet)
+    sane = _max_weight(run)
+    with pytest.raises(TrainingDiverged) as caught:
+        train(None, run, resume=True, log=_quiet,
+              overrides_after_resume=["train.lr=1e6", "train.max_steps=6"])
+    message = str(caught.value)
+    assert f"checkpoint (step 2) in {run / 'checkpoint'} is kept" in message, message
+    assert _max_weight(run) == sane < WEIGHT_LIMIT
+    result = train(None, run, resume=True, log=_quiet, overrides_after_resume=["train.max_steps=4"])
+    assert result.steps == 4 and _max_weight(run) < WEIGHT_LIMIT
 
 
 # --- 2. --set on resume: the changeable keys apply, the others are refused ---------------

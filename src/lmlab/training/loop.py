@@ -14,6 +14,7 @@ and resumed therefore ends with bit-identical parameters on CPU.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,14 @@ class Job(Protocol):
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`."""
+
+
+WEIGHT_LIMIT = 1e4
+"""A checkpoint is written only while every weight is finite and at most this in absolute
+value. Trained weights stay orders of magnitude below it (initialised at ~0.02, LayerNorm
+gains near 1); an update from a learning rate orders of magnitude too high jumps past it at once (AdamW
+moves each weight by about ``lr``). Saving such weights would keep a checkpoint that fails
+again however the run is resumed, so the loop stops and keeps the last good one."""
 
 
 @dataclass
@@ -136,11 +145,15 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
                            "elapsed_s": clock.elapsed(), **step_metrics})
             window = (now, 0)
         stop = False
-        if settings.eval_every and step % settings.eval_every == 0 and step < plan.total_steps:
-            evaluation, evaluated_at = _evaluate(job, metrics, step), step
-            stop = job.on_evaluation(step, evaluation)
+        evaluate_now = (settings.eval_every and step % settings.eval_every == 0
+                        and step < plan.total_steps)
         out_of_time = bool(settings.max_time_s) and clock.elapsed() >= settings.max_time_s
         due = settings.checkpoint_every and step % settings.checkpoint_every == 0
+        if evaluate_now or due or out_of_time:
+            _check_weights(job.model, step, run_dir, last_saved)
+        if evaluate_now:
+            evaluation, evaluated_at = _evaluate(job, metrics, step), step
+            stop = job.on_evaluation(step, evaluation)
         if due or out_of_time or stop:
             _save(job, optimizer, scheduler, scaler, run_dir,
                   _Clock(step, clock.elapsed(), clock.tokens + window[1], 0.0))
@@ -152,6 +165,7 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
     clock.tokens += window[1]
     train_seconds = clock.elapsed()
     if last_saved != clock.step:
+        _check_weights(job.model, clock.step, run_dir, last_saved)
         _save(job, optimizer, scheduler, scaler, run_dir,
               _Clock(clock.step, train_seconds, clock.tokens, 0.0))
     if plan.final_evaluation and evaluated_at != clock.step:
@@ -174,7 +188,8 @@ def _one_step(job, optimizer, scheduler, scaler, plan, placement, step, run_dir,
         step_metrics.update(batch_metrics)
         loss = loss / settings.grad_accum
         if not torch.isfinite(loss):
-            raise TrainingDiverged(_diverged_message(step, loss.item(), run_dir, last_saved))
+            raise TrainingDiverged(_diverged_message(
+                f"step {step + 1}: the loss is {loss.item()}", run_dir, last_saved))
         scaler.scale(loss).backward()
         tokens += batch["input_ids"].numel()
     if settings.grad_clip:
@@ -186,11 +201,25 @@ def _one_step(job, optimizer, scheduler, scaler, plan, placement, step, run_dir,
     return loss.item() * settings.grad_accum, step_metrics, tokens
 
 
-def _diverged_message(step: int, value: float, run_dir: Path, last_saved: int) -> str:
-    kept = (f"its last checkpoint (step {last_saved}) in {run_dir / ckpt.CHECKPOINT} is kept"
-            if (run_dir / ckpt.CHECKPOINT).exists() else "no checkpoint had been written yet")
-    return (f"step {step}: the loss is {value}; the run stopped and {kept}; lower train.lr "
-            f"or raise train.warmup_steps, then resume")
+def _check_weights(model, step: int, run_dir: Path, last_saved: int) -> None:
+    """Stop before evaluating or saving weights that are not finite or beyond
+    :data:`WEIGHT_LIMIT` (a finite loss can still come from weights ruined by its update)."""
+    with torch.no_grad():
+        largest = torch.stack([p.detach().abs().max() for p in model.parameters()
+                               if p.numel()]).max().item()  # NaN propagates through max
+    if not math.isfinite(largest) or largest > WEIGHT_LIMIT:
+        raise TrainingDiverged(_diverged_message(
+            f"step {step}: the largest weight is {largest:.3g} (a checkpoint needs finite "
+            f"weights within {WEIGHT_LIMIT:g})", run_dir, last_saved))
+
+
+def _diverged_message(what: str, run_dir: Path, last_saved: int) -> str:
+    """One line: what went wrong, and exactly which checkpoint is left (or that none is)."""
+    folder = run_dir / ckpt.CHECKPOINT
+    kept = (f"its last good checkpoint (step {last_saved}) in {folder} is kept"
+            if folder.exists() else "no checkpoint had been written yet")
+    return (f"{what}; the run stopped and {kept}; lower train.lr or raise train.warmup_steps, "
+            f"then {'resume' if folder.exists() else 'start again'}")
 
 
 def _evaluate(job, metrics: MetricsLog, step: int, final: bool = False) -> dict:
