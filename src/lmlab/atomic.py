@@ -1,4 +1,10 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+A rename is atomic only for what already reached the disk: after a power cut the renamed
+name may point at a file whose data was never written. So the data is fsync'd before the
+rename and the folder after it (the rename itself lives in the folder). This costs one
+flush per file, nothing per byte: cheap beside a checkpoint's write.
+"""
 
 from __future__ import annotations
 
@@ -12,5 +18,41 @@ def write_json(path: Path, data: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(temporary, path)
+    fsync_folder(path.parent)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush ``path``'s data to the disk (opened read-only: fsync acts on the file, not on
+    the handle, so data written by another handle is flushed too)."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def fsync_folder(path: Path) -> None:
+    """Flush ``path``'s entries (created, renamed, deleted names) to the disk. Windows
+    cannot open a folder for this; its file system journals renames itself."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file under ``folder``, then each folder (deepest first, so a folder is
+    flushed after the files it names)."""
+    folder = Path(folder)
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file():
+            fsync_file(path)
+        elif path.is_dir():
+            fsync_folder(path)
+    fsync_folder(folder)

@@ -144,10 +144,20 @@ class RunConfig:
 
     def validate(self, path: str) -> None:
         _require(bool(self.objectives), "objectives", "needs at least one objective")
+        self._check_positions()
         for index, objective in enumerate(self.objectives):
             check = getattr(objective, "check_compatible", None)
             if check is not None:
                 check(self, f"objectives[{index}]")
+
+    def _check_positions(self) -> None:
+        """A sequence longer than the position table fails only in the first forward pass,
+        after the run folder exists; refuse it here, before anything is written."""
+        embedding = self.model.embedding
+        _require(embedding.position == "none" or self.data.seq_len <= embedding.max_positions,
+                 "data.seq_len", f"{self.data.seq_len} is longer than the model's "
+                 f"{embedding.max_positions} positions (model.embedding.max_positions, "
+                 f"{embedding.position}); lower data.seq_len or raise max_positions")
 
     def to_dict(self) -> dict:
         return to_dict(self)

@@ -78,7 +78,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_corpus, tmp_path
         return output
 
     monkeypatch.setattr(clm.CausalLMObjective, "loss", poisoned)
-    with pytest.raises(TrainingDiverged, match=r"step 3: the loss is nan.*checkpoint \(step 2\)"):
+    # batch["step"] counts from 0: batch 3 is step 4, as metrics.jsonl and checkpoints count
+    with pytest.raises(TrainingDiverged, match=r"step 4: the loss is nan.*checkpoint \(step 2\)"):
         train(config, run, log=lambda *_: None)
     state = torch.load(run / "checkpoint" / "trainer_state.pt", weights_only=True)
     assert state["step"] == 2

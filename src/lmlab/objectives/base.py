@@ -189,7 +189,9 @@ def nll_statistics(loss_sum: torch.Tensor, tokens: int) -> dict:
 
 def perplexity_summary(totals: dict, kind: str) -> dict:
     mean = totals.get("nll", 0.0) / max(1, totals.get("tokens", 0))
-    return {"perplexity": math.exp(mean), "loss": mean, "tokens": int(totals.get("tokens", 0)),
+    # exp overflows past ~709: a diverged model's perplexity is infinite, not an error.
+    perplexity = math.exp(mean) if mean < 700 else float("inf")
+    return {"perplexity": perplexity, "loss": mean, "tokens": int(totals.get("tokens", 0)),
             "kind": kind}
 
 

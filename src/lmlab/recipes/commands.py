@@ -25,9 +25,11 @@ def _train(args) -> int:
     if args.data:
         overrides.append(f"data.dataset={args.data}")
     if args.resume:
+        # With or without CONFIG, --set changes the saved run's config (only the keys
+        # trainer.RESUMABLE may change); CONFIG only has to describe the same model.
         config = load_config(preset_path(args.config), overrides) if args.config else None
         result = trainer.train(config, args.resume, resume=True,
-                               overrides_after_resume=[] if config else overrides)
+                               overrides_after_resume=overrides)
     else:
         if not args.config or not args.out:
             raise SystemExit("lmlab train: give CONFIG and --out (or --resume RUN)")

@@ -2,8 +2,8 @@
 
 ``<run>/checkpoint/`` holds ``model.safetensors``, ``config.yaml``, ``tokenizer/`` and
 ``trainer_state.pt`` (optimizer, scheduler, RNG, data position, objective state). It is
-written to a temporary sibling and swapped in by renames, so a run killed at any moment
-leaves either the previous checkpoint or the new one, never a mix. ``trainer_state.pt`` is
+written to a temporary sibling, fsync'd, and swapped in by renames, so a run killed at any
+moment (or a power cut) leaves either the previous checkpoint or the new one, never a mix. ``trainer_state.pt`` is
 read with ``torch.load(weights_only=True)``: tensors and plain containers only.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_model, save_model
 
+from lmlab.atomic import fsync_folder, fsync_tree
 from lmlab.config import RunConfig, dump_config, from_dict, load_raw
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
@@ -58,12 +59,14 @@ def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextToke
         (temporary / "config.yaml").write_text(dump_config(config))
         tokenizer.save(temporary / "tokenizer")
         torch.save(trainer_state, temporary / "trainer_state.pt")
+        fsync_tree(temporary)  # the data on disk before a name points at it
         final, previous = run_dir / CHECKPOINT, run_dir / _PREVIOUS
         if final.exists():
             if previous.exists():  # left by a killed delete; checkpoint/ is complete
                 shutil.rmtree(previous)
             os.replace(final, previous)
         os.replace(temporary, final)
+        fsync_folder(run_dir)  # the renames themselves
         if previous.exists():
             shutil.rmtree(previous)
     finally:

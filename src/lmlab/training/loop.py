@@ -14,6 +14,7 @@ and resumed therefore ends with bit-identical parameters on CPU.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,14 @@ class Job(Protocol):
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`."""
+
+
+WEIGHT_LIMIT = 1e4
+"""A checkpoint is written only while every weight is finite and at most this in absolute
+value. Trained weights stay orders of magnitude below it (initialised at ~0.02, LayerNorm
+gains near 1); an update from a learning rate orders of magnitude too high jumps past it at once (AdamW
+moves each weight by about ``lr``). Saving such weights would keep a checkpoint that fails
+again however the run is resumed, so the loop stops and keeps the last good one."""
 
 
 @dataclass
@@ -105,7 +114,8 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
         _restore(job, optimizer, scheduler, scaler, state)
         clock = _Clock(int(state["step"]), float(state["elapsed"]), int(state["tokens"]),
                        time.perf_counter())
-        metrics.truncate_after(clock.step)
+        for note in metrics.truncate_after(clock.step):
+            log(note)
         log(f"resuming {run_dir} at step {clock.step}/{plan.total_steps}")
     else:
         # A fresh RNG stream for training, independent of how the model was built.
@@ -135,11 +145,15 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
                            "elapsed_s": clock.elapsed(), **step_metrics})
             window = (now, 0)
         stop = False
-        if settings.eval_every and step % settings.eval_every == 0 and step < plan.total_steps:
-            evaluation, evaluated_at = _evaluate(job, metrics, step), step
-            stop = job.on_evaluation(step, evaluation)
+        evaluate_now = (settings.eval_every and step % settings.eval_every == 0
+                        and step < plan.total_steps)
         out_of_time = bool(settings.max_time_s) and clock.elapsed() >= settings.max_time_s
         due = settings.checkpoint_every and step % settings.checkpoint_every == 0
+        if evaluate_now or due or out_of_time:
+            _check_weights(job.model, step, run_dir, last_saved)
+        if evaluate_now:
+            evaluation, evaluated_at = _evaluate(job, metrics, step), step
+            stop = job.on_evaluation(step, evaluation)
         if due or out_of_time or stop:
             _save(job, optimizer, scheduler, scaler, run_dir,
                   _Clock(step, clock.elapsed(), clock.tokens + window[1], 0.0))
@@ -151,6 +165,7 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
     clock.tokens += window[1]
     train_seconds = clock.elapsed()
     if last_saved != clock.step:
+        _check_weights(job.model, clock.step, run_dir, last_saved)
         _save(job, optimizer, scheduler, scaler, run_dir,
               _Clock(clock.step, train_seconds, clock.tokens, 0.0))
     if plan.final_evaluation and evaluated_at != clock.step:
@@ -173,7 +188,8 @@ def _one_step(job, optimizer, scheduler, scaler, plan, placement, step, run_dir,
         step_metrics.update(batch_metrics)
         loss = loss / settings.grad_accum
         if not torch.isfinite(loss):
-            raise TrainingDiverged(_diverged_message(step, loss.item(), run_dir, last_saved))
+            raise TrainingDiverged(_diverged_message(
+                f"step {step + 1}: the loss is {loss.item()}", run_dir, last_saved))
         scaler.scale(loss).backward()
         tokens += batch["input_ids"].numel()
     if settings.grad_clip:
@@ -185,11 +201,25 @@ def _one_step(job, optimizer, scheduler, scaler, plan, placement, step, run_dir,
     return loss.item() * settings.grad_accum, step_metrics, tokens
 
 
-def _diverged_message(step: int, value: float, run_dir: Path, last_saved: int) -> str:
-    kept = (f"its last checkpoint (step {last_saved}) in {run_dir / ckpt.CHECKPOINT} is kept"
-            if (run_dir / ckpt.CHECKPOINT).exists() else "no checkpoint had been written yet")
-    return (f"step {step}: the loss is {value}; the run stopped and {kept}; lower train.lr "
-            f"or raise train.warmup_steps, then resume")
+def _check_weights(model, step: int, run_dir: Path, last_saved: int) -> None:
+    """Stop before evaluating or saving weights that are not finite or beyond
+    :data:`WEIGHT_LIMIT` (a finite loss can still come from weights ruined by its update)."""
+    with torch.no_grad():
+        largest = torch.stack([p.detach().abs().max() for p in model.parameters()
+                               if p.numel()]).max().item()  # NaN propagates through max
+    if not math.isfinite(largest) or largest > WEIGHT_LIMIT:
+        raise TrainingDiverged(_diverged_message(
+            f"step {step}: the largest weight is {largest:.3g} (a checkpoint needs finite "
+            f"weights within {WEIGHT_LIMIT:g})", run_dir, last_saved))
+
+
+def _diverged_message(what: str, run_dir: Path, last_saved: int) -> str:
+    """One line: what went wrong, and exactly which checkpoint is left (or that none is)."""
+    folder = run_dir / ckpt.CHECKPOINT
+    kept = (f"its last good checkpoint (step {last_saved}) in {folder} is kept"
+            if folder.exists() else "no checkpoint had been written yet")
+    return (f"{what}; the run stopped and {kept}; lower train.lr or raise train.warmup_steps, "
+            f"then {'resume' if folder.exists() else 'start again'}")
 
 
 def _evaluate(job, metrics: MetricsLog, step: int, final: bool = False) -> dict:
@@ -220,8 +250,10 @@ def _save(job, optimizer, scheduler, scaler, run_dir: Path, clock: _Clock) -> No
 
 
 def _restore(job, optimizer, scheduler, scaler, state: dict) -> None:
+    base_lrs = list(scheduler.base_lrs)  # this run's train.lr, before the saved one lands
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
+    _continue_on_this_schedule(optimizer, scheduler, base_lrs)
     torch.set_rng_state(state["rng"])
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -229,3 +261,16 @@ def _restore(job, optimizer, scheduler, scaler, state: dict) -> None:
         scaler.load_state_dict(state["scaler"])
     # Checkpoints written before the Job protocol kept the objectives' state at the top.
     job.load_state_dict(state.get("job", {"objectives": state.get("objectives", [])}))
+
+
+def _continue_on_this_schedule(optimizer, scheduler, base_lrs: list[float]) -> None:
+    """The saved scheduler and optimizer state carry the saved run's base rate and current
+    rate, so a resume with another ``train.lr`` or ``max_steps`` would silently keep the
+    old ones. Put back this run's base rates and recompute the current rate on this run's
+    schedule (``LambdaLR``'s own arithmetic, so an unchanged config resumes bit-exactly)."""
+    scheduler.base_lrs = base_lrs
+    factors = getattr(scheduler, "lr_lambdas", None)
+    if factors is None:  # not a LambdaLR: keep its restored rates
+        return
+    for group, base, factor in zip(optimizer.param_groups, base_lrs, factors):
+        group["lr"] = base * factor(scheduler.last_epoch)

@@ -18,7 +18,7 @@ import torch
 from lmlab.config import RunConfig, load_config, to_dict
 from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
 from lmlab.data.tokenizers import TextTokenizer
-from lmlab.errors import CheckpointError
+from lmlab.errors import CheckpointError, ConfigError
 from lmlab.objectives.base import EVALUATION_SEED, EvaluationSettings, LossOutput
 from lmlab.objectives.held_out import evaluate_held_out
 from lmlab.registry import build_objectives
@@ -96,14 +96,48 @@ def _check_resume_compatible(saved: RunConfig, wanted: RunConfig | None, folder:
             f"choose another --out")
 
 
+RESUMABLE = ("train.max_steps", "train.max_epochs", "train.max_time_s", "train.lr",
+             "train.eval_every", "train.checkpoint_every", "train.log_every",
+             "train.eval_batches", "train.progress", "train.num_threads", "train.device",
+             "train.precision", "train.compile")
+"""The keys ``--set`` may change on resume: how long, how fast, how often, and where. The
+rest (model, objectives, data, seed, optimizer, schedule shape) fix what the saved state
+means; changing them would quietly train another run under this run's name."""
+
+
+def _leaves(value, path: str = "") -> dict:
+    """``{"train.lr": 0.001, "objectives.0.name": "clm", ...}`` of a config dict."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return {path: value}
+    leaves = {}
+    for key, item in items:
+        leaves.update(_leaves(item, f"{path}.{key}" if path else str(key)))
+    return leaves
+
+
+def _refuse_fixed_changes(saved: RunConfig, resumed: RunConfig, folder: Path) -> None:
+    before, after = _leaves(to_dict(saved)), _leaves(to_dict(resumed))
+    changed = [key for key in {**before, **after} if before.get(key) != after.get(key)]
+    fixed = [key for key in changed if key not in RESUMABLE]
+    if fixed:
+        raise ConfigError(f"--set {', '.join(fixed)}: cannot change when resuming {folder} "
+                          f"(start a new run with --out instead); on resume only "
+                          f"{', '.join(RESUMABLE)} may change")
+
+
 def _resumed(config, run_dir: Path, overrides: list[str]):
-    """(config, tokenizer, trainer state) of the run saved in ``run_dir``."""
+    """(config, tokenizer, trainer state) of the run saved in ``run_dir``, with the
+    ``overrides`` that may change on resume applied (and any other refused)."""
     folder = ckpt.checkpoint_folder(run_dir)
     saved = ckpt.load_checkpoint_config(folder)
     _check_resume_compatible(saved, config, folder)
-    if overrides:
-        saved = load_config(raw=to_dict(saved), overrides=list(overrides))
-    return saved, TextTokenizer.load(folder / "tokenizer"), ckpt.load_trainer_state(folder)
+    resumed = load_config(raw=to_dict(saved), overrides=list(overrides)) if overrides else saved
+    _refuse_fixed_changes(saved, resumed, folder)
+    return resumed, TextTokenizer.load(folder / "tokenizer"), ckpt.load_trainer_state(folder)
 
 
 def plan_for(config: RunConfig, steps_per_epoch: int, name: str) -> loop.LoopPlan:
@@ -116,7 +150,9 @@ def plan_for(config: RunConfig, steps_per_epoch: int, name: str) -> loop.LoopPla
 
 def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
           overrides_after_resume: list[str] = (), log=print) -> TrainResult:
-    """Train ``config`` into ``run_dir``; with ``resume`` continue the run saved there."""
+    """Train ``config`` into ``run_dir``; with ``resume`` continue the run saved there
+    (``config``, when given, must describe the same model; ``overrides_after_resume`` may
+    change only the :data:`RESUMABLE` keys)."""
     run_dir = Path(run_dir)
     state = None
     if resume:
