@@ -112,6 +112,8 @@ def test_ngram_build_does_not_replace_a_model(capsys, toy, tmp_path):
     assert code == 1 and "already holds an n-gram model" in err and "--overwrite" in err
     assert (run / "model.arpa").read_text() == before
     assert json.loads((run / "ngram.json").read_text())["order"] == 3
+    code, err = _build(capsys, toy, run, 0, "--overwrite")   # a typo costs nothing
+    assert code == 1 and "from 1 to 9" in err and (run / "model.arpa").read_text() == before
     assert _build(capsys, toy, run, 2, "--overwrite")[0] == 0
     assert json.loads((run / "ngram.json").read_text())["order"] == 2
 

@@ -12,9 +12,11 @@ import os
 import time
 from pathlib import Path
 
-from lmlab.errors import CheckpointError
+from lmlab.errors import CheckpointError, ConfigError
 from lmlab.ngram.arpa import read_arpa, write_arpa
 from lmlab.ngram.build import build_model
+from lmlab.ngram.counting import check_order
+from lmlab.ngram.estimate import SMOOTHINGS, check_prune
 from lmlab.ngram.generate import sample
 from lmlab.ngram.model import NgramModel
 from lmlab.ngram.score import perplexity
@@ -46,6 +48,13 @@ def data_reference(data: str | Path, path: Path) -> str:
     return str(path.resolve()) if Path(data) == path else str(data)
 
 
+def check_settings(order: int, smoothing: str, prune) -> None:
+    """Raise ConfigError for an order, smoothing or pruning that the build would refuse."""
+    check_prune(prune, check_order(order))
+    if smoothing not in SMOOTHINGS:
+        raise ConfigError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(SMOOTHINGS)}")
+
+
 def build_run(data: str, order: int, out: str | Path, smoothing: str = "mkn", prune=None,
               vocab_limit: int | None = None, *, discount_fallback: bool = False,
               add_k: float = 0.1, memory_mb: float | None = None,
@@ -59,6 +68,7 @@ def build_run(data: str, order: int, out: str | Path, smoothing: str = "mkn", pr
     """
     started = time.perf_counter()
     path = resolve_data(data, "train")
+    check_settings(order, smoothing, prune)  # a typo must not cost the run in ``out``
     out = prepare_output_folder(out, "ngram", overwrite)
     model = build_model(iter_token_sentences(path), order, smoothing=smoothing, prune=prune,
                         vocab_limit=vocab_limit, discount_fallback=discount_fallback, add_k=add_k,
