@@ -52,6 +52,23 @@ def test_finetune_evaluate_predict(bert_tiny_run, tmp_path, capsys):
     assert all(line in ("0", "1") for line in (tmp_path / "p.txt").read_text().splitlines())
     assert len((tmp_path / "p.txt").read_text().splitlines()) == 2
 
+    # Issue 16: the input is never the output; an existing output needs --overwrite.
+    inputs_before = inputs.read_text()
+    assert main(["predict", str(out), "--input", str(inputs), "--out", str(inputs)]) == 1
+    assert "also an input" in capsys.readouterr().err and inputs.read_text() == inputs_before
+    (tmp_path / "p.txt").write_text("keep\n")
+    assert main(["predict", str(out), "--input", str(inputs), "--out", str(tmp_path / "p.txt")]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "p.txt").read_text() == "keep\n"
+    assert main(["predict", str(out), "--input", str(inputs), "--out", str(tmp_path / "p.txt"),
+                 "--overwrite"]) == 0
+    assert len((tmp_path / "p.txt").read_text().splitlines()) == 2
+    # ... and a fine-tuning is not written over another one without --overwrite.
+    capsys.readouterr()
+    assert main(["finetune", str(bert_tiny_run), "--task", "glue/wnli", "--out", str(out),
+                 "--seeds", "0", *FAST]) == 1
+    assert "already holds a fine-tuning" in capsys.readouterr().err
+
 
 def test_unset_options_take_the_task_familys_defaults(bert_tiny_run, tmp_path, capsys):
     """No --lr / --warmup-ratio: results.json and the saved config hold the classification

@@ -8,6 +8,7 @@ from lmlab.errors import DataError
 from lmlab.finetune import task_data
 from lmlab.finetune.loop import predict_features, score
 from lmlab.finetune.run_folder import load_finetuned
+from lmlab.outputs import prepare_output_file
 from lmlab.tasks.catalogue import get_task
 from lmlab.tasks.examples import TaggedExample, TextExample
 
@@ -55,7 +56,11 @@ def read_inputs(path: Path, kind: str) -> list:
     return examples
 
 
-def predict_file(run_dir: str, input_path: str, out_path: str) -> int:
+def predict_file(run_dir: str, input_path: str, out_path: str, overwrite: bool = False) -> int:
+    """Write one predicted label a line of ``input_path`` to ``out_path``; returns the count.
+    The output is checked first: an existing file is kept unless ``overwrite``, the input
+    always."""
+    out = prepare_output_file(out_path, overwrite, inputs=[input_path])
     config, tokenizer, model = load_finetuned(run_dir)
     spec = get_task(config.task)
     if spec.kind not in ("classification", "regression", "tagging"):
@@ -68,6 +73,5 @@ def predict_file(run_dir: str, input_path: str, out_path: str) -> int:
     predictions = task_data.decode(spec, examples, features, raw, config.labels, config.options)
     lines = [" ".join(p) if isinstance(p, list) else (f"{p:.4f}" if isinstance(p, float) else str(p))
              for p in predictions]
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return len(lines)

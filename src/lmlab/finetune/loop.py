@@ -30,6 +30,7 @@ from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
 from lmlab.finetune.job import BEST, FinetuneJob, predict_features, score  # noqa: F401
 from lmlab.finetune.model import build_finetune_model
 from lmlab.finetune.run_folder import load_base, save_finetuned
+from lmlab.outputs import prepare_output_folder
 from lmlab.tasks.catalogue import get_task
 from lmlab.training import checkpoint as ckpt
 from lmlab.training import loop
@@ -81,14 +82,13 @@ def _mean_std(values: list[float]) -> dict:
             "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0}
 
 
-def _start_folder(out: Path, options: FinetuneOptions, resume: bool) -> None:
-    """Refuse to mix two fine-tunings in one folder; on resume, the options must match."""
+def _start_folder(out: Path, options: FinetuneOptions, resume: bool, overwrite: bool) -> None:
+    """Refuse to mix two fine-tunings (or a fine-tuning and another model) in one folder
+    (:mod:`lmlab.outputs`); on resume, the options must match."""
+    prepare_output_folder(out, "finetune", overwrite, resume)
     saved = out / OPTIONS_FILE
     wanted = json.loads(json.dumps(options.__dict__))
     if saved.exists():
-        if not resume:
-            raise CheckpointError(f"{out} already holds a fine-tuning; continue it with "
-                                  f"--resume or choose another --out (nothing was overwritten)")
         if json.loads(saved.read_text())["options"] != wanted:
             raise CheckpointError(f"{out} was fine-tuned with other options; resume with the "
                                   f"same options or choose another --out")
@@ -97,8 +97,9 @@ def _start_folder(out: Path, options: FinetuneOptions, resume: bool) -> None:
 
 
 def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
-             command: str = "", resume: bool = False) -> dict:
-    """Fine-tune ``base`` on ``task`` once per seed; keep the best run in ``out``."""
+             command: str = "", resume: bool = False, overwrite: bool = False) -> dict:
+    """Fine-tune ``base`` on ``task`` once per seed; keep the best run in ``out``.
+    ``resume`` continues the fine-tuning in ``out``; ``overwrite`` replaces what is there."""
     if options.num_threads:
         torch.set_num_threads(options.num_threads)
     log = (lambda message: print(message, file=sys.stderr, flush=True)) if options.progress \
@@ -112,7 +113,7 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
     dev_examples = spec.read(options.dev_split)
     labels = task_data.label_vocabulary(spec, train, {options.dev_split: dev_examples})
     unk = task_data.check_vocabulary(tokenizer, spec, train, options.max_unk_rate, base)
-    _start_folder(out, options, resume)
+    _start_folder(out, options, resume, overwrite)
     started = time.perf_counter()
     train_features = task_data.encode(spec, tokenizer, train, labels, options)
     dev = (dev_examples, task_data.encode(spec, tokenizer, dev_examples, labels, options))

@@ -55,6 +55,9 @@ def add_commands(subparsers) -> None:
     build.add_argument("--memory", type=float, metavar="MB",
                        help="memory budget for counting in MiB (like lmplz -S): sorted runs "
                             "spill to a temporary folder in --out and are merged streaming")
+    build.add_argument("--overwrite", action="store_true",
+                       help="replace the lmlab output already in --out (by default an existing "
+                            "run is refused, and a folder never holds two kinds of model)")
     build.set_defaults(run=run_build)
 
     score = verbs.add_parser("score", help="perplexity or per-word scores of text",
@@ -74,7 +77,7 @@ def add_commands(subparsers) -> None:
 def run_build(args) -> int:
     info = build_run(args.data, args.order, args.out, args.smoothing, args.prune,
                      args.vocab_limit, discount_fallback=args.discount_fallback, add_k=args.add_k,
-                     memory_mb=args.memory)
+                     memory_mb=args.memory, overwrite=args.overwrite)
     print(json.dumps({key: info[key] for key in ("order", "smoothing", "vocab_size",
                       "ngram_counts", "build_seconds", "peak_memory_mb")}))
     print(f"wrote {args.out}/model.arpa", file=sys.stderr)

@@ -12,15 +12,18 @@ import os
 import time
 from pathlib import Path
 
-from lmlab.errors import CheckpointError
+from lmlab.errors import CheckpointError, ConfigError
 from lmlab.ngram.arpa import read_arpa, write_arpa
 from lmlab.ngram.build import build_model
+from lmlab.ngram.counting import check_order
+from lmlab.ngram.estimate import SMOOTHINGS, check_prune
 from lmlab.ngram.generate import sample
 from lmlab.ngram.model import NgramModel
 from lmlab.ngram.score import perplexity
 from lmlab.ngram.source import iter_token_sentences, resolve_data
 from lmlab.ngram.storage import load_npz, save_npz
 from lmlab.ngram.vocab import TEXT_UNK_WORD
+from lmlab.outputs import prepare_output_folder
 
 MARKER = "ngram.json"
 ARPA_NAME = "model.arpa"
@@ -39,19 +42,34 @@ def is_ngram_run(path) -> bool:
         return False
 
 
+def data_reference(data: str | Path, path: Path) -> str:
+    """How the run names its data: the catalogue name, or the file's absolute path, so that
+    ``eval perplexity`` finds the same text from any working directory."""
+    return str(path.resolve()) if Path(data) == path else str(data)
+
+
+def check_settings(order: int, smoothing: str, prune) -> None:
+    """Raise ConfigError for an order, smoothing or pruning that the build would refuse."""
+    check_prune(prune, check_order(order))
+    if smoothing not in SMOOTHINGS:
+        raise ConfigError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(SMOOTHINGS)}")
+
+
 def build_run(data: str, order: int, out: str | Path, smoothing: str = "mkn", prune=None,
               vocab_limit: int | None = None, *, discount_fallback: bool = False,
-              add_k: float = 0.1, memory_mb: float | None = None) -> dict:
+              add_k: float = 0.1, memory_mb: float | None = None,
+              overwrite: bool = False) -> dict:
     """Estimate a model on ``data`` (train split of a catalogue name, or a text file).
 
     Writes ``out/model.arpa``, ``out/model.npz`` and ``out/ngram.json``; returns the
     ``ngram.json`` content (with ``build_seconds``: counting, estimation and ARPA writing).
     ``memory_mb`` bounds counting: sorted runs spill to a temporary folder inside ``out``.
+    An existing output in ``out`` is refused unless ``overwrite`` (:mod:`lmlab.outputs`).
     """
     started = time.perf_counter()
     path = resolve_data(data, "train")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_settings(order, smoothing, prune)  # a typo must not cost the run in ``out``
+    out = prepare_output_folder(out, "ngram", overwrite)
     model = build_model(iter_token_sentences(path), order, smoothing=smoothing, prune=prune,
                         vocab_limit=vocab_limit, discount_fallback=discount_fallback, add_k=add_k,
                         memory_mb=memory_mb, spill_dir=out if memory_mb is not None else None)
@@ -59,7 +77,7 @@ def build_run(data: str, order: int, out: str | Path, smoothing: str = "mkn", pr
     save_npz(model, out / NPZ_NAME)
     info = dict(model.info)
     info.update({
-        "format": FORMAT, "data": str(data), "data_path": str(path),
+        "format": FORMAT, "data": data_reference(data, path), "data_path": str(path.resolve()),
         "arpa": ARPA_NAME, "ngram_counts": model.sizes(),
         "text_unk_rewritten_to": TEXT_UNK_WORD,
         "build_seconds": time.perf_counter() - started,
@@ -83,9 +101,11 @@ def load_run(path) -> NgramModel:
     return model
 
 
-def evaluate_run_perplexity(path, data: str, split: str) -> dict:
-    """Perplexity of the run's model on ``split`` of ``data`` (KenLM conventions)."""
+def evaluate_run_perplexity(path, data: str | None, split: str) -> dict:
+    """Perplexity of the run's model on ``split`` of ``data`` (KenLM conventions); without
+    ``data``, of the data the run was built on (a text file: that file, whatever the split)."""
     model = load_run(path)
+    data = data or model.info["data"]
     result = perplexity(model, iter_token_sentences(resolve_data(data, split)))
     result.update({"data": str(data), "split": split, "order": model.order,
                    "smoothing": model.info.get("smoothing")})

@@ -15,6 +15,7 @@ from lmlab.atomic import write_json
 from lmlab.errors import DataError
 from lmlab.finetune.loop import finetune
 from lmlab.finetune.task_data import subset
+from lmlab.outputs import prepare_output_folder
 from lmlab.recipes.benchmark_bow import bow_scores
 from lmlab.report.markdown import markdown_table
 from lmlab.tasks.catalogue import SUITES, get_task, parse_split
@@ -44,12 +45,14 @@ def bow_result(name: str, options) -> dict:
 
 
 def run_benchmark(suite: str, models: list[str], out: str, options, tasks: list[str] | None,
-                  bow: bool = True, command: str = "") -> dict:
+                  bow: bool = True, command: str = "", overwrite: bool = False) -> dict:
+    """Fine-tune every model on every available task into ``out`` (continued when ``out``
+    holds this benchmark already; replaced with ``overwrite``)."""
     if suite not in SUITES:
         raise DataError(f"unknown suite {suite!r} (suites: {', '.join(SUITES)})")
     names = list(tasks or SUITES[suite])
     available, missing = split_available(names, options)
-    out_dir = Path(out)
+    out_dir = prepare_output_folder(out, "benchmark", overwrite, resume=True)
     rows: dict[str, dict] = {}
     if bow:
         rows["BoW + logistic regression"] = {}

@@ -10,7 +10,9 @@ import torch
 from lmlab.config import load_config
 from lmlab.data import catalogue
 from lmlab.evaluation.generation import fill_mask
+from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
+from lmlab.recipes.arguments import non_negative_int, positive_int, probability_mass
 from lmlab.recipes.data_info import dataset_info
 from lmlab.recipes.demo import run_demo
 from lmlab.recipes.evaluate import generate_from_run, perplexity_of_run
@@ -33,7 +35,9 @@ def _train(args) -> int:
     else:
         if not args.config or not args.out:
             raise SystemExit("lmlab train: give CONFIG and --out (or --resume RUN)")
-        result = trainer.train(load_config(preset_path(args.config), overrides), args.out)
+        config = load_config(preset_path(args.config), overrides)
+        prepare_output_folder(args.out, "neural", args.overwrite)
+        result = trainer.train(config, args.out)
     print(json.dumps({"run": str(result.run_dir), "steps": result.steps,
                       "train_seconds": round(result.train_seconds, 1),
                       "tokens_per_second": round(result.tokens_per_second),
@@ -95,6 +99,9 @@ def add_commands(subparsers) -> None:
     train.add_argument("--data", help="dataset name or path (overrides data.dataset)")
     train.add_argument("--out", help="run folder to create")
     train.add_argument("--resume", metavar="RUN", help="continue the run saved in RUN")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the lmlab output already in --out (by default an existing "
+                            "run is refused, and a folder never holds two kinds of model)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config value, e.g. train.max_steps=2000 (repeatable)")
     train.set_defaults(run=_train)
@@ -108,9 +115,10 @@ def add_commands(subparsers) -> None:
     perplexity.add_argument("run_dir", metavar="RUN", help="run folder")
     perplexity.add_argument("--data", help="dataset (default: the one the run trained on)")
     perplexity.add_argument("--split", default="valid", choices=["train", "valid", "test"])
-    perplexity.add_argument("--stride", type=int, default=None,
-                            help="transformer window stride (default seq_len // 2)")
-    perplexity.add_argument("--max-tokens", type=int, default=0, help="score only this many")
+    perplexity.add_argument("--stride", type=positive_int, default=None,
+                            help="transformer window stride, 1 to seq_len (default seq_len // 2)")
+    perplexity.add_argument("--max-tokens", type=non_negative_int, default=0,
+                            help="score only this many (default 0: all)")
     perplexity.add_argument("--threads", type=int, default=0,
                             help="torch CPU threads (default: PyTorch's; 1 is fastest on a "
                                  "loaded machine)")
@@ -122,10 +130,11 @@ def add_commands(subparsers) -> None:
                "--max-new-tokens 30 --top-p 0.9")
     generate.add_argument("run_dir", metavar="RUN", help="run folder")
     generate.add_argument("--prompt", default="")
-    generate.add_argument("--max-new-tokens", type=int, default=30)
+    generate.add_argument("--max-new-tokens", type=non_negative_int, default=30, help=">= 0")
     generate.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    generate.add_argument("--top-k", type=int, default=0)
-    generate.add_argument("--top-p", type=float, default=1.0)
+    generate.add_argument("--top-k", type=non_negative_int, default=0, help=">= 0 (0: off)")
+    generate.add_argument("--top-p", type=probability_mass, default=1.0,
+                          help="nucleus mass in (0, 1] (1: off)")
     generate.add_argument("--seed", type=int, default=0)
     generate.set_defaults(run=_generate)
 

@@ -24,6 +24,7 @@ from lmlab.config import RunConfig, dump_config, load_config
 from lmlab.data.lm_data import prepare_tokenizer
 from lmlab.errors import ConfigError
 from lmlab.finetune.loop import finetune
+from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
 from lmlab.recipes.benchmark import bow_result, split_available
 from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite, task_options
@@ -201,7 +202,8 @@ def write_tables(out: Path, suite: CompareSuite, units: list[dict], rows: dict, 
 
 
 def run_compare(suite_path: str, out: str, budget: float | None = None, quick: bool = False,
-                overrides: list[str] = (), log=print, suite_overrides: list[str] = ()) -> dict:
+                overrides: list[str] = (), log=print, suite_overrides: list[str] = (),
+                overwrite: bool = False) -> dict:
     """Run (or continue) the whole comparison; returns the paths of the tables.
     ``overrides`` change every preset; ``suite_overrides`` change the suite file's keys."""
 
@@ -217,8 +219,7 @@ def run_compare(suite_path: str, out: str, budget: float | None = None, quick: b
         missing.update(lacking)
     for task, reason in missing.items():
         log(f"{task}: not run ({reason})")
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_output_folder(out, "compare", overwrite, resume=True)
     order = _row_order(suite)
     units, rows = [], {entry.label: {} for entry in order}
     bases = [(entry.label, entry, configs[entry.label]) for entry in order]

@@ -21,7 +21,7 @@ skipped; an interrupted pre-training resumes from its checkpoint).
 
 def _compare(args) -> int:
     result = run_compare(args.suite, args.out, args.budget, args.quick, args.set or [],
-                         suite_overrides=args.suite_set or [])
+                         suite_overrides=args.suite_set or [], overwrite=args.overwrite)
     print(json.dumps(result))
     return 0
 
@@ -33,6 +33,9 @@ def add_commands(subparsers) -> None:
     compare.add_argument("suite", metavar="SUITE", help="packaged suite name (suites/objectives, "
                          "suites/objectives_zh) or a suite YAML path")
     compare.add_argument("--out", required=True, help="output folder (units, tables)")
+    compare.add_argument("--overwrite", action="store_true",
+                         help="start afresh: replace the comparison already in --out instead "
+                              "of continuing it (another kind of output is always refused)")
     compare.add_argument("--budget", type=float, help="training FLOPs per pre-training run "
                          "(default: the suite's budget_flops)")
     compare.add_argument("--quick", action="store_true",

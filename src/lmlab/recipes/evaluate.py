@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lmlab.data.lm_data import token_store, unit_marks
-from lmlab.errors import LmlabError
+from lmlab.errors import ConfigError, LmlabError
 from lmlab.evaluation.generation import generate
 from lmlab.evaluation.perplexity import evaluate_perplexity
 from lmlab.registry import build_objectives
@@ -19,10 +19,15 @@ def _is_ngram_run(run: str) -> bool:
 
 def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None = None,
                       max_tokens: int = 0) -> dict:
+    """Perplexity of ``run`` on ``split`` of ``data`` (default: the data the run was built
+    or trained on)."""
     if _is_ngram_run(run):
-        return evaluate_run_perplexity(run, data or "ptb", split)
+        return evaluate_run_perplexity(run, data, split)
 
     config, tokenizer, model = load_run(run)
+    if stride is not None and not 1 <= stride <= config.data.seq_len:
+        raise ConfigError(f"--stride must be from 1 to {config.data.seq_len} (the run's "
+                          f"seq_len); got {stride}")
     if data:
         config.data.dataset = data
     store = token_store(config.data, tokenizer, split)

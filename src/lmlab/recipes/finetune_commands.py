@@ -38,7 +38,7 @@ def _command() -> str:
 
 def _finetune(args) -> int:
     result = finetune(args.base, args.task, _options(args), args.out, _command(),
-                      resume=args.resume)
+                      resume=args.resume, overwrite=args.overwrite)
     print(json.dumps({k: result[k] for k in ("task", "metric", "scores", "best_seed",
                                               "train_seconds_per_seed", "unk_rate")}))
     return 0
@@ -50,14 +50,14 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    count = predict_file(args.run_dir, args.input, args.out)
+    count = predict_file(args.run_dir, args.input, args.out, args.overwrite)
     print(json.dumps({"predictions": count, "out": args.out}))
     return 0
 
 
 def _benchmark(args) -> int:
     report = run_benchmark(args.suite, args.model or [], args.out, _options(args), args.tasks,
-                           not args.no_bow, _command())
+                           not args.no_bow, _command(), args.overwrite)
     print(json.dumps({"suite": report["suite"], "available": report["available"],
                       "missing": list(report["missing"]), "out": args.out}))
     return 0
@@ -93,6 +93,10 @@ def _add_options(parser) -> None:
     group.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
+def _add_overwrite(parser, what: str) -> None:
+    parser.add_argument("--overwrite", action="store_true", help=f"replace {what}")
+
+
 def add_commands(subparsers) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     tune = subparsers.add_parser("finetune", help="fine-tune a run or hf:<dir> on a task",
@@ -102,6 +106,8 @@ def add_commands(subparsers) -> None:
     tune.add_argument("--out", required=True)
     tune.add_argument("--resume", action="store_true",
                       help="continue the fine-tuning in --out (same options) where it stopped")
+    _add_overwrite(tune, "the lmlab output already in --out (by default an existing run is "
+                         "refused, and a folder never holds two kinds of model)")
     _add_options(tune)
     tune.set_defaults(run=_finetune)
 
@@ -115,7 +121,8 @@ def add_commands(subparsers) -> None:
     predict.add_argument("run_dir", metavar="RUN")
     predict.add_argument("--input", required=True,
                          help="one example a line (pairs: two tab-separated columns)")
-    predict.add_argument("--out", required=True, help="one label a line")
+    predict.add_argument("--out", required=True, help="one label a line (never --input)")
+    _add_overwrite(predict, "an existing --out file (by default it is refused)")
     predict.set_defaults(run=_predict)
 
     bench = subparsers.add_parser("benchmark", help="every available task of a suite, "
@@ -124,6 +131,8 @@ def add_commands(subparsers) -> None:
     bench.add_argument("--model", action="append", help="run folder or hf:<dir>; repeatable")
     bench.add_argument("--tasks", nargs="+", help="a subset of the suite's tasks")
     bench.add_argument("--no-bow", action="store_true", help="skip the bag-of-words floor")
-    bench.add_argument("--out", required=True)
+    bench.add_argument("--out", required=True, help="output folder; running the same "
+                       "benchmark again continues it (finished tasks are kept)")
+    _add_overwrite(bench, "the benchmark already in --out instead of continuing it")
     _add_options(bench)
     bench.set_defaults(run=_benchmark)

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from lmlab.outputs import prepare_output_folder
 from lmlab.wordvec import runs
 from lmlab.wordvec.cw import CwConfig, train_cw_run
 from lmlab.wordvec.evaluate import benchmark_path, evaluate_all, neighbors
@@ -70,6 +71,9 @@ def add_commands(subparsers) -> None:
     train.add_argument("--format", action="append", choices=["text", "safetensors"], default=[],
                        help="also write vectors.txt / vectors.safetensors (vectors.bin always)")
     train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the lmlab output already in --out (by default an existing "
+                            "run is refused, and a folder never holds two kinds of model)")
     train.set_defaults(run=run_train)
 
     evaluate = commands.add_parser("eval", help="WordSim-353, SimLex-999, Google analogy",
@@ -109,6 +113,8 @@ def run_train(args) -> int:
 
 
 def _train(args, factory) -> dict:
+    # Checked before training: a refusal after minutes of training would waste them.
+    prepare_output_folder(args.out, "wordvec", args.overwrite)
     if args.method in ("skipgram", "cbow"):
         config = Word2VecConfig(
             method=args.method, loss=args.loss, vector_size=args.vector_size,
