@@ -28,6 +28,10 @@ from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHeadConfig
 
 
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+"""The device names ``train.device`` (and ``finetune --device``) accept."""
+
+
 @dataclass
 class ModelConfig:
     family: str = "custom"
@@ -117,7 +121,7 @@ class TrainConfig:
     """Compile the model with ``torch.compile`` (in place: checkpoint keys unchanged)."""
 
     def validate(self, path: str) -> None:
-        _require(re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device) is not None,
+        _require(DEVICE.fullmatch(self.device) is not None,
                  f"{path}.device", f"must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         _require(self.lr > 0, f"{path}.lr", "must be > 0")
         _require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),

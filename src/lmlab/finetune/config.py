@@ -3,11 +3,10 @@ and the config saved in a fine-tuned run folder."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from lmlab.config import ModelConfig
+from lmlab.config import DEVICE, ModelConfig
 from lmlab.errors import ConfigError
 
 
@@ -83,7 +82,7 @@ class FinetuneOptions:
                   "max_train_examples": self.max_train_examples >= 0,
                   "dropout": 0 <= self.dropout < 1, "doc_stride": self.doc_stride > 0,
                   "max_unk_rate": 0 <= self.max_unk_rate <= 1, "num_threads": self.num_threads >= 0,
-                  "device": re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device) is not None}
+                  "device": DEVICE.fullmatch(self.device) is not None}
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"{path}.{name}: bad value {getattr(self, name)!r}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lmlab.errors import DataError
 from lmlab.finetune import task_data
-from lmlab.finetune.loop import predict_features, score
+from lmlab.finetune.job import predict_features, score
 from lmlab.finetune.run_folder import load_finetuned
 from lmlab.outputs import prepare_output_file
 from lmlab.tasks.catalogue import get_task

@@ -27,15 +27,13 @@ from lmlab.errors import CheckpointError
 from lmlab.evaluation.metrics import headline
 from lmlab.finetune import task_data
 from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
-from lmlab.finetune.job import BEST, FinetuneJob, predict_features, score  # noqa: F401
+from lmlab.finetune.job import BEST, FinetuneJob
 from lmlab.finetune.model import build_finetune_model
 from lmlab.finetune.run_folder import load_base, save_finetuned
 from lmlab.outputs import prepare_output_folder
 from lmlab.tasks.catalogue import get_task
 from lmlab.training import checkpoint as ckpt
 from lmlab.training import loop
-from lmlab.training.device import placement as resolve_placement
-from lmlab.training.optim import build_optimizer, build_scheduler
 
 SEEDS = "seeds"
 OPTIONS_FILE = "finetune.json"
@@ -49,8 +47,8 @@ def train_config(options: FinetuneOptions, total_steps: int, eval_every: int,
                        warmup_steps=int(options.warmup_ratio * total_steps),
                        grad_clip=options.grad_clip, max_steps=total_steps, seed=seed,
                        log_every=10, eval_every=eval_every, checkpoint_every=eval_every,
-                       progress=options.progress, device=options.device,
-                       precision=options.precision)
+                       num_threads=options.num_threads, progress=options.progress,
+                       device=options.device, precision=options.precision)
 
 
 def _train_one_seed(spec, base: str, config: FinetuneRunConfig, train_features, dev, seed: int,
@@ -61,17 +59,11 @@ def _train_one_seed(spec, base: str, config: FinetuneRunConfig, train_features, 
     job = FinetuneJob(model, config, tokenizer, spec, train_features, dev, seed, folder, log)
     total = max(1, math.ceil(job.per_epoch * options.epochs))
     eval_every = max(1, job.per_epoch // options.evals_per_epoch)
-    settings = train_config(options, total, eval_every, seed)
-    where = resolve_placement(settings)
-    state = None
-    if (folder / ckpt.CHECKPOINT).exists():
-        state = ckpt.load_trainer_state(ckpt.checkpoint_folder(folder))
-        ckpt.load_weights(model, ckpt.checkpoint_folder(folder))
-    model.to(where.device)
-    optimizer = build_optimizer(model, settings)
-    scheduler = build_scheduler(optimizer, settings, total, job.per_epoch)
-    plan = loop.LoopPlan(settings, total, f"{spec.name} seed {seed}")
-    result = loop.run(job, optimizer, scheduler, plan, folder, where, state, log)
+    plan = loop.LoopPlan(train_config(options, total, eval_every, seed), total,
+                         f"{spec.name} seed {seed}")
+    state = (ckpt.load_trainer_state(ckpt.checkpoint_folder(folder))
+             if (folder / ckpt.CHECKPOINT).exists() else None)
+    result = loop.train_job(job, plan, folder, job.per_epoch, state, log)
     ckpt.load_weights(model, ckpt.checkpoint_folder(folder / BEST))
     return {"seed": seed, "best": job.best, "train_seconds": round(result.train_seconds, 1),
             "history": job.history, "model": model.cpu(), "tokenizer": tokenizer}

@@ -182,11 +182,6 @@ def row_generator(*seed_parts: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def nll_statistics(loss_sum: torch.Tensor, tokens: int) -> dict:
-    """The additive statistics of a token-level likelihood measure."""
-    return {"nll": float(loss_sum), "tokens": int(tokens)}
-
-
 def perplexity_summary(totals: dict, kind: str) -> dict:
     mean = totals.get("nll", 0.0) / max(1, totals.get("tokens", 0))
     # exp overflows past ~709: a diverged model's perplexity is infinite, not an error.

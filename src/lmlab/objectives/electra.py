@@ -19,7 +19,6 @@ original or replaced. Loss: ``L_MLM(generator) + λ · L_Disc`` with λ = 50 (§
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,7 +32,7 @@ from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead, LMHeadConfig
 from lmlab.layers.feed_forward import activation_fn
 from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput,
-                                   StatelessObjective, row_generator)
+                                   StatelessObjective, perplexity_summary, row_generator)
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 
 
@@ -163,10 +162,11 @@ class ElectraObjective(StatelessObjective):
 
     def summarize(self, totals: dict) -> dict:
         batches = max(1, totals.get("batches", 0))
-        mean = totals.get("generator_loss", 0.0) / batches
-        return {"perplexity": math.exp(mean), "loss": mean, "tokens": int(totals.get("tokens", 0)),
-                "discriminator_accuracy": totals.get("discriminator_accuracy", 0.0) / batches,
-                "kind": "generator-masked"}
+        # The generator's loss is a mean per batch: average those means over batches.
+        generator = perplexity_summary({"nll": totals.get("generator_loss", 0.0),
+                                        "tokens": batches}, "generator-masked")
+        return {**generator, "tokens": int(totals.get("tokens", 0)),
+                "discriminator_accuracy": totals.get("discriminator_accuracy", 0.0) / batches}
 
 
 def _sample_rows(logits: torch.Tensor, batch: dict, chosen: torch.Tensor, seed: int) -> torch.Tensor:

@@ -61,7 +61,6 @@ def _read(path: Path) -> dict | None:
 
 def run_configs(suite: CompareSuite, suite_path: str, extra: list[str]) -> dict[str, RunConfig]:
     """Every preset at the suite's shared size; a missing preset is named before any work."""
-
     configs = {}
     for index, entry in enumerate(suite.presets):
         try:
@@ -95,7 +94,6 @@ def _parameter_counts(model) -> tuple[int, int]:
 
 def _step_cost(config: RunConfig, folder: Path, fingerprint: str) -> dict:
     """FLOPs per step and parameter counts, measured once and kept in the unit folder."""
-
     cost = _read(folder / "flops.json")
     if cost is not None and cost.pop("fingerprint", None) != fingerprint:
         raise ConfigError(f"{folder} holds an unfinished pre-training of another config or "
@@ -113,7 +111,6 @@ def _step_cost(config: RunConfig, folder: Path, fingerprint: str) -> dict:
 
 def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, folder: Path,
                   log) -> dict:
-
     fingerprint = _fingerprint(dump_config(config), suite.budget_flops, suite.warmup_ratio)
     done = _read(folder / UNIT_FILE)
     if done is not None:
@@ -145,7 +142,6 @@ def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, fol
 
 def untrained_unit(config: RunConfig, folder: Path, log) -> dict:
     """The first preset's architecture with random weights, saved as a run to fine-tune."""
-
     done = _read(folder / UNIT_FILE)
     if done is None:
         log(f"{UNTRAINED}: saving a random-init {config.model.family} encoder")
@@ -174,7 +170,6 @@ def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log)
 
 
 def bow_unit(task: str, options, folder: Path) -> dict:
-
     done = _read(folder / f"{_slug(task)}.json")
     if done is None:
         done = bow_result(task, options)

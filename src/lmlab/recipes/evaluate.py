@@ -8,8 +8,8 @@ from lmlab.data.lm_data import token_store, unit_marks
 from lmlab.errors import ConfigError, LmlabError
 from lmlab.evaluation.generation import generate
 from lmlab.evaluation.perplexity import evaluate_perplexity
-from lmlab.registry import build_objectives
 from lmlab.ngram.run_folder import evaluate_run_perplexity, generate_from_run as ngram_generate
+from lmlab.registry import build_objectives
 from lmlab.training.checkpoint import load_run
 
 

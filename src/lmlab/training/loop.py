@@ -27,8 +27,9 @@ from lmlab.config import TrainConfig
 from lmlab.errors import TrainingDiverged
 from lmlab.objectives.base import LossOutput
 from lmlab.training import checkpoint as ckpt
-from lmlab.training.device import Placement
+from lmlab.training.device import Placement, placement
 from lmlab.training.metrics_log import MetricsLog
+from lmlab.training.optim import build_optimizer, build_scheduler
 
 
 class Job(Protocol):
@@ -62,9 +63,10 @@ class Job(Protocol):
 WEIGHT_LIMIT = 1e4
 """A checkpoint is written only while every weight is finite and at most this in absolute
 value. Trained weights stay orders of magnitude below it (initialised at ~0.02, LayerNorm
-gains near 1); an update from a learning rate orders of magnitude too high jumps past it at once (AdamW
-moves each weight by about ``lr``). Saving such weights would keep a checkpoint that fails
-again however the run is resumed, so the loop stops and keeps the last good one."""
+gains near 1); an update from a learning rate orders of magnitude too high jumps past it
+at once (AdamW moves each weight by about ``lr``). Saving such weights would keep a
+checkpoint that fails again however the run is resumed, so the loop stops and keeps the
+last good one."""
 
 
 @dataclass
@@ -102,14 +104,36 @@ class _Clock:
         return self.elapsed_before + time.perf_counter() - self.began
 
 
-def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement: Placement,
+def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
+              state: dict | None = None, log: Callable[[str], None] = print) -> LoopResult:
+    """Place ``job``'s model (the weights of a resumed run, the device, ``compile``), build
+    its optimizer and schedule from ``plan.settings``, and :func:`run` it.
+
+    Threads: ``num_threads`` when set, else a resumed run keeps the count it was saved
+    with: CPU sums depend on it, so another ``OMP_NUM_THREADS`` would part the resumed run
+    from the uninterrupted one."""
+    threads = plan.settings.num_threads or (state or {}).get("num_threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    where = placement(plan.settings)
+    if state is not None:
+        ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir))
+    job.model.to(where.device)
+    if plan.settings.compile:
+        job.model.compile()  # in place: the checkpoint keys stay the model's own
+    optimizer = build_optimizer(job.model, plan.settings)
+    scheduler = build_scheduler(optimizer, plan.settings, plan.total_steps, steps_per_epoch)
+    return run(job, optimizer, scheduler, plan, run_dir, where, state, log)
+
+
+def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Placement,
         state: dict | None = None, log: Callable[[str], None] = print) -> LoopResult:
     """Train ``job`` for ``plan.total_steps`` optimizer steps into ``run_dir``, resuming
     from ``state`` (a checkpoint's trainer state) when given."""
     settings = plan.settings
     metrics = MetricsLog(run_dir / "metrics.jsonl")
     clock = _Clock(0, 0.0, 0, time.perf_counter())
-    scaler = placement.scaler()
+    scaler = where.scaler()
     if state is not None:
         _restore(job, optimizer, scheduler, scaler, state)
         clock = _Clock(int(state["step"]), float(state["elapsed"]), int(state["tokens"]),
@@ -129,7 +153,7 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
     job.model.train()
     while clock.step < plan.total_steps:
         loss_value, step_metrics, step_tokens = _one_step(job, optimizer, scheduler, scaler,
-                                                          plan, placement, clock.step,
+                                                          plan, where, clock.step,
                                                           run_dir, last_saved)
         clock.step += 1
         window = (window[0], window[1] + step_tokens)
@@ -176,14 +200,14 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, placement
     return LoopResult(clock.step, train_seconds, speed, loss_value, evaluation, stopped_early)
 
 
-def _one_step(job, optimizer, scheduler, scaler, plan, placement, step, run_dir, last_saved):
+def _one_step(job, optimizer, scheduler, scaler, plan, where, step, run_dir, last_saved):
     """Zero the gradients, accumulate ``grad_accum`` micro-batches, clip, step."""
     settings = plan.settings
     optimizer.zero_grad(set_to_none=True)
     step_metrics, tokens = {}, 0
     for micro in range(settings.grad_accum):
-        batch = placement.move(job.batch(step * settings.grad_accum + micro))
-        with placement.autocast():
+        batch = where.move(job.batch(step * settings.grad_accum + micro))
+        with where.autocast():
             loss, batch_metrics = job.loss(batch)
         step_metrics.update(batch_metrics)
         loss = loss / settings.grad_accum
@@ -269,8 +293,5 @@ def _continue_on_this_schedule(optimizer, scheduler, base_lrs: list[float]) -> N
     old ones. Put back this run's base rates and recompute the current rate on this run's
     schedule (``LambdaLR``'s own arithmetic, so an unchanged config resumes bit-exactly)."""
     scheduler.base_lrs = base_lrs
-    factors = getattr(scheduler, "lr_lambdas", None)
-    if factors is None:  # not a LambdaLR: keep its restored rates
-        return
-    for group, base, factor in zip(optimizer.param_groups, base_lrs, factors):
+    for group, base, factor in zip(optimizer.param_groups, base_lrs, scheduler.lr_lambdas):
         group["lr"] = base * factor(scheduler.last_epoch)

@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from lmlab.config import RunConfig, load_config, to_dict
 from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
 from lmlab.data.tokenizers import TextTokenizer
@@ -24,9 +22,8 @@ from lmlab.objectives.held_out import evaluate_held_out
 from lmlab.registry import build_objectives
 from lmlab.training import checkpoint as ckpt
 from lmlab.training import loop
-from lmlab.training.device import placement as resolve_placement
+from lmlab.training.device import placement
 from lmlab.training.objective_step import combined_loss
-from lmlab.training.optim import build_optimizer, build_scheduler
 from lmlab.training.parts import build_parts
 
 
@@ -163,23 +160,10 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
                                   f"'lmlab train --resume {run_dir}' or choose another --out "
                                   f"(nothing was overwritten)")
         tokenizer = prepare_tokenizer(config.data)
-    if config.train.num_threads:
-        torch.set_num_threads(config.train.num_threads)
-    elif state is not None and state.get("num_threads"):
-        # CPU sums depend on the thread count: a resumed run keeps the one it was saved with
-        # (another OMP_NUM_THREADS would part it from the uninterrupted run).
-        torch.set_num_threads(int(state["num_threads"]))
-    where = resolve_placement(config.train)
+    placement(config.train)  # a device that does not exist is refused before any work
     job = PretrainingJob(config, tokenizer)
     steps_per_epoch = max(1, job.batches.steps_per_epoch // config.train.grad_accum)
     plan = plan_for(config, steps_per_epoch, run_dir.name)
-    if state is not None:
-        ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir))
-    job.model.to(where.device)
-    if config.train.compile:
-        job.model.compile()
-    optimizer = build_optimizer(job.model, config.train)
-    scheduler = build_scheduler(optimizer, config.train, plan.total_steps, steps_per_epoch)
-    result = loop.run(job, optimizer, scheduler, plan, run_dir, where, state, log)
+    result = loop.train_job(job, plan, run_dir, steps_per_epoch, state, log)
     return TrainResult(run_dir, result.steps, result.train_seconds, result.tokens_per_second,
                        result.final_loss, result.evaluation, result.stopped_early)
