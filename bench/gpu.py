@@ -64,12 +64,22 @@ def measure(preset: str, overrides: list[str], where: Placement, compiled: bool,
     first_step_s = time.perf_counter() - first
     timing = time_steps(parts, config, steps=steps, warmup=warmup, where=where)
     achieved = flops / timing["seconds_per_step"]
-    return {"preset": preset, "compiled": compiled, "precision": where.precision,
-            "batch": config.data.batch_size, "seq_len": config.data.seq_len,
-            "params": sum(p.numel() for p in parts.model.parameters()),
-            "flops_per_step": flops, "seconds_per_step": round(timing["seconds_per_step"], 5),
-            "tokens_per_s": round(timing["tokens_per_s"]), "achieved_tflops": round(achieved / 1e12, 2),
-            "mfu": round(achieved / peak, 4), "first_step_s": round(first_step_s, 2)}
+    row = {"preset": preset, "compiled": compiled, "precision": where.precision,
+           "batch": config.data.batch_size, "seq_len": config.data.seq_len,
+           "params": sum(p.numel() for p in parts.model.parameters()),
+           "flops_per_step": flops, "seconds_per_step": round(timing["seconds_per_step"], 5),
+           "tokens_per_s": round(timing["tokens_per_s"]), "achieved_tflops": round(achieved / 1e12, 2),
+           "mfu": round(achieved / peak, 4), "first_step_s": round(first_step_s, 2)}
+    print(json.dumps(row), file=sys.stderr, flush=True)  # progress, and a record if cut short
+    return row
+
+
+def recorded(call, **label) -> dict:
+    """``call()``, or its error as a row, so that one failure keeps the other rows."""
+    try:
+        return call()
+    except Exception as error:  # noqa: BLE001 (torch.compile raises several kinds)
+        return {**label, "error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
 
 
 def suite_estimate(where: Placement, budget: float, steps: int, quick: bool) -> dict:
@@ -77,7 +87,11 @@ def suite_estimate(where: Placement, budget: float, steps: int, quick: bool) -> 
     rows, total = [], 0.0
     for entry in suite.presets[: 2 if quick else None]:
         overrides = list(suite.overrides) + (["data.dataset=ptb"] if quick else [])
-        row = measure(entry.preset, overrides, where, False, steps, 2, 1.0)
+        row = recorded(lambda: measure(entry.preset, overrides, where, False, steps, 2, 1.0),
+                       label=entry.label)
+        if "error" in row:
+            rows.append(row)
+            continue
         run_steps = budget / row["flops_per_step"]
         seconds = run_steps * row["seconds_per_step"]
         total += seconds
@@ -113,7 +127,8 @@ def main() -> int:
     size = (["data.dataset=ptb", "data.batch_size=4", "data.seq_len=32"] if args.quick
             else ["data.dataset=ptb", "data.batch_size=64", "data.seq_len=256"])
     presets = ["gpt/tiny", "bert/tiny"] if args.quick else ["gpt/small", "bert/small"]
-    runs = [measure(p, size, where, compiled, args.steps, 3, peak)
+    runs = [recorded(lambda: measure(p, size, where, compiled, args.steps, 3, peak),
+                     preset=p, compiled=compiled)
             for p in presets for compiled in (False, True)]
     result = {"gpu": name, "torch": torch.__version__, "precision": precision,
               "peak_bf16_datasheet": datasheet, "peak_measured_matmul": round(measured_peak),

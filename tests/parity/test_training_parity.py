@@ -67,7 +67,7 @@ def test_bert_mlm_training_follows_hf_for_twelve_steps():
         assert (masked["mlm_labels"] != IGNORE).sum() > 0
 
         our_optimizer.zero_grad(set_to_none=True)
-        loss, _ = combined_loss(ours, [objective], batch)
+        loss, _ = combined_loss(ours, [objective], masked)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ours.parameters(), train.grad_clip)
         our_optimizer.step()

@@ -16,13 +16,15 @@ from lmlab.training.trainer import train
 PRESETS = preset_names()
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("preset", PRESETS)
-def test_preset_trains_and_evaluates(preset, tiny_corpus, tmp_path):
+def test_preset_trains_and_evaluates(preset, precision, tiny_corpus, tmp_path):
+    """bf16 runs the GPU's mixed-precision path (autocast) on the CPU."""
     raw_preset = load_config(preset_path(preset))
     # Keep each preset's own architecture; shrink only the data shapes.
     overrides = tiny_overrides(preset, tiny_corpus, steps=3, every=3)
     overrides = [o for o in overrides if not o.startswith("model.")]
-    overrides += ["data.seq_len=16", "data.batch_size=2"]
+    overrides += ["data.seq_len=16", "data.batch_size=2", f"train.precision={precision}"]
     config = load_config(preset_path(preset), overrides)
     assert config.model == raw_preset.model
     result = train(config, tmp_path / "run", log=lambda *_: None)

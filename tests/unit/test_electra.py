@@ -3,6 +3,7 @@
 import torch
 
 from lmlab.config import load_config
+from lmlab.data.batching import IGNORE
 from lmlab.objectives.electra import ElectraObjective
 from lmlab.presets import preset_path
 from lmlab.registry import build_model, build_objectives
@@ -65,11 +66,14 @@ def test_a_generator_that_samples_the_original_gives_label_original(monkeypatch)
     config, model, objective, batch = _setup()
     import lmlab.objectives.electra as electra
 
-    def sample_originals(logits, batch_, chosen, seed):
-        return batch_["input_ids"][chosen]
+    corrupted = objective.corrupt(batch)
+    chosen = corrupted["rtd_labels"] != IGNORE
+
+    def sample_originals(logits, uniform):
+        return batch["input_ids"][chosen]
 
     monkeypatch.setattr(electra, "_sample_rows", sample_originals)
-    output = objective.loss(model, objective.corrupt(batch))
+    output = objective.loss(model, corrupted)
     assert output.metrics["replaced_fraction"] == 0.0
 
 
@@ -84,15 +88,15 @@ def test_factorised_embedding_is_refused_before_training():
 
 
 def test_sampled_replacements_follow_the_generator_distribution():
-    from lmlab.objectives.electra import _sample_rows
+    from lmlab.objectives.electra import _sample_rows, _sampling_uniforms
     probabilities = torch.tensor([[0.5, 0.3, 0.2, 0.0], [0.0, 0.0, 0.1, 0.9]])
     logits = probabilities.log().repeat(50_000, 1)  # (100000, 4): rows alternate the two laws
     chosen = torch.ones(1000, 100, dtype=torch.bool)  # 1000 examples x 100 positions
-    samples = _sample_rows(logits, {"step": 3}, chosen, seed=1)
+    samples = _sample_rows(logits, _sampling_uniforms(chosen, {"step": 3}, seed=1))
     for law, drawn in ((probabilities[0], samples[0::2]), (probabilities[1], samples[1::2])):
         observed = torch.bincount(drawn, minlength=4).float() / len(drawn)
         assert torch.allclose(observed, law, atol=0.01)  # 0.01 is > 4.5 standard errors
         assert not bool((law[drawn] == 0).any())  # never a zero-probability token
-    again = _sample_rows(logits, {"step": 3}, chosen, seed=1)
+    again = _sample_rows(logits, _sampling_uniforms(chosen, {"step": 3}, seed=1))
     assert torch.equal(samples, again)  # seeded per (seed, step, example): resume is exact
-    assert not torch.equal(samples, _sample_rows(logits, {"step": 4}, chosen, seed=1))
+    assert not torch.equal(samples, _sample_rows(logits, _sampling_uniforms(chosen, {"step": 4}, 1)))

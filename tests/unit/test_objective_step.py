@@ -5,7 +5,7 @@ import torch
 from lmlab.config import load_config
 from lmlab.presets import preset_path
 from lmlab.registry import build_model, build_objectives
-from lmlab.training.objective_step import combined_loss
+from lmlab.training.objective_step import combined_loss, corrupted
 
 
 class _Tok:
@@ -25,7 +25,7 @@ def test_bert_objectives_share_one_forward_and_add_up():
     calls = []
     model.encoder.register_forward_hook(lambda *args: calls.append(1))
     with torch.no_grad():
-        total, metrics = combined_loss(model, objectives, batch)
+        total, metrics = combined_loss(model, objectives, corrupted(objectives, batch))
         assert len(calls) == 1
         mlm, nsp = objectives
         # NSP reads the same corrupted pair as MLM (BERT's pre-training loss).

@@ -29,20 +29,24 @@ def reference_linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor,
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, chunk_rows):
-        # hidden (N, D), weight (V, D), bias (V,) or None, targets (N,)
+    def forward(ctx, hidden, weight, bias, targets, chunk_rows, compute):
+        # hidden (N, D), weight (V, D), bias (V,) or None, targets (N,). The matmuls run in
+        # `compute` (autocast's dtype, else the weight's); softmax and sums in fp32 or wider.
         valid = targets != IGNORE_INDEX
         count = int(valid.sum())
         needs = ctx.needs_input_grad
         grad_hidden = torch.zeros_like(hidden) if needs[0] else None
         grad_weight = torch.zeros_like(weight) if needs[1] else None
         grad_bias = torch.zeros_like(bias) if (bias is not None and needs[2]) else None
-        total = hidden.new_zeros(())
+        w = weight.to(compute)  # (V, D), the weight itself when dtypes agree
+        b = None if bias is None else bias.to(compute)
+        wide = torch.promote_types(compute, torch.float32)
+        total = torch.zeros((), dtype=wide, device=hidden.device)
         for start in range(0, hidden.shape[0], chunk_rows):
-            h = hidden[start: start + chunk_rows]  # (c, D)
+            h = hidden[start: start + chunk_rows].to(compute)  # (c, D)
             y = targets[start: start + chunk_rows]  # (c,)
             keep = y != IGNORE_INDEX
-            logits = torch.addmm(bias, h, weight.t()) if bias is not None else h @ weight.t()  # (c, V)
+            logits = (torch.addmm(b, h, w.t()) if b is not None else h @ w.t()).to(wide)  # (c, V)
             safe_y = y.clamp_min(0)
             picked = logits.gather(1, safe_y[:, None]).squeeze(1)  # (c,)
             # One exp pass serves both the loss and the gradient (logsumexp + softmax would
@@ -57,11 +61,14 @@ class _LinearCrossEntropy(torch.autograd.Function):
             # d CE / d logits = softmax - onehot, for kept rows, averaged over `count`.
             scale = keep.to(probabilities.dtype) / max(count, 1)  # (c,)
             grad_logits = probabilities.mul_((scale / row_sum)[:, None])
-            grad_logits[torch.arange(len(y)), safe_y] -= scale
+            grad_logits[torch.arange(len(y), device=y.device), safe_y] -= scale
+            g = grad_logits.to(compute)  # (c, V)
             if grad_hidden is not None:
-                grad_hidden[start: start + chunk_rows] = grad_logits @ weight
-            if grad_weight is not None:
-                grad_weight.addmm_(grad_logits.t(), h)
+                grad_hidden[start: start + chunk_rows] = g @ w
+            if grad_weight is not None and grad_weight.dtype == compute:
+                grad_weight.addmm_(g.t(), h)
+            elif grad_weight is not None:  # mixed precision: accumulate in the weight's dtype
+                grad_weight += g.t() @ h
             if grad_bias is not None:
                 grad_bias += grad_logits.sum(0)
         ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
@@ -71,7 +78,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def backward(ctx, grad_output):
         grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
         scale = lambda g: None if g is None else g * grad_output  # noqa: E731
-        return scale(grad_hidden), scale(grad_weight), scale(grad_bias), None, None
+        return scale(grad_hidden), scale(grad_weight), scale(grad_bias), None, None, None
 
 
 # Rows per chunk: at most this many logits (512 MB of fp32) exist at once. Larger chunks
@@ -84,6 +91,12 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch
     """Mean cross-entropy of ``hidden @ weight.T + bias`` against ``targets`` (fused, chunked).
 
     hidden: (N, D); weight: (V, D); bias: (V,) or None; targets: (N,) with -100 = ignore.
+    Under autocast the matmuls run in autocast's dtype and the loss, the softmax and the
+    weight's gradient stay in fp32, as ``F.cross_entropy(F.linear(...))`` does there.
     """
     chunk_rows = chunk_rows or max(1, MAX_CHUNK_LOGITS // weight.shape[0])
-    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, chunk_rows)
+    device = hidden.device.type
+    compute = (torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device)
+               else weight.dtype)
+    with torch.autocast(device, enabled=False):  # the Function casts for itself
+        return _LinearCrossEntropy.apply(hidden, weight, bias, targets, chunk_rows, compute)

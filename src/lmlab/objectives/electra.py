@@ -118,7 +118,8 @@ class ElectraObjective(StatelessObjective):
 
     def corrupt(self, batch: dict) -> dict:
         corrupted, labels = self.masker.choose(batch)
-        return {**batch, "rtd_input_ids": corrupted, "rtd_labels": labels}
+        return {**batch, "rtd_input_ids": corrupted, "rtd_labels": labels,
+                "rtd_uniform": _sampling_uniforms(labels != IGNORE, batch, self.seed)}
 
     def loss(self, model, batch: dict) -> LossOutput:
         modules: ElectraModules = model.heads[self.config.name]
@@ -134,7 +135,7 @@ class ElectraObjective(StatelessObjective):
         generator_loss = F.cross_entropy(logits, labels[chosen])
         # Sample replacements (no gradient: the generator is trained by MLM only).
         with torch.no_grad():
-            sampled = _sample_rows(logits, batch, chosen, self.seed)
+            sampled = _sample_rows(logits, batch["rtd_uniform"])
         replaced_ids = ids.clone()
         replaced_ids[chosen] = sampled
         is_replaced = (replaced_ids != ids).float()  # sampling the original = "original"
@@ -150,11 +151,11 @@ class ElectraObjective(StatelessObjective):
                                  "discriminator_accuracy": accuracy})
 
     def evaluation_batches(self, model, ids, settings: EvaluationSettings):
-        return self.masker.evaluation_batches(model, ids, settings)
+        return map(self.corrupt, self.masker.held_out_blocks(ids, settings))
 
     def evaluate(self, model, batch: dict) -> dict:
         """Per-batch means, averaged over batches by :meth:`summarize`."""
-        metrics = self.loss(model, self.corrupt(batch)).metrics
+        metrics = self.loss(model, batch).metrics
         block = batch["input_ids"].shape[1] - 2
         return {"generator_loss": metrics["generator_loss"], "batches": 1,
                 "discriminator_accuracy": metrics["discriminator_accuracy"],
@@ -169,19 +170,25 @@ class ElectraObjective(StatelessObjective):
                 "discriminator_accuracy": totals.get("discriminator_accuracy", 0.0) / batches}
 
 
-def _sample_rows(logits: torch.Tensor, batch: dict, chosen: torch.Tensor, seed: int) -> torch.Tensor:
-    """One draw per chosen position from softmax(logits), by inverse CDF: a uniform per
-    position from a generator per (seed, step, example), located in the row's cumulative
-    distribution. (``torch.multinomial`` draws V exponentials per row: 5% of an ELECTRA
-    step at V = 8k.) logits (N, V) -> (N,) token ids."""
+def _sampling_uniforms(chosen: torch.Tensor, batch: dict, seed: int) -> torch.Tensor:
+    """A uniform per chosen position (B, T) -> (N,), row-major, from a generator per
+    (seed, step, example): the sample is then a pure function of the seed, on any device."""
     example_ids = batch.get("example_ids", torch.arange(chosen.shape[0]))
-    cumulative = torch.softmax(logits, dim=-1).cumsum(dim=-1)  # (N, V)
     rows = chosen.nonzero()[:, 0]  # batch row of each chosen position
     uniform = torch.empty(len(rows))
     for row in rows.unique().tolist():
         generator = row_generator(seed, batch.get("step", 0), int(example_ids[row]), 7)
         where = rows == row
         uniform[where] = torch.rand(int(where.sum()), generator=generator)
+    return uniform
+
+
+def _sample_rows(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """One draw per chosen position from softmax(logits), by inverse CDF: its uniform
+    located in the row's cumulative distribution. (``torch.multinomial`` draws V
+    exponentials per row: 5% of an ELECTRA step at V = 8k.) logits (N, V), uniform (N,)
+    -> (N,) token ids."""
+    cumulative = torch.softmax(logits, dim=-1).cumsum(dim=-1)  # (N, V)
     draws = (uniform * cumulative[:, -1])[:, None]  # (N, 1) in [0, total)
     samples = torch.searchsorted(cumulative, draws, right=True).squeeze(1)  # first cum > draw
     return samples.clamp_(max=logits.shape[-1] - 1)

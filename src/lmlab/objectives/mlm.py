@@ -210,15 +210,21 @@ class MaskedLMObjective(StatelessObjective):
         loss = model.lm_head.loss(output.hidden[chosen], targets)
         return LossOutput(loss, {"loss": loss.item(), "tokens": int(chosen.sum())})
 
-    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
+    def held_out_blocks(self, ids, settings: EvaluationSettings):
+        """``[CLS] block [SEP]`` batches of ``ids``, not yet masked."""
         block = settings.seq_len - 2
         max_blocks = max(1, settings.max_tokens // block) if settings.max_tokens else 0
         return eval_blocks(ids, settings.seq_len, self.tokenizer.cls_id, self.tokenizer.sep_id,
                            settings.batch_size, max_blocks, settings.marks)
 
+    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
+        for batch in self.held_out_blocks(ids, settings):  # masked here, on the CPU
+            corrupted, labels = self.choose(batch, static=True)
+            yield {**batch, "masked_ids": corrupted, "masked_labels": labels}
+
     def evaluate(self, model, batch: dict) -> dict:
-        corrupted, labels = self.choose(batch, static=True)
-        hidden = model(corrupted).hidden
+        labels = batch["masked_labels"]
+        hidden = model(batch["masked_ids"]).hidden
         chosen = labels != IGNORE
         logits = model.lm_head(hidden[chosen])
         nll = F.cross_entropy(logits, labels[chosen], reduction="sum")

@@ -93,9 +93,9 @@ def span_targets(units: torch.Tensor) -> tuple[torch.Tensor, ...]:
     keys = rows * (int(units.max()) + 1) + units[rows, positions]  # one key per (row, span)
     _, span_index = torch.unique(keys, return_inverse=True)  # (N,)
     count = int(span_index.max()) + 1 if span_index.numel() else 0
-    start = torch.full((count,), units.shape[1], dtype=torch.long).scatter_reduce(
+    start = torch.full((count,), units.shape[1], dtype=torch.long, device=units.device).scatter_reduce(
         0, span_index, positions, reduce="amin")  # (S,) first position of each span
-    end = torch.full((count,), -1, dtype=torch.long).scatter_reduce(
+    end = torch.full((count,), -1, dtype=torch.long, device=units.device).scatter_reduce(
         0, span_index, positions, reduce="amax")  # (S,) last position
     return (rows, positions, start[span_index] - 1, end[span_index] + 1,
             positions - start[span_index])

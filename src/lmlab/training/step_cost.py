@@ -24,7 +24,7 @@ import torch
 
 from lmlab.config import RunConfig
 from lmlab.data.lm_data import prepare_tokenizer
-from lmlab.training.objective_step import combined_loss
+from lmlab.training.objective_step import combined_loss, corrupted
 from lmlab.training.device import Placement
 from lmlab.training.optim import build_optimizer
 from lmlab.training.parts import TrainingParts, build_parts
@@ -53,7 +53,7 @@ def _backward_micro_batches(parts: TrainingParts, config: RunConfig, step: int) 
 
     tokens = 0
     for micro in range(config.train.grad_accum):
-        batch = parts.batches.batch(step * config.train.grad_accum + micro)
+        batch = corrupted(parts.objectives, parts.batches.batch(step * config.train.grad_accum + micro))
         loss, _ = combined_loss(parts.model, parts.objectives, batch)
         loss.backward()
         tokens += batch["input_ids"].numel()
@@ -94,7 +94,8 @@ def time_steps(parts: TrainingParts, config: RunConfig, steps: int, warmup: int 
             tokens, started = 0, time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         for micro in range(config.train.grad_accum):
-            batch = where.move(parts.batches.batch(step * config.train.grad_accum + micro))
+            index = step * config.train.grad_accum + micro
+            batch = where.move(corrupted(parts.objectives, parts.batches.batch(index)))
             with where.autocast():
                 loss, _ = combined_loss(parts.model, parts.objectives, batch)
             loss.backward()

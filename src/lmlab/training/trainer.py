@@ -23,7 +23,7 @@ from lmlab.registry import build_objectives
 from lmlab.training import checkpoint as ckpt
 from lmlab.training import loop
 from lmlab.training.device import placement
-from lmlab.training.objective_step import combined_loss
+from lmlab.training.objective_step import combined_loss, corrupted
 from lmlab.training.parts import build_parts
 
 
@@ -52,7 +52,7 @@ class PretrainingJob:
         self.evaluators = build_objectives(config.objectives, tokenizer, EVALUATION_SEED)
 
     def batch(self, index: int) -> dict:
-        return self.batches.batch(index)
+        return corrupted(self.objectives, self.batches.batch(index))
 
     def loss(self, batch: dict) -> LossOutput:
         return combined_loss(self.model, self.objectives, batch)

@@ -75,7 +75,7 @@ class _WithinClassNLL(torch.autograd.Function):
             log_norm = torch.logsumexp(logits, dim=-1)  # (n,)
             total += (log_norm - logits.gather(1, position[:, None]).squeeze(1)).sum()
             grad_logits = logits.sub_(log_norm[:, None]).exp_()  # softmax, in place
-            grad_logits[torch.arange(len(rows)), position] -= 1.0
+            grad_logits[torch.arange(len(rows), device=rows.device), position] -= 1.0
             if grad_features is not None:
                 grad_features[rows] = grad_logits @ vectors
             if grad_weight is not None:
@@ -130,7 +130,8 @@ class ClassSoftmaxHead(nn.Module):
         flat = features.reshape(-1, features.shape[-1])  # (N, D)
         logits = self.base.decoder(flat)  # (N, V)
         index = self.word_class.expand_as(logits)  # (N, V)
-        peak = torch.full((flat.shape[0], self.num_classes), float("-inf"), dtype=logits.dtype)
+        peak = torch.full((flat.shape[0], self.num_classes), float("-inf"), dtype=logits.dtype,
+                          device=logits.device)
         peak = peak.scatter_reduce(1, index, logits.detach(), "amax")  # (N, C), for stability
         total = torch.zeros_like(peak).scatter_add(1, index, (logits - peak.gather(1, index)).exp())
         log_norm = peak + total.log()  # (N, C) logsumexp of the words of each class
@@ -145,9 +146,11 @@ class ClassSoftmaxHead(nn.Module):
         target_class = self.word_class[targets]  # (N,)
         class_log_prob = F.log_softmax(self.classes(features), dim=-1)  # (N, C)
         total = -class_log_prob.gather(1, target_class[:, None]).sum()
-        total = total + _WithinClassNLL.apply(features, self.base.decoder.weight,
-                                              self.base.decoder.bias, targets, target_class,
-                                              self.members, self.starts, self.slot)
+        weight = self.base.decoder.weight
+        with torch.autocast(features.device.type, enabled=False):  # the sum runs in fp32
+            total = total + _WithinClassNLL.apply(features.to(weight.dtype), weight,
+                                                  self.base.decoder.bias, targets, target_class,
+                                                  self.members, self.starts, self.slot)
         return total / max(1, int(keep.sum()))
 
     def reference_loss(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
