@@ -7,15 +7,23 @@ against ``GPT2LMHeadModel``: same vocabulary, layers, hidden size, heads, seq 12
 batch 32, fp32, 2 threads, AdamW, the same initial weights. First both compute the loss
 of the same batch in eval mode (they must agree), then each trains ``--steps`` steps
 (after 2 warm-up steps) and tokens/s are compared. Achieved GFLOP/s (analytic FLOPs of
-the step, 6·N·tokens style) is printed next to a measured fp32 matmul peak. Prints one
-JSON object.
+the step, 6·N·tokens style) is printed next to a measured fp32 matmul peak.
+
+Then the whole loop (``lmlab train`` in a subprocess, data from ``$LMLAB_DATA``) of each
+preset three ways on the same cores: eager in one process, ``train.compile=true`` in one
+process, and eager in 2 gloo processes under torchrun with the threads split between
+them (``--only loop`` runs just this part). Prints one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 
 import torch
@@ -149,6 +157,42 @@ def bench_clm(vocab: int, batch: int, seq: int, steps: int) -> dict:
             "lmlab_gflops": flops / our_s / 1e9, "hf_gflops": flops / hf_s / 1e9}
 
 
+def loop_modes(preset: str, threads: int, batch: int, seq: int, steps: int) -> dict:
+    """Tokens/s of ``lmlab train`` eager, compiled, and eager in 2 processes (gloo)."""
+    settings = [f"data.batch_size={batch}", f"data.seq_len={seq}", f"train.max_steps={steps}",
+                "train.max_epochs=0", "train.eval_every=0", "train.eval_batches=1",
+                "train.checkpoint_every=0", "train.progress=false", "train.log_every=1"]
+    modes = {"eager_1_process": (1, threads, []), "compiled_1_process": (1, threads, ["train.compile=true"]),
+             "eager_2_processes": (2, max(1, threads // 2), [])}
+    result = {}
+    for mode, (processes, per_process, extra) in modes.items():
+        launcher = ([sys.executable, "-m", "lmlab"] if processes == 1 else
+                    [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                     f"--nproc_per_node={processes}", "-m", "lmlab"])
+        with tempfile.TemporaryDirectory() as folder:
+            command = [*launcher, "train", preset, "--data", "ptb", "--out", f"{folder}/run"]
+            for setting in settings + extra:
+                command += ["--set", setting]
+            began = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  env={**os.environ, "OMP_NUM_THREADS": str(per_process)})
+            wall = time.perf_counter() - began
+            if done.returncode:
+                result[mode] = {"error": done.stderr.strip().splitlines()[-1]}
+                continue
+            rows = [json.loads(line) for line in open(f"{folder}/run/metrics.jsonl")
+                    if '"tokens_per_s"' in line]
+        late = rows[len(rows) // 2:]  # the second half: after compiling and warm-up
+        result[mode] = {"processes": processes, "threads_per_process": per_process,
+                        "tokens_per_s": round(sum(r["tokens_per_s"] for r in late) / len(late)),
+                        "wall_s": round(wall, 1)}
+    eager = result["eager_1_process"].get("tokens_per_s")
+    for mode in ("compiled_1_process", "eager_2_processes"):
+        if eager and "tokens_per_s" in result[mode]:
+            result[mode]["speedup_vs_eager_1_process"] = round(result[mode]["tokens_per_s"] / eager, 3)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=10)
@@ -156,7 +200,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", choices=["mlm", "clm"], default=None)
+    parser.add_argument("--only", choices=["mlm", "clm", "loop"], default=None)
+    parser.add_argument("--loop-steps", type=int, default=30)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -171,6 +216,10 @@ def main() -> None:
         result["mlm_bert_tiny"] = bench_mlm(args.vocab, args.batch, args.seq, args.steps)
     if args.only in (None, "clm"):
         result["clm_gpt_tiny"] = bench_clm(args.vocab, args.batch, args.seq, args.steps)
+    if args.only in (None, "loop"):
+        result["loop"] = {preset: loop_modes(preset, args.threads, args.batch, args.seq,
+                                             args.loop_steps)
+                          for preset in ("gpt/tiny", "bert/tiny")}
     print(json.dumps(result, indent=1))
 
 

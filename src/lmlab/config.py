@@ -119,11 +119,15 @@ class TrainConfig:
     and needs CUDA. Weights and optimizer state stay fp32."""
     compile: bool = False
     """Compile the model with ``torch.compile`` (in place: checkpoint keys unchanged)."""
+    distributed_timeout_s: float = 300.0
+    """Under torchrun: how long a process waits for the others in a collective before the
+    run fails with a one-line error (a dead peer is usually noticed at once)."""
 
     def validate(self, path: str) -> None:
         _require(DEVICE.fullmatch(self.device) is not None,
                  f"{path}.device", f"must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         _require(self.lr > 0, f"{path}.lr", "must be > 0")
+        _require(self.distributed_timeout_s > 0, f"{path}.distributed_timeout_s", "must be > 0")
         _require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
                  f"{path}.betas", "must be two numbers in [0, 1)")
         for name in ("warmup_steps", "max_steps", "eval_every", "eval_batches",

@@ -24,3 +24,7 @@ class CheckpointError(LmlabError):
 
 class TrainingDiverged(LmlabError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class PeerLost(LmlabError):
+    """A process of a distributed run died or could not be reached; checkpoints are kept."""

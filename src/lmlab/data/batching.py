@@ -11,6 +11,8 @@ That is what makes resume exact without saving an iterator: the trainer stores t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -18,6 +20,29 @@ from lmlab.errors import DataError
 
 IGNORE = -100
 """Label of a position that is not predicted (PyTorch's ``ignore_index``)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Process ``rank`` of ``count`` keeps rows ``[rank·b, (rank+1)·b)`` of every batch of
+    B = count·b rows: the ranks together see each batch once, none twice, none skipped."""
+
+    rank: int = 0
+    count: int = 1
+
+    def rows(self, batch: dict) -> dict:
+        """This rank's rows of every per-row tensor of ``batch`` (B, ...) -> (b, ...)."""
+        if self.count == 1:
+            return batch
+        size = batch["input_ids"].shape[0]
+        if size % self.count:
+            raise DataError(f"a batch of {size} rows cannot split evenly over {self.count} "
+                            f"processes (data.batch_size is the global batch: use a multiple "
+                            f"of {self.count})")
+        share = size // self.count
+        rows = slice(self.rank * share, (self.rank + 1) * share)
+        return {key: value[rows] if torch.is_tensor(value) and value.dim() and
+                value.shape[0] == size else value for key, value in batch.items()}
 
 
 def wrap_cls_sep(rows: torch.Tensor, cls_id: int, sep_id: int) -> torch.Tensor:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from lmlab.data.batching import Shard
 from lmlab.evaluation.metrics import compute, headline
 from lmlab.finetune import task_data
 from lmlab.finetune.batching import evaluation_batches, training_batches
@@ -60,16 +61,17 @@ class FinetuneJob:
         self.best, self.waited, self.history = None, 0, []
         self.started, self.last_loss = time.perf_counter(), float("nan")
 
-    def batch(self, index: int) -> dict:
-        """Batch ``index``: epoch ``index // per_epoch`` has its own seeded order."""
+    def batch(self, index: int, shard: Shard = Shard()) -> dict:
+        """``shard``'s rows of batch ``index``: epoch ``index // per_epoch`` has its own
+        seeded order."""
         epoch, position = divmod(index, self.per_epoch)
         if epoch != self._epoch:
             self._order = training_batches(self.lengths, self.options.batch_size,
                                            self.seed + 1000 * epoch)
             self._epoch = epoch
         chosen = self._order[position]
-        return collate([self.train_features[i] for i in chosen], self.spec.kind,
-                       self.tokenizer.pad_id)
+        return shard.rows(collate([self.train_features[i] for i in chosen], self.spec.kind,
+                                  self.tokenizer.pad_id))
 
     def loss(self, batch: dict) -> LossOutput:
         loss = self.model.head.loss(self.model(batch), batch)

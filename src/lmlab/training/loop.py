@@ -24,10 +24,12 @@ import torch
 from tqdm.auto import tqdm
 
 from lmlab.config import TrainConfig
-from lmlab.errors import TrainingDiverged
+from lmlab.data.batching import Shard
+from lmlab.errors import PeerLost, TrainingDiverged
 from lmlab.objectives.base import LossOutput
 from lmlab.training import checkpoint as ckpt
 from lmlab.training.device import Placement, placement
+from lmlab.training.distributed import Replicas, World, join_world, rank_device
 from lmlab.training.metrics_log import MetricsLog
 from lmlab.training.optim import build_optimizer, build_scheduler
 
@@ -41,8 +43,9 @@ class Job(Protocol):
     tokenizer: object
     """Written as ``tokenizer/`` beside the weights."""
 
-    def batch(self, index: int) -> dict:
-        """Micro-batch ``index`` (= step × grad_accum + micro), a pure function of it."""
+    def batch(self, index: int, shard: Shard = Shard()) -> dict:
+        """``shard``'s rows of micro-batch ``index`` (= step × grad_accum + micro), a pure
+        function of both, ready for the model (corrupted, on the CPU)."""
 
     def loss(self, batch: dict) -> LossOutput:
         """The (weighted) loss of one micro-batch and its metrics to log."""
@@ -116,44 +119,60 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
     if threads:
         torch.set_num_threads(int(threads))
     where = placement(plan.settings)
+    world = join_world(plan.settings, where.device)
+    where = Placement(rank_device(where.device, world), where.precision)
     if state is not None:
         ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir))
     job.model.to(where.device)
     if plan.settings.compile:
         job.model.compile()  # in place: the checkpoint keys stay the model's own
+    replicas = Replicas(job, world, where.device)
     optimizer = build_optimizer(job.model, plan.settings)
     scheduler = build_scheduler(optimizer, plan.settings, plan.total_steps, steps_per_epoch)
-    return run(job, optimizer, scheduler, plan, run_dir, where, state, log)
+    try:
+        result = run(job, optimizer, scheduler, plan, run_dir, where, state, log, replicas)
+    except RuntimeError as error:
+        if world.size > 1 and _peer_failure(error):
+            raise PeerLost(_lost_peer_message(error, world, run_dir)) from error
+        raise
+    world.finish()
+    return result
 
 
 def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Placement,
-        state: dict | None = None, log: Callable[[str], None] = print) -> LoopResult:
+        state: dict | None = None, log: Callable[[str], None] = print,
+        replicas: Replicas | None = None) -> LoopResult:
     """Train ``job`` for ``plan.total_steps`` optimizer steps into ``run_dir``, resuming
-    from ``state`` (a checkpoint's trainer state) when given."""
+    from ``state`` (a checkpoint's trainer state) when given. Under torchrun,
+    ``replicas`` holds the DDP wrapper and this process's rank; only rank 0 logs,
+    evaluates and writes."""
     settings = plan.settings
-    metrics = MetricsLog(run_dir / "metrics.jsonl")
+    replicas = replicas or Replicas(job, World(), where.device)
+    world = replicas.world
+    metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=world.is_main)
     clock = _Clock(0, 0.0, 0, time.perf_counter())
     scaler = where.scaler()
     if state is not None:
-        _restore(job, optimizer, scheduler, scaler, state)
+        _restore(job, optimizer, scheduler, scaler, state, world)
         clock = _Clock(int(state["step"]), float(state["elapsed"]), int(state["tokens"]),
                        time.perf_counter())
         for note in metrics.truncate_after(clock.step):
             log(note)
         log(f"resuming {run_dir} at step {clock.step}/{plan.total_steps}")
     else:
-        # A fresh RNG stream for training, independent of how the model was built.
-        torch.manual_seed(settings.seed + 1)
+        # A fresh RNG stream for training, independent of how the model was built (and
+        # of the other ranks': their dropout must differ).
+        torch.manual_seed(settings.seed + 1 + world.rank)
     tokens_before, last_saved = clock.tokens, clock.step
     progress = tqdm(total=plan.total_steps if plan.count_steps else None, initial=clock.step,
-                    disable=not settings.progress, desc=f"train {plan.name}",
+                    disable=not (settings.progress and world.is_main), desc=f"train {plan.name}",
                     unit="step", dynamic_ncols=True, mininterval=1.0)
     window = (time.perf_counter(), 0)  # (start, tokens) of the logging window
     loss_value, stopped_early, evaluation, evaluated_at = float("nan"), False, None, -1
     job.model.train()
     while clock.step < plan.total_steps:
-        loss_value, step_metrics, step_tokens = _one_step(job, optimizer, scheduler, scaler,
-                                                          plan, where, clock.step,
+        loss_value, step_metrics, step_tokens = _one_step(job, replicas, optimizer, scheduler,
+                                                          scaler, plan, where, clock.step,
                                                           run_dir, last_saved)
         clock.step += 1
         window = (window[0], window[1] + step_tokens)
@@ -171,16 +190,18 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Pl
         stop = False
         evaluate_now = (settings.eval_every and step % settings.eval_every == 0
                         and step < plan.total_steps)
-        out_of_time = bool(settings.max_time_s) and clock.elapsed() >= settings.max_time_s
+        out_of_time = world.agree(bool(settings.max_time_s)
+                                  and clock.elapsed() >= settings.max_time_s)
         due = settings.checkpoint_every and step % settings.checkpoint_every == 0
         if evaluate_now or due or out_of_time:
             _check_weights(job.model, step, run_dir, last_saved)
-        if evaluate_now:
+        if evaluate_now and world.is_main:
             evaluation, evaluated_at = _evaluate(job, metrics, step), step
             stop = job.on_evaluation(step, evaluation)
+        stop = world.agree(stop)
         if due or out_of_time or stop:
             _save(job, optimizer, scheduler, scaler, run_dir,
-                  _Clock(step, clock.elapsed(), clock.tokens + window[1], 0.0))
+                  _Clock(step, clock.elapsed(), clock.tokens + window[1], 0.0), world)
             last_saved = step
         if out_of_time or stop:
             stopped_early = step < plan.total_steps
@@ -191,8 +212,8 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Pl
     if last_saved != clock.step:
         _check_weights(job.model, clock.step, run_dir, last_saved)
         _save(job, optimizer, scheduler, scaler, run_dir,
-              _Clock(clock.step, train_seconds, clock.tokens, 0.0))
-    if plan.final_evaluation and evaluated_at != clock.step:
+              _Clock(clock.step, train_seconds, clock.tokens, 0.0), world)
+    if plan.final_evaluation and evaluated_at != clock.step and world.is_main:
         evaluation = _evaluate(job, metrics, clock.step, final=True)
         job.on_evaluation(clock.step, evaluation)
     elapsed_before = float(state["elapsed"]) if state is not None else 0.0
@@ -200,22 +221,25 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Pl
     return LoopResult(clock.step, train_seconds, speed, loss_value, evaluation, stopped_early)
 
 
-def _one_step(job, optimizer, scheduler, scaler, plan, where, step, run_dir, last_saved):
+def _one_step(job, replicas, optimizer, scheduler, scaler, plan, where, step, run_dir,
+              last_saved):
     """Zero the gradients, accumulate ``grad_accum`` micro-batches, clip, step."""
-    settings = plan.settings
+    settings, world = plan.settings, replicas.world
+    shard = Shard(world.rank, world.size)
     optimizer.zero_grad(set_to_none=True)
     step_metrics, tokens = {}, 0
     for micro in range(settings.grad_accum):
-        batch = where.move(job.batch(step * settings.grad_accum + micro))
-        with where.autocast():
-            loss, batch_metrics = job.loss(batch)
-        step_metrics.update(batch_metrics)
-        loss = loss / settings.grad_accum
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(_diverged_message(
-                f"step {step + 1}: the loss is {loss.item()}", run_dir, last_saved))
-        scaler.scale(loss).backward()
-        tokens += batch["input_ids"].numel()
+        batch = where.move(job.batch(step * settings.grad_accum + micro, shard))
+        with replicas.accumulating(last_micro_batch=micro == settings.grad_accum - 1):
+            with where.autocast():
+                loss, batch_metrics = replicas.loss(batch)
+            step_metrics.update(batch_metrics)
+            loss = loss / settings.grad_accum
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(_diverged_message(
+                    f"step {step + 1}: the loss is {loss.item()}", run_dir, last_saved))
+            scaler.scale(loss).backward()
+        tokens += batch["input_ids"].numel() * world.size
     if settings.grad_clip:
         scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(job.model.parameters(), settings.grad_clip)
@@ -256,11 +280,13 @@ def _evaluate(job, metrics: MetricsLog, step: int, final: bool = False) -> dict:
     return result
 
 
-def _trainer_state(job, optimizer, scheduler, scaler, clock: _Clock) -> dict:
+def _trainer_state(job, optimizer, scheduler, scaler, clock: _Clock, world: World) -> dict:
+    rng = world.gather(torch.get_rng_state())  # every rank's dropout stream
     state = {"step": clock.step, "elapsed": clock.elapsed_before, "tokens": clock.tokens,
              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "rng": torch.get_rng_state(), "num_threads": torch.get_num_threads(),
-             "job": job.state_dict()}
+             "rng": rng[0], "num_threads": torch.get_num_threads(), "job": job.state_dict()}
+    if world.size > 1:
+        state["rng_by_rank"] = torch.stack(rng)
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     if scaler.is_enabled():
@@ -268,23 +294,58 @@ def _trainer_state(job, optimizer, scheduler, scaler, clock: _Clock) -> dict:
     return state
 
 
-def _save(job, optimizer, scheduler, scaler, run_dir: Path, clock: _Clock) -> None:
-    ckpt.save_checkpoint(run_dir, job.model, job.config, job.tokenizer,
-                         _trainer_state(job, optimizer, scheduler, scaler, clock))
+def _save(job, optimizer, scheduler, scaler, run_dir: Path, clock: _Clock,
+          world: World = World()) -> None:
+    """Rank 0 writes (every rank takes part in gathering the RNG states)."""
+    state = _trainer_state(job, optimizer, scheduler, scaler, clock, world)
+    if world.is_main:
+        ckpt.save_checkpoint(run_dir, job.model, job.config, job.tokenizer, state)
 
 
-def _restore(job, optimizer, scheduler, scaler, state: dict) -> None:
+def _restore(job, optimizer, scheduler, scaler, state: dict, world: World = World()) -> None:
     base_lrs = list(scheduler.base_lrs)  # this run's train.lr, before the saved one lands
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     _continue_on_this_schedule(optimizer, scheduler, base_lrs)
-    torch.set_rng_state(state["rng"])
+    torch.set_rng_state(_rank_rng(state, world))
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     if "scaler" in state:
         scaler.load_state_dict(state["scaler"])
     # Checkpoints written before the Job protocol kept the objectives' state at the top.
     job.load_state_dict(state.get("job", {"objectives": state.get("objectives", [])}))
+
+
+def _rank_rng(state: dict, world: World) -> torch.Tensor:
+    """This rank's saved RNG state; when the world size changed, rank 0 takes the saved
+    rank 0's and the others start streams seeded by (state's step, rank)."""
+    by_rank = state.get("rng_by_rank")
+    if by_rank is not None and len(by_rank) == world.size:
+        return by_rank[world.rank]
+    if world.rank == 0:
+        return state["rng"]
+    return torch.Generator().manual_seed(int(state["step"]) * 1_000_003 + world.rank).get_state()
+
+
+PEER_FAILURE_SIGNS = ("gloo", "nccl", "connection reset", "connection closed", "timed out",
+                      "broken pipe")
+
+
+def _peer_failure(error: RuntimeError) -> bool:
+    """Whether a collective failed because another process died or stalled (gloo and
+    NCCL raise plain RuntimeErrors that say so, DistError in newer releases)."""
+    text = str(error).lower()
+    return (isinstance(error, torch.distributed.DistError)
+            or any(sign in text for sign in PEER_FAILURE_SIGNS))
+
+
+def _lost_peer_message(error: BaseException, world: World, run_dir: Path) -> str:
+    folder = run_dir / ckpt.CHECKPOINT
+    kept = (f"the last checkpoint in {folder} is intact; resume with lmlab train --resume "
+            f"{run_dir}" if folder.exists() else "no checkpoint had been written yet")
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (f"rank {world.rank} of {world.size} lost its peers (a process died or the "
+            f"network failed: {first[:160]}); {kept}")
 
 
 def _continue_on_this_schedule(optimizer, scheduler, base_lrs: list[float]) -> None:

@@ -7,10 +7,13 @@ from pathlib import Path
 
 
 class MetricsLog:
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, enabled: bool = True):
+        """``enabled=False``: a log that writes nothing (ranks other than 0)."""
+        self.path, self.enabled = path, enabled
         self._tensorboard = None
+        if not enabled:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:  # optional, and only when installed
             from torch.utils.tensorboard import SummaryWriter
             self._tensorboard = SummaryWriter(str(path.parent / "tensorboard"))
@@ -18,6 +21,8 @@ class MetricsLog:
             self._tensorboard = None
 
     def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         if self._tensorboard is not None and "step" in record:
@@ -31,7 +36,7 @@ class MetricsLog:
         A process killed mid-write leaves a torn last line; it must not block the resume
         (nothing in it is needed: the checkpoint holds the state), so unreadable lines are
         dropped too. Returns one note per dropped unreadable line, for the caller to show."""
-        if not self.path.exists():
+        if not self.enabled or not self.path.exists():
             return []
         kept, notes = [], []
         lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()

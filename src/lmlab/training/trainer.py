@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmlab.config import RunConfig, load_config, to_dict
+from lmlab.data.batching import Shard
 from lmlab.data.lm_data import prepare_tokenizer, token_store, unit_marks
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
@@ -51,8 +52,8 @@ class PretrainingJob:
         # Held-out corruption draws from its own fixed seed, the same for every run.
         self.evaluators = build_objectives(config.objectives, tokenizer, EVALUATION_SEED)
 
-    def batch(self, index: int) -> dict:
-        return corrupted(self.objectives, self.batches.batch(index))
+    def batch(self, index: int, shard: Shard = Shard()) -> dict:
+        return corrupted(self.objectives, shard.rows(self.batches.batch(index)))
 
     def loss(self, batch: dict) -> LossOutput:
         return combined_loss(self.model, self.objectives, batch)
@@ -96,7 +97,7 @@ def _check_resume_compatible(saved: RunConfig, wanted: RunConfig | None, folder:
 RESUMABLE = ("train.max_steps", "train.max_epochs", "train.max_time_s", "train.lr",
              "train.eval_every", "train.checkpoint_every", "train.log_every",
              "train.eval_batches", "train.progress", "train.num_threads", "train.device",
-             "train.precision", "train.compile")
+             "train.precision", "train.compile", "train.distributed_timeout_s")
 """The keys ``--set`` may change on resume: how long, how fast, how often, and where. The
 rest (model, objectives, data, seed, optimizer, schedule shape) fix what the saved state
 means; changing them would quietly train another run under this run's name."""
