@@ -57,6 +57,14 @@ class World:
         dist.broadcast(value, src=0)
         return bool(value.item())
 
+    def mean(self, value: float) -> float:
+        """The mean of ``value`` over ranks (what a logged loss should be)."""
+        if self.size == 1:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.collective_device)
+        dist.all_reduce(tensor)
+        return tensor.item() / self.size
+
     def gather(self, value) -> list:
         """Every rank's ``value`` (any picklable object), in rank order, on every rank."""
         if self.size == 1:

@@ -246,7 +246,7 @@ def _one_step(job, replicas, optimizer, scheduler, scaler, plan, where, step, ru
     scaler.step(optimizer)
     scaler.update()
     scheduler.step()
-    return loss.item() * settings.grad_accum, step_metrics, tokens
+    return world.mean(loss.item() * settings.grad_accum), step_metrics, tokens
 
 
 def _check_weights(model, step: int, run_dir: Path, last_saved: int) -> None:
@@ -341,8 +341,8 @@ def _peer_failure(error: RuntimeError) -> bool:
 
 def _lost_peer_message(error: BaseException, world: World, run_dir: Path) -> str:
     folder = run_dir / ckpt.CHECKPOINT
-    kept = (f"the last checkpoint in {folder} is intact; resume with lmlab train --resume "
-            f"{run_dir}" if folder.exists() else "no checkpoint had been written yet")
+    kept = (f"the last checkpoint in {folder} is intact: resume the run with --resume"
+            if folder.exists() else "no checkpoint had been written yet")
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return (f"rank {world.rank} of {world.size} lost its peers (a process died or the "
             f"network failed: {first[:160]}); {kept}")
