@@ -119,6 +119,9 @@ class TrainConfig:
     and needs CUDA. Weights and optimizer state stay fp32."""
     compile: bool = False
     """Compile the model with ``torch.compile`` (in place: checkpoint keys unchanged)."""
+    distributed: Literal["ddp", "fsdp"] = "ddp"
+    """Under torchrun with several processes: ddp (replicate the model, average gradients)
+    or fsdp (shard parameters, gradients and optimizer state: FSDP2 ``fully_shard``)."""
     distributed_timeout_s: float = 300.0
     """Under torchrun: how long a process waits for the others in a collective before the
     run fails with a one-line error (a dead peer is usually noticed at once)."""

@@ -120,3 +120,40 @@ def test_killing_one_rank_fails_the_run_and_keeps_the_last_checkpoint(tiny_corpu
     weights = _weights(run)  # the checkpoint left behind loads
     assert all(torch.isfinite(value).all() for value in weights.values())
     assert "lost its peers" in stderr or "exitcode  : -9" in stderr
+
+
+@pytest.mark.slow
+def test_fsdp_equals_ddp_and_its_checkpoint_resumes_in_one_process(tiny_corpus, tmp_path):
+    settings = _settings(tiny_corpus, 5, 5, "data.batch_size=4")
+    _train(2, "gpt/tiny", "--out", str(tmp_path / "ddp"), *settings)
+    _train(2, "gpt/tiny", "--out", str(tmp_path / "fsdp"), *settings,
+           "--set", "train.distributed=fsdp")
+    _assert_same_weights(tmp_path / "ddp", tmp_path / "fsdp", 1e-5)
+    # The sharded run's checkpoint is the single-process format: resume it alone, and
+    # the other way round, and both end where the straight single-process run ends.
+    whole = _settings(tiny_corpus, 6, 3, "data.batch_size=4")
+    _train(1, "gpt/tiny", "--out", str(tmp_path / "straight"), *whole)
+    half = _settings(tiny_corpus, 3, 3, "data.batch_size=4", "train.distributed=fsdp")
+    _train(2, "gpt/tiny", "--out", str(tmp_path / "fsdp_then_one"), *half)
+    _train(1, "--resume", str(tmp_path / "fsdp_then_one"), "--set", "train.max_steps=6")
+    _train(1, "gpt/tiny", "--out", str(tmp_path / "one_then_fsdp"), *half)
+    _train(2, "--resume", str(tmp_path / "one_then_fsdp"), "--set", "train.max_steps=6")
+    _assert_same_weights(tmp_path / "straight", tmp_path / "fsdp_then_one", 1e-5)
+    _assert_same_weights(tmp_path / "straight", tmp_path / "one_then_fsdp", 1e-5)
+
+
+def test_fsdp_in_one_process_says_it_trains_unsharded(tiny_corpus, tmp_path):
+    done = _train(1, "gpt/tiny", "--out", str(tmp_path / "alone"),
+                  *_settings(tiny_corpus, 1, 1, "train.distributed=fsdp"))
+    assert "nothing to shard, so it trains unsharded" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_electra_whose_mlm_head_is_unused_trains_under_both_strategies(strategy, tiny_corpus,
+                                                                       tmp_path):
+    overrides = tiny_overrides("electra/tiny", tiny_corpus, 2, 2) + [f"train.distributed={strategy}"]
+    done = _train(2, "electra/tiny", "--out", str(tmp_path / strategy),
+                  *[argument for override in overrides for argument in ("--set", override)])
+    assert done.stdout.count('"run"') == 1  # one summary: rank 0 alone speaks
+    assert (tmp_path / strategy / "checkpoint" / "model.safetensors").exists()

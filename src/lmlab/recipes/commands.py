@@ -18,8 +18,15 @@ from lmlab.recipes.demo import run_demo
 from lmlab.recipes.evaluate import generate_from_run, perplexity_of_run
 from lmlab.training import trainer
 from lmlab.training.checkpoint import load_run
+from lmlab.training.distributed import is_main_process
 
 HELP = argparse.RawDescriptionHelpFormatter
+
+
+def _say(line: str) -> None:
+    """Print, from one process only when torchrun started several."""
+    if is_main_process():
+        print(line)
 
 
 def _train(args) -> int:
@@ -31,14 +38,15 @@ def _train(args) -> int:
         # trainer.RESUMABLE may change); CONFIG only has to describe the same model.
         config = load_config(preset_path(args.config), overrides) if args.config else None
         result = trainer.train(config, args.resume, resume=True,
-                               overrides_after_resume=overrides)
+                               overrides_after_resume=overrides, log=_say)
     else:
         if not args.config or not args.out:
             raise SystemExit("lmlab train: give CONFIG and --out (or --resume RUN)")
         config = load_config(preset_path(args.config), overrides)
-        prepare_output_folder(args.out, "neural", args.overwrite)
-        result = trainer.train(config, args.out)
-    print(json.dumps({"run": str(result.run_dir), "steps": result.steps,
+        if is_main_process():  # under torchrun, rank 0 alone checks and creates --out
+            prepare_output_folder(args.out, "neural", args.overwrite)
+        result = trainer.train(config, args.out, log=_say)
+    _say(json.dumps({"run": str(result.run_dir), "steps": result.steps,
                       "train_seconds": round(result.train_seconds, 1),
                       "tokens_per_second": round(result.tokens_per_second),
                       "valid_perplexity": result.valid and round(result.valid["perplexity"], 2),

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file, save_model
 
 from lmlab.atomic import fsync_folder, fsync_tree
 from lmlab.config import RunConfig, dump_config, from_dict, load_raw
@@ -42,20 +42,24 @@ def checkpoint_folder(path: str | Path) -> Path:
 
 
 def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextTokenizer,
-                    trainer_state: dict) -> Path:
+                    trainer_state: dict, weights: dict | None = None) -> Path:
     """Write the checkpoint into a temporary sibling, then swap it in by renames.
 
     At every instant a complete checkpoint exists: ``checkpoint/``, or ``checkpoint.previous/``
     while the swap is half-way. A save that follows an interrupted swap (``checkpoint/``
     missing) therefore keeps ``checkpoint.previous/`` until the new folder is in place; it
     is the only complete checkpoint then, and deleting it first left a run killed twice with
-    none. Temporary folders left by a killed save are removed."""
+    none. Temporary folders left by a killed save are removed. ``weights``: the model's
+    whole state dict (one name per tied tensor) when ``model`` itself is sharded (FSDP)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in run_dir.glob(".checkpoint-*"):  # from a save that was killed
         shutil.rmtree(stale, ignore_errors=True)
     temporary = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint-"))
     try:
-        save_model(model, str(temporary / "model.safetensors"))
+        if weights is None:
+            save_model(model, str(temporary / "model.safetensors"))
+        else:
+            save_file(weights, str(temporary / "model.safetensors"), metadata={"format": "pt"})
         (temporary / "config.yaml").write_text(dump_config(config))
         tokenizer.save(temporary / "tokenizer")
         torch.save(trainer_state, temporary / "trainer_state.pt")

@@ -29,7 +29,8 @@ from lmlab.errors import PeerLost, TrainingDiverged
 from lmlab.objectives.base import LossOutput
 from lmlab.training import checkpoint as ckpt
 from lmlab.training.device import Placement, placement
-from lmlab.training.distributed import Replicas, World, join_world, rank_device
+from lmlab.training.distributed import (ALONE_WITH_FSDP, Replicas, World, join_world,
+                                        rank_device)
 from lmlab.training.metrics_log import MetricsLog
 from lmlab.training.optim import build_optimizer, build_scheduler
 
@@ -126,8 +127,10 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
     job.model.to(where.device)
     if plan.settings.compile:
         job.model.compile()  # in place: the checkpoint keys stay the model's own
+    if world.size == 1 and plan.settings.distributed == "fsdp":
+        log(ALONE_WITH_FSDP)
     replicas = Replicas(job, world, where.device)
-    optimizer = build_optimizer(job.model, plan.settings)
+    optimizer = build_optimizer(job.model, plan.settings, fused=not replicas.sharded)
     scheduler = build_scheduler(optimizer, plan.settings, plan.total_steps, steps_per_epoch)
     try:
         result = run(job, optimizer, scheduler, plan, run_dir, where, state, log, replicas)
@@ -153,7 +156,7 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Pl
     clock = _Clock(0, 0.0, 0, time.perf_counter())
     scaler = where.scaler()
     if state is not None:
-        _restore(job, optimizer, scheduler, scaler, state, world)
+        _restore(job, replicas, optimizer, scheduler, scaler, state)
         clock = _Clock(int(state["step"]), float(state["elapsed"]), int(state["tokens"]),
                        time.perf_counter())
         for note in metrics.truncate_after(clock.step):
@@ -194,14 +197,16 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Pl
                                   and clock.elapsed() >= settings.max_time_s)
         due = settings.checkpoint_every and step % settings.checkpoint_every == 0
         if evaluate_now or due or out_of_time:
-            _check_weights(job.model, step, run_dir, last_saved)
-        if evaluate_now and world.is_main:
-            evaluation, evaluated_at = _evaluate(job, metrics, step), step
-            stop = job.on_evaluation(step, evaluation)
+            _check_weights(replicas, step, run_dir, last_saved)
+        if evaluate_now:
+            with replicas.whole_weights():
+                if world.is_main:
+                    evaluation, evaluated_at = _evaluate(job, metrics, step), step
+                    stop = job.on_evaluation(step, evaluation)
         stop = world.agree(stop)
         if due or out_of_time or stop:
-            _save(job, optimizer, scheduler, scaler, run_dir,
-                  _Clock(step, clock.elapsed(), clock.tokens + window[1], 0.0), world)
+            _save(job, replicas, optimizer, scheduler, scaler, run_dir,
+                  _Clock(step, clock.elapsed(), clock.tokens + window[1], 0.0))
             last_saved = step
         if out_of_time or stop:
             stopped_early = step < plan.total_steps
@@ -210,12 +215,14 @@ def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Pl
     clock.tokens += window[1]
     train_seconds = clock.elapsed()
     if last_saved != clock.step:
-        _check_weights(job.model, clock.step, run_dir, last_saved)
-        _save(job, optimizer, scheduler, scaler, run_dir,
-              _Clock(clock.step, train_seconds, clock.tokens, 0.0), world)
-    if plan.final_evaluation and evaluated_at != clock.step and world.is_main:
-        evaluation = _evaluate(job, metrics, clock.step, final=True)
-        job.on_evaluation(clock.step, evaluation)
+        _check_weights(replicas, clock.step, run_dir, last_saved)
+        _save(job, replicas, optimizer, scheduler, scaler, run_dir,
+              _Clock(clock.step, train_seconds, clock.tokens, 0.0))
+    if plan.final_evaluation and evaluated_at != clock.step:
+        with replicas.whole_weights():
+            if world.is_main:
+                evaluation = _evaluate(job, metrics, clock.step, final=True)
+                job.on_evaluation(clock.step, evaluation)
     elapsed_before = float(state["elapsed"]) if state is not None else 0.0
     speed = (clock.tokens - tokens_before) / max(1e-9, train_seconds - elapsed_before)
     return LoopResult(clock.step, train_seconds, speed, loss_value, evaluation, stopped_early)
@@ -249,12 +256,10 @@ def _one_step(job, replicas, optimizer, scheduler, scaler, plan, where, step, ru
     return world.mean(loss.item() * settings.grad_accum), step_metrics, tokens
 
 
-def _check_weights(model, step: int, run_dir: Path, last_saved: int) -> None:
+def _check_weights(replicas: Replicas, step: int, run_dir: Path, last_saved: int) -> None:
     """Stop before evaluating or saving weights that are not finite or beyond
     :data:`WEIGHT_LIMIT` (a finite loss can still come from weights ruined by its update)."""
-    with torch.no_grad():
-        largest = torch.stack([p.detach().abs().max() for p in model.parameters()
-                               if p.numel()]).max().item()  # NaN propagates through max
+    largest = replicas.largest_weight()  # NaN propagates through max
     if not math.isfinite(largest) or largest > WEIGHT_LIMIT:
         raise TrainingDiverged(_diverged_message(
             f"step {step}: the largest weight is {largest:.3g} (a checkpoint needs finite "
@@ -280,10 +285,12 @@ def _evaluate(job, metrics: MetricsLog, step: int, final: bool = False) -> dict:
     return result
 
 
-def _trainer_state(job, optimizer, scheduler, scaler, clock: _Clock, world: World) -> dict:
+def _trainer_state(job, replicas: Replicas, optimizer, scheduler, scaler, clock: _Clock) -> dict:
+    world = replicas.world
     rng = world.gather(torch.get_rng_state())  # every rank's dropout stream
     state = {"step": clock.step, "elapsed": clock.elapsed_before, "tokens": clock.tokens,
-             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "optimizer": replicas.optimizer_state(optimizer),
+             "scheduler": scheduler.state_dict(),
              "rng": rng[0], "num_threads": torch.get_num_threads(), "job": job.state_dict()}
     if world.size > 1:
         state["rng_by_rank"] = torch.stack(rng)
@@ -294,17 +301,19 @@ def _trainer_state(job, optimizer, scheduler, scaler, clock: _Clock, world: Worl
     return state
 
 
-def _save(job, optimizer, scheduler, scaler, run_dir: Path, clock: _Clock,
-          world: World = World()) -> None:
-    """Rank 0 writes (every rank takes part in gathering the RNG states)."""
-    state = _trainer_state(job, optimizer, scheduler, scaler, clock, world)
-    if world.is_main:
-        ckpt.save_checkpoint(run_dir, job.model, job.config, job.tokenizer, state)
+def _save(job, replicas: Replicas, optimizer, scheduler, scaler, run_dir: Path,
+          clock: _Clock) -> None:
+    """Rank 0 writes (every rank takes part in gathering RNG states and FSDP shards)."""
+    state = _trainer_state(job, replicas, optimizer, scheduler, scaler, clock)
+    whole = {"weights": replicas.weights()} if replicas.sharded else {}
+    if replicas.world.is_main:
+        ckpt.save_checkpoint(run_dir, job.model, job.config, job.tokenizer, state, **whole)
 
 
-def _restore(job, optimizer, scheduler, scaler, state: dict, world: World = World()) -> None:
+def _restore(job, replicas: Replicas, optimizer, scheduler, scaler, state: dict) -> None:
+    world = replicas.world
     base_lrs = list(scheduler.base_lrs)  # this run's train.lr, before the saved one lands
-    optimizer.load_state_dict(state["optimizer"])
+    replicas.load_optimizer_state(optimizer, state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     _continue_on_this_schedule(optimizer, scheduler, base_lrs)
     torch.set_rng_state(_rank_rng(state, world))

@@ -13,11 +13,12 @@ import math
 import torch
 
 
-def build_optimizer(model: torch.nn.Module, train) -> torch.optim.Optimizer:
-    # fused=True: one kernel over all parameters instead of a Python loop of small ops.
+def build_optimizer(model: torch.nn.Module, train, fused: bool = True) -> torch.optim.Optimizer:
+    # fused=True: one kernel over all parameters instead of a Python loop of small ops
+    # (False for FSDP's sharded DTensor parameters).
     if train.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=train.lr, momentum=train.momentum,
-                               weight_decay=train.weight_decay, fused=True)
+                               weight_decay=train.weight_decay, fused=fused)
     # No weight decay on biases and LayerNorm weights (BERT's AdamWeightDecayOptimizer).
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
@@ -25,7 +26,7 @@ def build_optimizer(model: torch.nn.Module, train) -> torch.optim.Optimizer:
     groups = [{"params": decay, "weight_decay": train.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=train.lr, betas=tuple(train.betas), eps=train.eps,
-                             fused=True)
+                             fused=fused)
 
 
 def lr_factor(step: int, train, total_steps: int, steps_per_epoch: int) -> float:
