@@ -119,6 +119,9 @@ class TrainConfig:
     and needs CUDA. Weights and optimizer state stay fp32."""
     compile: bool = False
     """Compile the model with ``torch.compile`` (in place: checkpoint keys unchanged)."""
+    activation_checkpointing: bool = False
+    """Recompute each transformer layer's activations in backward instead of storing them:
+    less memory for about a third more compute (no effect on other encoders)."""
     distributed: Literal["ddp", "fsdp"] = "ddp"
     """Under torchrun with several processes: ddp (replicate the model, average gradients)
     or fsdp (shard parameters, gradients and optimizer state: FSDP2 ``fully_shard``)."""

@@ -19,6 +19,7 @@ from typing import Literal
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from lmlab.encoders.output import EncoderOutput
 from lmlab.errors import ConfigError
@@ -87,6 +88,10 @@ class TransformerEncoder(nn.Module):
         _share_parameters(self.layers, config.share_layers)
         self.final_norm = (nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
                            if config.norm == "pre" and config.final_norm else None)
+        self.checkpoint_activations = False
+        """Recompute each layer's activations in backward instead of keeping them
+        (``train.activation_checkpointing``; Chen et al. 2016): memory per layer for one
+        more forward pass. Dropout replays the same masks (the RNG state is restored)."""
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 memory=None, return_layers: bool = False) -> EncoderOutput:
@@ -99,8 +104,10 @@ class TransformerEncoder(nn.Module):
         else:
             mask = attention_mask.bool()[:, None, :, :]
         states = []
+        recompute = self.checkpoint_activations and self.training and torch.is_grad_enabled()
         for layer in self.layers:
-            x = layer(x, mask, self.causal)
+            x = (checkpoint(layer, x, mask, self.causal, use_reentrant=False) if recompute
+                 else layer(x, mask, self.causal))
             if return_layers:
                 states.append(x)
         if self.final_norm is not None:

@@ -125,6 +125,8 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
     if state is not None:
         ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir))
     job.model.to(where.device)
+    if plan.settings.activation_checkpointing:
+        _checkpoint_activations(job.model, log)
     if plan.settings.compile:
         job.model.compile()  # in place: the checkpoint keys stay the model's own
     if world.size == 1 and plan.settings.distributed == "fsdp":
@@ -140,6 +142,16 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
         raise
     world.finish()
     return result
+
+
+def _checkpoint_activations(model: torch.nn.Module, log: Callable[[str], None]) -> None:
+    """Switch on ``checkpoint_activations`` in every encoder that has it."""
+    able = [module for module in model.modules() if hasattr(module, "checkpoint_activations")]
+    for module in able:
+        module.checkpoint_activations = True
+    if not able:
+        log("train.activation_checkpointing: this model has no transformer layers to "
+            "recompute; training as usual")
 
 
 def run(job: Job, optimizer, scheduler, plan: LoopPlan, run_dir: Path, where: Placement,

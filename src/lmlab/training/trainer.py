@@ -97,7 +97,7 @@ def _check_resume_compatible(saved: RunConfig, wanted: RunConfig | None, folder:
 RESUMABLE = ("train.max_steps", "train.max_epochs", "train.max_time_s", "train.lr",
              "train.eval_every", "train.checkpoint_every", "train.log_every",
              "train.eval_batches", "train.progress", "train.num_threads", "train.device",
-             "train.precision", "train.compile", "train.distributed",
+             "train.precision", "train.compile", "train.activation_checkpointing", "train.distributed",
              "train.distributed_timeout_s")
 """The keys ``--set`` may change on resume: how long, how fast, how often, and where. The
 rest (model, objectives, data, seed, optimizer, schedule shape) fix what the saved state
