@@ -35,4 +35,6 @@ def test_demo_writes_every_row(shared_data, tmp_path, capsys):
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert saved == rows
     assert "| KN5 (modified Kneser-Ney) |" in (tmp_path / "demo" / "results.md").read_text()
+    report = (tmp_path / "demo" / "report.html").read_text()
+    assert "Perplexity vs parameters: results.json" in report and "Loss curves: " in report
     assert "| model | parameters |" in capsys.readouterr().out

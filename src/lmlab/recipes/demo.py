@@ -14,11 +14,13 @@ import json
 import shutil
 from pathlib import Path
 
+from lmlab.atomic import write_text
 from lmlab.config import load_config
 from lmlab.data.lm_data import token_store
 from lmlab.evaluation.perplexity import evaluate_perplexity
 from lmlab.ngram.run_folder import build_run, evaluate_run_perplexity
 from lmlab.presets import preset_path
+from lmlab.report.html import build_report
 from lmlab.training.checkpoint import load_run
 from lmlab.training.trainer import train
 
@@ -96,6 +98,8 @@ def run_demo(out: str = "runs/demo", budget_seconds: float = 1000.0, data: str =
     (out_dir / "results.json").write_text(json.dumps(rows, indent=1))
     (out_dir / "results.md").write_text(
         f"# lmlab demo on {data} (training budget {budget_seconds:.0f} s)\n\n{table}")
+    write_text(out_dir / "report.html", build_report(out_dir))  # curves and the table as plots
     print("\n" + table)
-    print(f"written: {out_dir / 'results.json'}, {out_dir / 'results.md'}")
+    print(f"written: {out_dir / 'results.json'}, {out_dir / 'results.md'}, "
+          f"{out_dir / 'report.html'}")
     return rows
