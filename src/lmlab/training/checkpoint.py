@@ -1,7 +1,8 @@
 """Checkpoints (DESIGN §4): a folder written atomically, loaded without unpickling code.
 
-``<run>/checkpoint/`` holds ``model.safetensors``, ``config.yaml``, ``tokenizer/`` and
-``trainer_state.pt`` (optimizer, scheduler, RNG, data position, objective state). It is
+``<run>/checkpoint/`` holds ``model.safetensors``, ``config.yaml``, ``tokenizer/``,
+``trainer_state.pt`` (optimizer, scheduler, RNG, data position, objective state) and,
+written last, ``manifest.json`` (sha256 per file, checked before anything is loaded). It is
 written to a temporary sibling, fsync'd, and swapped in by renames, so a run killed at any
 moment (or a power cut) leaves either the previous checkpoint or the new one, never a mix. ``trainer_state.pt`` is
 read with ``torch.load(weights_only=True)``: tensors and plain containers only.
@@ -21,20 +22,24 @@ from lmlab.atomic import fsync_folder, fsync_tree
 from lmlab.config import RunConfig, dump_config, from_dict, load_raw
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
+from lmlab.manifest import MANIFEST, verify_folder, write_manifest
 from lmlab.registry import build_model, build_objectives
 
 CHECKPOINT = "checkpoint"
 _PREVIOUS = "checkpoint.previous"
 
 
-def checkpoint_folder(path: str | Path) -> Path:
-    """Accept a run folder or a checkpoint folder; return the checkpoint folder."""
+def checkpoint_folder(path: str | Path, verify: bool = True) -> Path:
+    """Accept a run folder or a checkpoint folder; return the checkpoint folder, its files
+    checked against its manifest (``verify``)."""
     path = Path(path)
-    if (path / "model.safetensors").exists():
-        return path
-    for name in (CHECKPOINT, _PREVIOUS):  # _PREVIOUS: a swap interrupted half-way
-        if (path / name / "model.safetensors").exists():
-            return path / name
+    for folder in (path, path / CHECKPOINT, path / _PREVIOUS):  # _PREVIOUS: a swap cut half-way
+        # A manifest beside config.yaml marks a checkpoint whose weights went missing.
+        if (folder / "model.safetensors").exists() or \
+                ((folder / MANIFEST).exists() and (folder / "config.yaml").exists()):
+            if verify:
+                verify_folder(folder, required=("model.safetensors", "config.yaml"))
+            return folder
     if not path.exists():
         raise CheckpointError(f"{path}: no such run folder")
     raise CheckpointError(f"{path}: no checkpoint here (expected {path / CHECKPOINT}/"
@@ -59,6 +64,7 @@ def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextToke
         (temporary / "config.yaml").write_text(dump_config(config))
         tokenizer.save(temporary / "tokenizer")
         torch.save(trainer_state, temporary / "trainer_state.pt")
+        write_manifest(temporary, in_temporary_folder=True)  # last: vouches for the files above
         fsync_tree(temporary)  # the data on disk before a name points at it
         final, previous = run_dir / CHECKPOINT, run_dir / _PREVIOUS
         if final.exists():

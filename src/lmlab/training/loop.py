@@ -117,7 +117,8 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
         torch.set_num_threads(int(threads))
     where = placement(plan.settings)
     if state is not None:
-        ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir))
+        # verify=False: the caller checked this folder when it read the trainer state
+        ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir, verify=False))
     job.model.to(where.device)
     if plan.settings.compile:
         job.model.compile()  # in place: the checkpoint keys stay the model's own
