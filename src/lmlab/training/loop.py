@@ -116,6 +116,8 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
     if threads:
         torch.set_num_threads(int(threads))
     where = placement(plan.settings)
+    for stale in ckpt.remove_stale_temporaries(run_dir):  # a killed save's half-written folder
+        log(f"removed {stale}, left by a checkpoint save that was interrupted")
     if state is not None:
         # verify=False: the caller checked this folder when it read the trainer state
         ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir, verify=False))
