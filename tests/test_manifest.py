@@ -176,3 +176,10 @@ def test_a_word2vec_run_folder_is_verified(tmp_path):
     _flip_byte(run / "vectors.bin")
     with pytest.raises(CheckpointError, match=r"vectors/vectors\.bin: damaged"):
         load_vectors(run)
+
+
+def test_an_ngram_build_killed_before_its_manifest_is_refused(ngram_run):
+    (ngram_run / MANIFEST).unlink()  # killed between ngram.json and manifest.json
+    with pytest.raises(CheckpointError, match=r"no manifest\.json, though its ngram\.json says "
+                                              r"the build writes one: the build was interrupted"):
+        load_ngram_run(ngram_run)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lmlab.atomic import write_json
 from lmlab.errors import CheckpointError, ConfigError
-from lmlab.manifest import describe, find_problems, write_manifest
+from lmlab.manifest import MANIFEST, describe, find_problems, write_manifest
 from lmlab.ngram.arpa import read_arpa, write_arpa
 from lmlab.ngram.build import build_model
 from lmlab.ngram.counting import check_order
@@ -84,6 +84,7 @@ def build_run(data: str, order: int, out: str | Path, smoothing: str = "mkn", pr
         "format": FORMAT, "data": data_reference(data, path), "data_path": str(path.resolve()),
         "arpa": ARPA_NAME, "ngram_counts": model.sizes(),
         "text_unk_rewritten_to": TEXT_UNK_WORD,
+        "manifest": MANIFEST,  # a build that wrote this marker also writes the manifest
         "build_seconds": time.perf_counter() - started,
     })
     info["discounts"] = None if info["discounts"] is None else \
@@ -101,16 +102,23 @@ def load_run(path) -> NgramModel:
                               f"create one with: lmlab ngram build -o 5 --data ptb --out {path}")
     _verify(path)
     model = load_npz(path / NPZ_NAME) if (path / NPZ_NAME).is_file() else read_arpa(path / ARPA_NAME)
-    model.info.update(json.loads((path / MARKER).read_text(encoding="utf-8")))
+    model.info.update(_marker(path))
     return model
+
+
+def _marker(path: Path) -> dict:
+    return json.loads((path / MARKER).read_text(encoding="utf-8"))
 
 
 def _verify(path: Path) -> None:
     """Refuse a run whose files differ from its manifest, saying which model file is current."""
+    rebuild = f"rebuild it with 'lmlab ngram build --out {path} --overwrite ...'"
+    if not (path / MANIFEST).is_file() and "manifest" in _marker(path):
+        raise CheckpointError(f"{path}: no {MANIFEST}, though its {MARKER} says the build "
+                              f"writes one: the build was interrupted; {rebuild}")
     problems = find_problems(path, required=(ARPA_NAME,))
     if not problems:
         return
-    rebuild = f"rebuild it with 'lmlab ngram build --out {path} --overwrite ...'"
     if ARPA_NAME in problems and NPZ_NAME not in problems and (path / NPZ_NAME).is_file():
         raise CheckpointError(describe(problems, (
             f"{NPZ_NAME} beside it matches the manifest: it is the model the build wrote and "
