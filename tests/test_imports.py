@@ -9,7 +9,7 @@ rules:
 1. Layers. A module may import a module of its own layer or of a lower one, never a higher
    one. Low to high (the layer of ``lmlab.<name>...`` is the layer of ``<name>``):
 
-   0. ``errors``, ``atomic``, ``presets``, ``outputs``
+   0. ``errors``, ``atomic``, ``manifest``, ``presets``, ``outputs``
    1. ``layers``, ``data``, ``tasks``
    2. ``embeddings``, ``encoders``, ``heads``
    3. ``composition``
@@ -52,7 +52,7 @@ PACKAGE = "lmlab"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "atomic", "presets", "outputs"),
+    ("errors", "atomic", "manifest", "presets", "outputs"),
     ("layers", "data", "tasks"),
     ("embeddings", "encoders", "heads"),
     ("composition",),
@@ -173,7 +173,7 @@ def upward_imports(imports: list[Import], package: str, src: Path) -> list[str]:
                 layer = _layer_of(target)
                 if layer is None or layer > CORNER_MAY_IMPORT_UP_TO:
                     problems.append(f"{where}: {item.importer} imports {item.target}: the corner "
-                                    f"'{source}' imports only layers 0-1 (errors, atomic, presets, outputs, "
+                                    f"'{source}' imports only layers 0-1 (errors, atomic, manifest, presets, outputs, "
                                     f"layers, data, tasks) and itself")
             continue
         low, high = _layer_of(source), _layer_of(target)

@@ -22,9 +22,10 @@ from typing import Any, Literal
 import yaml
 
 from lmlab import registry
+from lmlab.data.corpus import decode_text
 from lmlab.data.tokenizers import TokenizerConfig
 from lmlab.embeddings.token_embedding import EmbeddingConfig
-from lmlab.errors import ConfigError
+from lmlab.errors import ConfigError, DataError
 from lmlab.heads.lm_head import LMHeadConfig
 
 
@@ -197,7 +198,7 @@ def _build_polymorphic(value: Any, path: str) -> Any:
         raise ConfigError(f"{path}: expected a mapping with a 'name' key "
                           f"(one of: {', '.join(sorted(table))})")
     name = value["name"]
-    if name not in table:
+    if not isinstance(name, str) or name not in table:
         close = difflib.get_close_matches(str(name), list(table), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(f"{path}.name: unknown {kind} {name!r}{hint} "
@@ -299,7 +300,14 @@ def apply_override(raw: dict, assignment: str) -> None:
         raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.max_steps=2000")
     dotted, text = assignment.split("=", 1)
     keys = dotted.strip().split(".")
-    value = yaml.safe_load(text) if text.strip() else ""
+    if not all(keys):
+        raise ConfigError(f"--set {assignment!r}: {dotted.strip()!r} is not a dotted key, e.g. "
+                          f"train.max_steps=2000")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {dotted}: the value {text!r} is not valid YAML "
+                          f"({_yaml_problem(error)}); quote it, e.g. {dotted}='\"...\"'") from None
     node: Any = raw
     for depth, key in enumerate(keys[:-1]):
         if isinstance(node, list):
@@ -331,12 +339,27 @@ def load_raw(path: str | Path) -> dict:
     if not path.exists():
         raise ConfigError(f"{path}: no such config file (a preset is named family/size, e.g. gpt/tiny)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(decode_text(path.read_bytes(), path))
+    except DataError as error:
+        raise ConfigError(str(error)) from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise ConfigError(f"{path}{_yaml_where(error)}: not valid YAML: {_yaml_problem(error)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return raw
+
+
+def _yaml_where(error: yaml.YAMLError) -> str:
+    """``:LINE:COLUMN`` (1-based) of a YAML error, when PyYAML knows it."""
+    mark = getattr(error, "problem_mark", None)
+    return f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's message on one line, without the source excerpt it appends."""
+    parts = [getattr(error, "context", None), getattr(error, "problem", None)]
+    text = ", ".join(p for p in parts if p) or str(error).splitlines()[0]
+    return " ".join(text.split())
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (),

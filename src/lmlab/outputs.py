@@ -13,7 +13,9 @@ Every command that writes a run folder or a result file opens it here (issue 16)
 * a non-empty folder that lmlab did not write is never emptied, not even with
   ``--overwrite`` (``--out .`` must not delete a home directory);
 * a file is refused when it exists (unless ``--overwrite``) and always when it is one of
-  the command's inputs (``predict --input x --out x`` would destroy ``x``).
+  the command's inputs (``predict --input x --out x`` would destroy ``x``);
+* a place that cannot be written (read-only folder or mount, a file where a folder is
+  needed) is refused before any work, not when the result is saved.
 
 A prepared folder gets a small marker naming its kind, so a folder interrupted before
 its model was written is still recognised.
@@ -22,6 +24,7 @@ its model was written is still recognised.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 from lmlab.errors import LmlabError
@@ -48,6 +51,10 @@ CONTINUE_HINTS = {"finetune": "continue it with --resume, ",
 
 class OutputExistsError(LmlabError):
     """The output folder or file holds something that would be lost or mixed."""
+
+
+class OutputNotWritableError(LmlabError):
+    """The output folder or file cannot be written (read-only, a file in the way, ...)."""
 
 
 def kind_of(folder: str | Path) -> str | None:
@@ -101,11 +108,31 @@ def prepare_output_folder(path: str | Path, kind: str, overwrite: bool = False,
         if found is None or not (overwrite or (resume and found == kind)):
             raise OutputExistsError(_refusal(path, kind, found))
         if not overwrite:
+            _check_writable(path)
             return path  # continued
         shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / MARKER).write_text(kind + "\n", encoding="utf-8")
+    try:  # writing the marker is the test that the folder is writable, before any work
+        path.mkdir(parents=True, exist_ok=True)
+        (path / MARKER).write_text(kind + "\n", encoding="utf-8")
+    except OSError as error:
+        raise OutputNotWritableError(_unwritable(path, error)) from None
     return path
+
+
+def _unwritable(path: Path, error: OSError) -> str:
+    reason = error.strerror or type(error).__name__
+    where = f" ({error.filename})" if error.filename and Path(error.filename) != path else ""
+    return (f"--out {path}: cannot write there: {reason}{where}; choose a writable --out "
+            f"(nothing was written)")
+
+
+def _check_writable(folder: Path) -> None:
+    """Create and remove a probe file: the only test that also sees read-only mounts."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".lmlab-probe-"):
+            pass
+    except OSError as error:
+        raise OutputNotWritableError(_unwritable(folder, error)) from None
 
 
 def prepare_output_file(path: str | Path, overwrite: bool = False, inputs=()) -> Path:
@@ -123,5 +150,9 @@ def prepare_output_file(path: str | Path, overwrite: bool = False, inputs=()) ->
     if path.exists() and not overwrite:
         raise OutputExistsError(f"--out {path} already exists; choose another --out or pass "
                                 f"--overwrite to replace it (nothing was overwritten)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputNotWritableError(_unwritable(path, error)) from None
+    _check_writable(path.parent)
     return path

@@ -76,3 +76,19 @@ def test_cli_build_and_score(toy_file, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["tokens"] == 10
     assert main(["ngram", "build", "-o", "0", "--data", str(toy_file), "--out", str(run)]) == 1
     assert "from 1 to 9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5])
+def test_a_truncated_npz_without_manifest_is_one_line(toy_file, tmp_path, keep):
+    """An old run (no manifest.json): the reader itself names the file (issue 16)."""
+    run = tmp_path / "run"
+    build_run(str(toy_file), 2, run, discount_fallback=True)
+    (run / "manifest.json").unlink()
+    marker = json.loads((run / "ngram.json").read_text())
+    del marker["manifest"]  # an older lmlab neither wrote a manifest nor said it would
+    (run / "ngram.json").write_text(json.dumps(marker))
+    npz = run / "model.npz"
+    npz.write_bytes(npz.read_bytes()[:int(npz.stat().st_size * keep)])
+    with pytest.raises(CheckpointError, match=r"model\.npz: not a readable lmlab n-gram model "
+                                              r"\(.+\); expected the \.npz"):
+        evaluate_run_perplexity(run, str(toy_file), "test")

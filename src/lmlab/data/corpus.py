@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal
@@ -56,11 +57,23 @@ def _check_not_binary(path: Path) -> None:
     with _open_binary(path) as handle:
         try:
             head = handle.read(_BINARY_PROBE_BYTES)
-        except (OSError, EOFError) as error:  # e.g. a corrupt .gz
+        except (OSError, EOFError, zlib.error) as error:  # e.g. a corrupt .gz
             raise DataError(f"{path}: cannot be read ({error})") from error
     if b"\x00" in head:
         raise DataError(f"{path}: looks like a binary file (NUL byte in the first "
                         f"{_BINARY_PROBE_BYTES} bytes); expected UTF-8 text")
+
+
+def decode_text(data: bytes, path: str | Path) -> str:
+    """A whole small file's bytes as UTF-8 text (a byte-order mark dropped); bytes that are
+    not UTF-8 raise :class:`DataError` naming the line and column."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise DataError(f"{path}:{line}: bytes {data[error.start:error.end]!r} at column "
+                        f"{column} are not valid UTF-8; convert the file to UTF-8") from None
 
 
 def iter_lines(path: str | Path, *, encoding: str = "utf-8",
@@ -70,7 +83,7 @@ def iter_lines(path: str | Path, *, encoding: str = "utf-8",
     _check_path(path)
     _check_not_binary(path)
     with _open_binary(path) as handle:
-        for line_number, raw in enumerate(handle, start=1):
+        for line_number, raw in enumerate(_read_lines(handle, path), start=1):
             try:
                 text = raw.decode(encoding, errors=errors)
             except UnicodeDecodeError as error:
@@ -79,6 +92,18 @@ def iter_lines(path: str | Path, *, encoding: str = "utf-8",
                     f"{error.start + 1} are not valid {encoding}; fix the file or pass "
                     f"errors='replace' (CLI: --encoding-errors replace)") from None
             yield CorpusLine(text.rstrip("\r\n"), path, line_number)
+
+
+def _read_lines(handle, path: Path) -> Iterator[bytes]:
+    """The raw lines of ``handle``; a damaged .gz (bad CRC, cut short, bad data) raises
+    :class:`DataError` naming the line where it stops."""
+    line_number = 0
+    try:
+        for line_number, raw in enumerate(handle, start=1):
+            yield raw
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path}:{line_number + 1}: cannot be read further ({error}); is the "
+                        f"compressed file damaged or cut short?") from None
 
 
 def iter_sentences(path: str | Path, **kwargs) -> Iterator[CorpusLine]:

@@ -109,9 +109,20 @@ class TextTokenizer:
         folder = Path(folder)
         if not (folder / cls.FILE).exists():
             raise DataError(f"{folder}: no {cls.FILE} (not an lmlab tokenizer folder)")
-        meta = json.loads((folder / "lmlab_tokenizer.json").read_text())
-        return cls(Tokenizer.from_file(str(folder / cls.FILE)), meta["kind"], meta["unk_token"],
-                   meta.get("special_tokens"))
+        meta_path = folder / "lmlab_tokenizer.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            kind, unk_token = meta["kind"], meta["unk_token"]
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            raise DataError(f"{meta_path}: not a readable lmlab tokenizer description "
+                            f"({type(error).__name__}: {error}); expected JSON with 'kind' and "
+                            f"'unk_token'") from None
+        try:
+            backend = Tokenizer.from_file(str(folder / cls.FILE))
+        except Exception as error:  # tokenizers raises a bare Exception for a damaged file
+            raise DataError(f"{folder / cls.FILE}: not a readable tokenizer file ({error}); "
+                            f"expected the JSON the tokenizers library writes") from None
+        return cls(backend, kind, unk_token, meta.get("special_tokens"))
 
 
 def wordpiece_from_vocab(vocab_path: str | Path, lowercase: bool) -> TextTokenizer:

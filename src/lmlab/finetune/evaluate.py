@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmlab.data.corpus import iter_lines
 from lmlab.errors import DataError
 from lmlab.finetune import task_data
 from lmlab.finetune.job import predict_features, score
@@ -38,12 +39,11 @@ def evaluate_run(run_dir: str, task: str | None, split: str) -> dict:
 
 def read_inputs(path: Path, kind: str) -> list:
     """One example a line: ``text`` or ``text_a<TAB>text_b``; tagging: space-separated tokens."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
     examples = []
-    for number, line in enumerate(lines, 1):
+    for corpus_line in iter_lines(path):  # UTF-8 only: other bytes name their line and column
+        number, line = corpus_line.line_number, corpus_line.text.rstrip("\r")
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the text
         if kind == "tagging":
             examples.append(TaggedExample(line.split(), None, f"{path}:{number}"))
             continue

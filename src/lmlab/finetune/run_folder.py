@@ -35,7 +35,7 @@ def load_base(base: str):
     """(ModelConfig, tokenizer, backbone LanguageModel, pooler state or None)."""
     if base.startswith(HF_PREFIX):
         return load_hf_bert(base)
-    folder = checkpoint_folder(base)
+    folder = checkpoint_folder(base, verify=False)  # a peek; the loaders below verify it
     if _finetuned_config(folder) is not None:
         config, tokenizer, model = load_finetuned(base)
         return copy.deepcopy(config.model), tokenizer, model.backbone, None

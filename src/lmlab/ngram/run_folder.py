@@ -2,17 +2,21 @@
 
 A run folder holds ``ngram.json`` (the marker: order, smoothing, vocabulary size, data,
 build time, ...), ``model.arpa`` (the model, standard ARPA, loadable by KenLM) and
-``model.npz`` (the same numbers in binary, for fast loading).
+``model.npz`` (the same numbers in binary, for fast loading), and, written last,
+``manifest.json`` (sha256 per file): loading checks it, so a damaged file, or an ARPA edited
+after the build beside the ``model.npz`` built with it, is refused in one line that says
+which file is current.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
+from lmlab.atomic import write_json
 from lmlab.errors import CheckpointError, ConfigError
+from lmlab.manifest import MANIFEST, describe, find_problems, write_manifest
 from lmlab.ngram.arpa import read_arpa, write_arpa
 from lmlab.ngram.build import build_model
 from lmlab.ngram.counting import check_order
@@ -80,13 +84,13 @@ def build_run(data: str, order: int, out: str | Path, smoothing: str = "mkn", pr
         "format": FORMAT, "data": data_reference(data, path), "data_path": str(path.resolve()),
         "arpa": ARPA_NAME, "ngram_counts": model.sizes(),
         "text_unk_rewritten_to": TEXT_UNK_WORD,
+        "manifest": MANIFEST,  # a build that wrote this marker also writes the manifest
         "build_seconds": time.perf_counter() - started,
     })
     info["discounts"] = None if info["discounts"] is None else \
         [[float(d) for d in ds] for ds in info["discounts"]]
-    tmp = out / (MARKER + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / MARKER)
+    write_json(out / MARKER, info)
+    write_manifest(out)  # last: it vouches for the model files and the marker
     return info
 
 
@@ -96,9 +100,35 @@ def load_run(path) -> NgramModel:
     if not is_ngram_run(path):
         raise CheckpointError(f"{path}: not an n-gram run folder (no valid {MARKER}); "
                               f"create one with: lmlab ngram build -o 5 --data ptb --out {path}")
+    _verify(path)
     model = load_npz(path / NPZ_NAME) if (path / NPZ_NAME).is_file() else read_arpa(path / ARPA_NAME)
-    model.info.update(json.loads((path / MARKER).read_text(encoding="utf-8")))
+    model.info.update(_marker(path))
     return model
+
+
+def _marker(path: Path) -> dict:
+    return json.loads((path / MARKER).read_text(encoding="utf-8"))
+
+
+def _verify(path: Path) -> None:
+    """Refuse a run whose files differ from its manifest, saying which model file is current."""
+    rebuild = f"rebuild it with 'lmlab ngram build --out {path} --overwrite ...'"
+    if not (path / MANIFEST).is_file() and "manifest" in _marker(path):
+        raise CheckpointError(f"{path}: no {MANIFEST}, though its {MARKER} says the build "
+                              f"writes one: the build was interrupted; {rebuild}")
+    problems = find_problems(path, required=(ARPA_NAME,))
+    if not problems:
+        return
+    if ARPA_NAME in problems and NPZ_NAME not in problems and (path / NPZ_NAME).is_file():
+        raise CheckpointError(describe(problems, (
+            f"{NPZ_NAME} beside it matches the manifest: it is the model the build wrote and "
+            f"the current one, the ARPA is not; score an edited ARPA with 'lmlab ngram score "
+            f"--arpa {path / ARPA_NAME}', or {rebuild}")))
+    if NPZ_NAME in problems and ARPA_NAME not in problems:
+        raise CheckpointError(describe(problems, (
+            f"{ARPA_NAME} still matches the manifest and is current; score it with "
+            f"'lmlab ngram score --arpa {path / ARPA_NAME}', or {rebuild}")))
+    raise CheckpointError(describe(problems, rebuild))
 
 
 def evaluate_run_perplexity(path, data: str | None, split: str) -> dict:

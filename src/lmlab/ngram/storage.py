@@ -6,6 +6,7 @@ float32, as KenLM stores them) and the vocabulary. Loading never unpickles.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,8 @@ def load_npz(path: str | Path) -> NgramModel:
                 keys.append(first[-1].copy() if k == 1 else parent[-1] * size + first[-1])
                 prob.append(data[f"log_prob_{k}"].astype(np.float64))
                 backoff.append(data[f"log_backoff_{k}"].astype(np.float64))
-    except (OSError, KeyError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a readable lmlab n-gram model ({error})") from error
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        reason = str(error) or "it ends early"
+        raise CheckpointError(f"{path}: not a readable lmlab n-gram model ({reason}); expected "
+                              f"the .npz 'lmlab ngram build' writes") from None
     return NgramModel(vocab, first, parent, keys, prob, backoff)

@@ -11,9 +11,11 @@ the file, the line and the field.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmlab.data.corpus import decode_text
 from lmlab.errors import DataError
 from lmlab.tasks.examples import TextExample
 
@@ -34,10 +36,10 @@ class ColumnLayout:
 def _rows(path: Path, delimiter: str):
     """(line number, fields) for every non-empty row; BOMs stripped."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    with handle:
+    with io.StringIO(decode_text(data, path), newline="") as handle:
         if delimiter == "\t":
             for number, line in enumerate(handle, 1):
                 line = line.rstrip("\r\n")
@@ -45,9 +47,12 @@ def _rows(path: Path, delimiter: str):
                     yield number, line.split("\t")
         else:
             reader = csv.reader(handle, delimiter=delimiter)
-            for fields in reader:
-                if any(f.strip() for f in fields):
-                    yield reader.line_num, fields
+            try:
+                for fields in reader:
+                    if any(f.strip() for f in fields):
+                        yield reader.line_num, fields
+            except csv.Error as error:
+                raise DataError(f"{path}:{reader.line_num}: not valid CSV ({error})") from None
 
 
 def _index(column: Column, header: list[str] | None, path: Path, field: str) -> int | None:

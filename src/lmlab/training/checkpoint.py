@@ -1,7 +1,8 @@
 """Checkpoints (DESIGN §4): a folder written atomically, loaded without unpickling code.
 
-``<run>/checkpoint/`` holds ``model.safetensors``, ``config.yaml``, ``tokenizer/`` and
-``trainer_state.pt`` (optimizer, scheduler, RNG, data position, objective state). It is
+``<run>/checkpoint/`` holds ``model.safetensors``, ``config.yaml``, ``tokenizer/``,
+``trainer_state.pt`` (optimizer, scheduler, RNG, data position, objective state) and,
+written last, ``manifest.json`` (sha256 per file, checked before anything is loaded). It is
 written to a temporary sibling, fsync'd, and swapped in by renames, so a run killed at any
 moment (or a power cut) leaves either the previous checkpoint or the new one, never a mix. ``trainer_state.pt`` is
 read with ``torch.load(weights_only=True)``: tensors and plain containers only.
@@ -9,32 +10,39 @@ read with ``torch.load(weights_only=True)``: tensors and plain containers only.
 
 from __future__ import annotations
 
+import errno
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_file, save_model
 
 from lmlab.atomic import fsync_folder, fsync_tree
 from lmlab.config import RunConfig, dump_config, from_dict, load_raw
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
+from lmlab.manifest import MANIFEST, verify_folder, write_manifest
 from lmlab.registry import build_model, build_objectives
 
 CHECKPOINT = "checkpoint"
 _PREVIOUS = "checkpoint.previous"
 
 
-def checkpoint_folder(path: str | Path) -> Path:
-    """Accept a run folder or a checkpoint folder; return the checkpoint folder."""
+def checkpoint_folder(path: str | Path, verify: bool = True) -> Path:
+    """Accept a run folder or a checkpoint folder; return the checkpoint folder, its files
+    checked against its manifest (``verify``)."""
     path = Path(path)
-    if (path / "model.safetensors").exists():
-        return path
-    for name in (CHECKPOINT, _PREVIOUS):  # _PREVIOUS: a swap interrupted half-way
-        if (path / name / "model.safetensors").exists():
-            return path / name
+    for folder in (path, path / CHECKPOINT, path / _PREVIOUS):  # _PREVIOUS: a swap cut half-way
+        # A manifest beside config.yaml marks a checkpoint whose weights went missing.
+        if (folder / "model.safetensors").exists() or \
+                ((folder / MANIFEST).exists() and (folder / "config.yaml").exists()):
+            if verify:
+                verify_folder(folder, required=("model.safetensors", "config.yaml"))
+            return folder
     if not path.exists():
         raise CheckpointError(f"{path}: no such run folder")
     raise CheckpointError(f"{path}: no checkpoint here (expected {path / CHECKPOINT}/"
@@ -52,18 +60,11 @@ def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextToke
     none. Temporary folders left by a killed save are removed. ``weights``: the model's
     whole state dict (one name per tied tensor) when ``model`` itself is sharded (FSDP)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in run_dir.glob(".checkpoint-*"):  # from a save that was killed
-        shutil.rmtree(stale, ignore_errors=True)
+    remove_stale_temporaries(run_dir)
+    _check_free_space(run_dir, model)
     temporary = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint-"))
     try:
-        if weights is None:
-            save_model(model, str(temporary / "model.safetensors"))
-        else:
-            save_file(weights, str(temporary / "model.safetensors"), metadata={"format": "pt"})
-        (temporary / "config.yaml").write_text(dump_config(config))
-        tokenizer.save(temporary / "tokenizer")
-        torch.save(trainer_state, temporary / "trainer_state.pt")
-        fsync_tree(temporary)  # the data on disk before a name points at it
+        _write_checkpoint(temporary, model, config, tokenizer, trainer_state, weights)
         final, previous = run_dir / CHECKPOINT, run_dir / _PREVIOUS
         if final.exists():
             if previous.exists():  # left by a killed delete; checkpoint/ is complete
@@ -73,10 +74,59 @@ def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextToke
         fsync_folder(run_dir)  # the renames themselves
         if previous.exists():
             shutil.rmtree(previous)
+    except OSError as error:
+        raise CheckpointError(_write_failure(run_dir, error)) from None
     finally:
         if temporary.exists():
-            shutil.rmtree(temporary)
+            shutil.rmtree(temporary, ignore_errors=True)
     return run_dir / CHECKPOINT
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Remove the ``.checkpoint-*`` folders a killed save leaves (never loaded: only a
+    complete folder is renamed to ``checkpoint/``); returns them."""
+    stale = sorted(run_dir.glob(".checkpoint-*"))
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def _check_free_space(run_dir: Path, model) -> None:
+    """Refuse a save that cannot fit: the new checkpoint is written beside the kept one, so
+    it needs about the previous checkpoint's size (on a first save, the weights' size)."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    kept = run_dir / CHECKPOINT
+    needed = max(weights, folder_bytes(kept) if kept.is_dir() else 0)
+    free = shutil.disk_usage(run_dir).free
+    if free < needed:
+        raise CheckpointError(f"{run_dir}: not enough free disk space for a checkpoint "
+                              f"({free / 2**20:.1f} MiB free, about {needed / 2**20:.1f} MiB "
+                              f"needed); free some space and resume (the last checkpoint is kept)")
+
+
+def _write_failure(run_dir: Path, error: OSError) -> str:
+    where = error.filename or run_dir
+    reason = "the disk is full" if error.errno == errno.ENOSPC else \
+        (error.strerror or type(error).__name__)
+    return (f"{where}: cannot write the checkpoint: {reason}; the last complete checkpoint in "
+            f"{run_dir} is kept (free some space and resume)")
+
+
+def _write_checkpoint(temporary: Path, model, config: RunConfig, tokenizer: TextTokenizer,
+                      trainer_state: dict, weights: dict | None = None) -> None:
+    if weights is None:
+        save_model(model, str(temporary / "model.safetensors"))
+    else:  # the whole state dict of a sharded (FSDP) model, gathered on rank 0
+        save_file(weights, str(temporary / "model.safetensors"), metadata={"format": "pt"})
+    (temporary / "config.yaml").write_text(dump_config(config))
+    tokenizer.save(temporary / "tokenizer")
+    torch.save(trainer_state, temporary / "trainer_state.pt")
+    write_manifest(temporary, in_temporary_folder=True)  # last: vouches for the files above
+    fsync_tree(temporary)  # the data on disk before a name points at it
 
 
 def load_checkpoint_config(folder: Path) -> RunConfig:
@@ -90,6 +140,10 @@ def load_weights(model, folder: Path) -> None:
     """Load ``model.safetensors`` strictly; name the first mismatching key on failure."""
     try:
         missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
+    except SafetensorError as error:  # a truncated or zero-length file (no manifest caught it)
+        raise CheckpointError(f"{folder}/model.safetensors: not a complete safetensors file "
+                              f"({str(error).strip().splitlines()[0]}); expected the weights "
+                              f"lmlab saved: the checkpoint is damaged") from None
     except RuntimeError as error:
         first = str(error).strip().splitlines()
         raise CheckpointError(f"{folder}/model.safetensors does not fit this model: "
@@ -104,7 +158,13 @@ def load_trainer_state(folder: Path) -> dict:
     if not path.exists():
         raise CheckpointError(f"{folder}: no trainer_state.pt; cannot resume (the model can "
                               f"still be evaluated)")
-    return torch.load(path, weights_only=True)
+    try:
+        return torch.load(path, weights_only=True)
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "it ends early"
+        raise CheckpointError(f"{path}: not a readable trainer state ({reason}); expected the "
+                              f"file torch.save wrote: the checkpoint is damaged (the model "
+                              f"can still be evaluated)") from None
 
 
 def load_run(path: str | Path):

@@ -122,8 +122,12 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
     where = placement(plan.settings)
     world = join_world(plan.settings, where.device)
     where = Placement(rank_device(where.device, world), where.precision)
+    if world.is_main:
+        for stale in ckpt.remove_stale_temporaries(run_dir):  # a killed save's half-written folder
+            log(f"removed {stale}, left by a checkpoint save that was interrupted")
     if state is not None:
-        ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir))
+        # verify=False: the caller checked this folder when it read the trainer state
+        ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir, verify=False))
     job.model.to(where.device)
     if plan.settings.activation_checkpointing:
         _checkpoint_activations(job.model, log)

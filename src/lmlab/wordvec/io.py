@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from lmlab.errors import DataError
+from lmlab.manifest import verify_folder
 
 VectorFormat = Literal["text", "binary", "safetensors"]
 
@@ -170,10 +171,12 @@ def _load_safetensors(path: Path) -> tuple[list[str], np.ndarray]:
 def load_vectors(path: str | Path, fmt: VectorFormat | None = None) -> tuple[list[str], np.ndarray]:
     """Read a vectors file: (words, float32 array (V, D)); row i is the vector of words[i].
 
-    A run folder (``lmlab embed train --out DIR``) is accepted too: its ``vectors.bin``.
+    A run folder (``lmlab embed train --out DIR``) is accepted too: its ``vectors.bin``,
+    after the folder's files are checked against its manifest.
     """
     path = Path(path)
     if path.is_dir():
+        verify_folder(path, required=("vectors.bin",))
         path = path / "vectors.bin"
     if not path.exists():
         raise DataError(f"{path}: no such vectors file")

@@ -226,22 +226,27 @@ def train_multiproto_run(data, out: str | Path, config: MultiProtoConfig, format
     info = {"method": "multiproto", "config": asdict(config), "corpus": [str(p) for p in paths],
             "corpus_words": int(corpus.raw_words.sum()), "vocab_size": len(vocab),
             "multi_sense_words": len(model.centroids)}
-    out = write_run(out, vocab, mean, info, formats)
     sense_words = [f"{w}#{k}" if w in model.centroids else w
                    for w in vocab.words for k in range(len(model.senses[w]))]
-    save_vectors(out / "senses.bin", sense_words, np.concatenate([model.senses[w] for w in vocab.words]))
-    if model.centroids:
-        names = sorted(model.centroids)
-        save_file({"centroids": np.stack([model.centroids[w] for w in names]).astype(np.float32),
-                   "base_vectors": model.base_vectors},
-                  str(out / "senses.safetensors"), metadata={"words": "\n".join(names)})
+
+    def write_senses(out: Path) -> None:
+        save_vectors(out / "senses.bin", sense_words,
+                     np.concatenate([model.senses[w] for w in vocab.words]))
+        if model.centroids:
+            names = sorted(model.centroids)
+            save_file({"centroids": np.stack([model.centroids[w] for w in names]).astype(np.float32),
+                       "base_vectors": model.base_vectors},
+                      str(out / "senses.safetensors"), metadata={"words": "\n".join(names)})
+
+    write_run(out, vocab, mean, info, formats, write_senses)
     return info
 
 
 def load_senses(run: str | Path) -> tuple[list[str], dict[str, np.ndarray]]:
     """Words (frequency order) and their sense vectors from a run folder's senses.bin."""
+    words = load_vectors(run)[0]  # the folder: its manifest is checked first
     tokens, vectors = load_vectors(Path(run) / "senses.bin")
-    words, senses = load_vectors(Path(run) / "vectors.bin")[0], {}
+    senses = {}
     known = set(words)
     grouped: dict[str, list[np.ndarray]] = {}
     for token, row in zip(tokens, vectors):

@@ -2,8 +2,9 @@
 
 The folder holds ``vectors.bin`` (word2vec binary; any word2vec tool reads it),
 ``run.json`` (method, settings, corpus, vocabulary size, speed) and, for the
-multi-prototype method, ``senses.safetensors``. :func:`lmlab.wordvec.io.load_vectors`
-accepts the folder itself.
+multi-prototype method, ``senses.bin`` and ``senses.safetensors``; ``manifest.json``
+(sha256 per file) is written last. :func:`lmlab.wordvec.io.load_vectors` accepts the folder
+itself and checks the manifest first.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
+from lmlab.atomic import write_json
 from lmlab.errors import CheckpointError
+from lmlab.manifest import write_manifest
 from lmlab.wordvec.corpus import encode, iter_token_lists, resolve_corpus
 from lmlab.wordvec.io import save_vectors
 from lmlab.wordvec.vocab import Vocabulary, build_vocabulary, count_words
@@ -51,13 +54,19 @@ def train_run(data: str | list[str], out: str | Path, config: Word2VecConfig,
 
 
 def write_run(out: str | Path, vocab: Vocabulary, vectors, info: dict,
-              formats: tuple[str, ...] = ()) -> Path:
+              formats: tuple[str, ...] = (),
+              write_more: Callable[[Path], None] | None = None) -> Path:
+    """Write the run folder; ``write_more(out)`` adds a method's own files before the
+    manifest, which is written last."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_vectors(out / "vectors.bin", vocab.words, vectors, "binary")
     for fmt in formats:
         save_vectors(out / EXTRA_FORMATS[fmt], vocab.words, vectors, fmt)  # type: ignore[arg-type]
-    (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+    if write_more is not None:
+        write_more(out)
+    write_json(out / "run.json", info)
+    write_manifest(out)
     return out
 
 

@@ -1,0 +1,99 @@
+"""Issue 16: finetune refuses an unwritable --out before it trains; predict refuses
+undecodable input in one line naming the line."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmlab.cli import main
+from lmlab.finetune import loop as finetune_loop
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "training"))
+from helpers import tiny_config  # noqa: E402
+
+FAST = ["--max-train-examples", "16", "--epochs", "1", "--batch-size", "16",
+        "--max-seq-len", "32", "--max-unk-rate", "1", "--quiet", "--lr", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory, tiny_corpus):
+    from lmlab.training.trainer import train
+
+    root = tmp_path_factory.mktemp("ft-errors")
+    train(tiny_config("bert/tiny", tiny_corpus, steps=2, every=2), root / "base",
+          log=lambda *_: None)
+    assert main(["finetune", str(root / "base"), "--task", "glue/wnli", "--out",
+                 str(root / "wnli"), "--seeds", "0", *FAST]) == 0
+    return root
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    try:
+        (Path("/sys") / "lmlab-probe").mkdir()
+    except OSError:
+        return Path("/sys")  # chmod does not stop root; /sys refuses new folders
+    pytest.skip("no read-only folder available")
+
+
+@pytest.mark.parametrize("where", ["file", "under-file", "read-only"])
+def test_finetune_refuses_an_unwritable_out_before_training(finetuned, tmp_path, capsys,
+                                                           monkeypatch, where):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = {"file": blocker, "under-file": blocker / "run",
+           "read-only": _unwritable_folder(tmp_path) / "run"}[where]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(finetune_loop, "_seed_run", no_training)
+    capsys.readouterr()
+    assert main(["finetune", str(finetuned / "base"), "--task", "glue/wnli", "--out", str(out),
+                 "--seeds", "0", *FAST]) == 1
+    error = capsys.readouterr().err.splitlines()[-1]  # after the tiny vocabulary's warning
+    assert error.startswith("lmlab: error: ") and str(blocker if where == "file" else out) in error
+
+
+def test_predict_refuses_an_unwritable_out(finetuned, tmp_path, capsys):
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("a\tb\n")
+    out = _unwritable_folder(tmp_path) / "p.txt"
+    capsys.readouterr()
+    assert main(["predict", str(finetuned / "wnli"), "--input", str(inputs), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lmlab: error: ") and "cannot write" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("The cat sat.\tIt sat.\nCaf\xe9 cr\xe8me.\tOui.\n".encode("latin-1"),
+     r"in\.txt:2: bytes b'\\xe9' at column 4 are not valid utf-8"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", r"in\.txt: looks like a binary file"),
+])
+def test_predict_on_undecodable_input_is_one_line(finetuned, tmp_path, capsys, content, expected):
+    inputs = tmp_path / "in.txt"
+    inputs.write_bytes(content)
+    capsys.readouterr()
+    assert main(["predict", str(finetuned / "wnli"), "--input", str(inputs), "--out",
+                 str(tmp_path / "p.txt")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lmlab: error: ") and err.count("\n") == 1, err
+    assert re.search(expected, err), err
+
+
+def test_predict_keeps_lines_as_the_file_has_them(finetuned, tmp_path, capsys):
+    """A BOM is dropped; a U+2028 inside a line does not split it (one output per line)."""
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("\ufeffThe cat sat.\tIt sat.\nA\u2028B\tC\n", encoding="utf-8")
+    assert main(["predict", str(finetuned / "wnli"), "--input", str(inputs), "--out",
+                 str(tmp_path / "p.txt")]) == 0
+    assert len((tmp_path / "p.txt").read_text().splitlines()) == 2
