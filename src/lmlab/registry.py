@@ -20,10 +20,13 @@ from lmlab.encoders.window_mlp import WindowMLPConfig, build_window_mlp
 from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
+from lmlab.objectives.bart import BartConfig, BartObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
+from lmlab.objectives.mass import MassConfig, MassObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
 from lmlab.objectives.span_boundary import SpanBoundaryConfig, SpanBoundaryObjective
+from lmlab.objectives.t5 import SpanCorruptionConfig, SpanCorruptionObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
 from lmlab.objectives.word_structural import WordStructuralConfig, WordStructuralObjective
 from lmlab.objectives.softmax.output import build_output_head
@@ -50,6 +53,9 @@ OBJECTIVES = {
     "unilm": (UniLMConfig, UniLMObjective),
     "sbo": (SpanBoundaryConfig, SpanBoundaryObjective),
     "wso": (WordStructuralConfig, WordStructuralObjective),
+    "mass": (MassConfig, MassObjective),
+    "bart": (BartConfig, BartObjective),
+    "t5": (SpanCorruptionConfig, SpanCorruptionObjective),
 }
 
 

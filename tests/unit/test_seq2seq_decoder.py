@@ -4,8 +4,10 @@ attention equals its reference twin, the options build, and bad configs are one 
 import pytest
 import torch
 
-from lmlab.config import ModelConfig, from_dict
+from lmlab.config import ModelConfig, from_dict, load_config
+from lmlab.errors import ConfigError
 from lmlab.layers.relative_position import relative_position_bucket
+from lmlab.presets import preset_path
 from lmlab.registry import build_model
 
 VARIANTS = {
@@ -117,3 +119,16 @@ def test_relative_position_buckets_t5_values():
     # (Both rows are what HF's T5Attention._relative_position_bucket gives.)
     assert relative_position_bucket(offsets, False, 32, 128).tolist() == \
         [31, 17, 8, 3, 0, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.decoder.num_heads=3", r"model\.decoder\.num_heads: 3 heads do not divide"),
+    ("model.decoder.name=lstm", r"model\.decoder\.name: unknown decoder 'lstm'"),
+    ("model.decoder.embedding=tied", r"model\.decoder\.embedding: 'tied' is not allowed"),
+    ("model.decoder.relative_buckets=1", r"model\.decoder\.relative_buckets: 0 \(none\) or >= 2"),
+    ("model.decoder=null", r"objectives\[0\]: bart needs an encoder–decoder model; set model\.decoder"),
+])
+def test_decoder_config_errors_are_one_line_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        load_config(preset_path("bart/tiny"), [override])
+    assert "\n" not in str(error.value)
