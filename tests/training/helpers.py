@@ -9,7 +9,7 @@ TINY = {
     **{preset: _TRANSFORMER for preset in (
         "gpt/tiny", "bert/tiny", "roberta/tiny", "albert/tiny", "unilm/tiny", "electra/tiny",
         "spanbert/tiny", "structbert/tiny", "ernie/tiny", "bert_wwm/tiny", "bert_zh/tiny",
-        "bert_wwm_zh/tiny")},
+        "bert_wwm_zh/tiny", "mass/tiny", "bart/tiny", "t5/tiny")},
 }
 
 
