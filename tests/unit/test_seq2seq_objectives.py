@@ -171,7 +171,7 @@ def test_t5_without_sentinels_is_a_one_line_error():
     with pytest.raises(ConfigError, match=r"^data\.tokenizer\.sentinels: t5 span corruption needs"):
         SpanCorruptionObjective(SpanCorruptionConfig(), _tokenizer(sentinels=0), 0)
     with pytest.raises(ConfigError, match=r"data\.tokenizer\.sentinels: t5 span corruption of "
-                                          r"data\.seq_len=128 needs at least 7 sentinel tokens, got 2"):
+                                          r"data\.seq_len=64 needs at least 4 sentinel tokens, got 2"):
         load_config(preset_path("t5/tiny"), ["data.tokenizer.sentinels=2"])
 
 
