@@ -182,6 +182,7 @@ def test_t5_without_sentinels_is_a_one_line_error():
      r"objectives\[0\]: no noising function is on"),
     ("data.batching=stream", r"objectives\[0\]: bart needs data\.batching: blocks"),
     ("model.encoder.mask=causal", r"objectives\[0\]: bart needs a bidirectional encoder"),
+    ("data.seq_len=3", r"data\.seq_len: bart needs blocks of at least 4 tokens, got 3"),
 ])
 def test_bart_config_errors_name_the_option(override, message):
     with pytest.raises(ConfigError, match=message) as error:

@@ -49,6 +49,9 @@ def check_seq2seq_run(run_config, path: str, name: str) -> None:
                           f"model.encoder.mask: bidirectional")
     if run_config.data.batching != "blocks":
         raise ConfigError(f"{path}: {name} needs data.batching: blocks")
+    if run_config.data.seq_len < 4:  # [CLS] + at least two text tokens + [SEP]
+        raise ConfigError(f"data.seq_len: {name} needs blocks of at least 4 tokens, got "
+                          f"{run_config.data.seq_len}")
 
 
 def pack_pairs(pairs: list[Pair], pad_id: int, decoder_start_id: int, prefix: str) -> dict:
