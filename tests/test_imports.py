@@ -11,7 +11,7 @@ rules:
 
    0. ``errors``, ``atomic``, ``manifest``, ``presets``, ``outputs``
    1. ``layers``, ``data``, ``tasks``
-   2. ``embeddings``, ``encoders``, ``heads``
+   2. ``embeddings``, ``encoders``, ``decoders``, ``heads``
    3. ``composition``
    4. ``objectives``
    5. ``config``, ``registry``, ``interop``
@@ -54,7 +54,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "atomic", "manifest", "presets", "outputs"),
     ("layers", "data", "tasks"),
-    ("embeddings", "encoders", "heads"),
+    ("embeddings", "encoders", "decoders", "heads"),
     ("composition",),
     ("objectives",),
     ("config", "registry", "interop"),

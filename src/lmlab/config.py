@@ -40,6 +40,9 @@ class ModelConfig:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     encoder: Any = None
     """An encoder config chosen by its ``name`` key (see ``registry.ENCODERS``)."""
+    decoder: Any = None
+    """An encoder–decoder's decoder config chosen by its ``name`` key (see
+    ``registry.DECODERS``; MASS, BART, T5), or None for an encoder-only model."""
     lm_head: LMHeadConfig = field(default_factory=LMHeadConfig)
     init: Literal["normal", "uniform"] = "normal"
     """Weight initialisation: normal(0, init_scale) (BERT/GPT) or uniform(-s, s) (Zaremba)."""
@@ -56,6 +59,8 @@ class ModelConfig:
         check = getattr(self.encoder, "check_compatible", None)
         if check is not None:
             check(self.embedding, f"{path}.encoder")
+        if self.decoder is not None:
+            self.decoder.check_compatible(self.embedding, f"{path}.decoder")
 
 
 @dataclass
@@ -189,6 +194,8 @@ def _polymorphic_table(path: str):
     """Which name -> config class table a polymorphic key uses."""
     if path.endswith("encoder"):
         return "encoder", {name: entry[0] for name, entry in registry.ENCODERS.items()}
+    if path.endswith("decoder"):
+        return "decoder", {name: entry[0] for name, entry in registry.DECODERS.items()}
     return "objective", {name: entry[0] for name, entry in registry.OBJECTIVES.items()}
 
 
@@ -212,6 +219,8 @@ _YAML_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 def _convert(value: Any, annotation: Any, path: str) -> Any:
     origin = typing.get_origin(annotation)
     if annotation is Any:
+        if value is None and path.endswith("decoder"):  # optional: encoder-only models
+            return None
         return _build_polymorphic(value, path)
     if origin is Literal:
         choices = typing.get_args(annotation)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lmlab.composition import LanguageModel
+from lmlab.decoders.transformer_decoder import TransformerDecoderConfig, build_transformer_decoder
 from lmlab.embeddings.token_embedding import TokenEmbedding
 from lmlab.encoders.attention_rnn import AttentionRNNConfig, build_attention_rnn
 from lmlab.encoders.elman import ElmanConfig, build_elman
@@ -19,10 +20,13 @@ from lmlab.encoders.window_mlp import WindowMLPConfig, build_window_mlp
 from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
+from lmlab.objectives.bart import BartConfig, BartObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
+from lmlab.objectives.mass import MassConfig, MassObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
 from lmlab.objectives.span_boundary import SpanBoundaryConfig, SpanBoundaryObjective
+from lmlab.objectives.t5 import SpanCorruptionConfig, SpanCorruptionObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
 from lmlab.objectives.word_structural import WordStructuralConfig, WordStructuralObjective
 from lmlab.objectives.softmax.output import build_output_head
@@ -35,6 +39,10 @@ ENCODERS = {
     "attention_rnn": (AttentionRNNConfig, build_attention_rnn),
 }
 
+DECODERS = {
+    "transformer": (TransformerDecoderConfig, build_transformer_decoder),
+}
+
 OBJECTIVES = {
     "clm": (CausalLMConfig, CausalLMObjective),
     "mlm": (MaskedLMConfig, MaskedLMObjective),
@@ -45,6 +53,9 @@ OBJECTIVES = {
     "unilm": (UniLMConfig, UniLMObjective),
     "sbo": (SpanBoundaryConfig, SpanBoundaryObjective),
     "wso": (WordStructuralConfig, WordStructuralObjective),
+    "mass": (MassConfig, MassObjective),
+    "bart": (BartConfig, BartObjective),
+    "t5": (SpanCorruptionConfig, SpanCorruptionObjective),
 }
 
 
@@ -88,15 +99,33 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
         raise ConfigError(f"model.lm_head.tie_weights: the {model_config.encoder.name} encoder "
                           f"emits {head_size} features, not the embedding's "
                           f"{embedding_config.hidden_size}; set tie_weights: false")
-    lm_head = LMHead(head_size, embedding_config.vocab_size, model_config.lm_head, embedding.tokens,
+    decoder, decoder_embedding = _build_decoder(model_config, embedding)
+    # An encoder–decoder predicts with its decoder: tie the output to the decoder's tokens.
+    output_tokens = (decoder_embedding if decoder_embedding is not None else embedding).tokens
+    lm_head = LMHead(head_size, embedding_config.vocab_size, model_config.lm_head, output_tokens,
                      output_size=embedding_config.embedding_size or head_size)
     lm_head = build_output_head(lm_head, head_size, embedding_config.vocab_size,
                                 [objective.config for objective in objectives])
     heads = {name: module for objective in objectives
              for name, module in objective.heads(model_config, embedding).items()}
-    model = LanguageModel(embedding, encoder, lm_head, heads)
+    model = LanguageModel(embedding, encoder, lm_head, heads, decoder, decoder_embedding)
     _initialise(model, model_config.init, model_config.init_scale)
     return model
+
+
+def _build_decoder(model_config, embedding: TokenEmbedding):
+    """(decoder, its own input embedding or None when it reuses the encoder's)."""
+    if model_config.decoder is None:
+        return None, None
+    config = model_config.decoder
+    _, build = DECODERS[config.name]
+    decoder = build(model_config.embedding.hidden_size, config)
+    if config.embedding == "shared":
+        return decoder, None
+    decoder_embedding = TokenEmbedding(model_config.embedding)
+    if config.embedding == "shared_tokens":
+        decoder_embedding.tokens = embedding.tokens  # one token table, own positions/norm
+    return decoder, decoder_embedding
 
 
 def build_objectives(objective_configs, tokenizer, seed: int = 0) -> list:

@@ -43,6 +43,9 @@ class TokenizerConfig:
     """Maximum vocabulary (0 = every word/char seen; subword tokenizers need a size)."""
     min_frequency: int = 1
     lowercase: bool = False
+    sentinels: int = 0
+    """Sentinel tokens ``<extra_id_0>`` … ``<extra_id_{n-1}>`` appended to the vocabulary
+    after training, as special tokens (T5 span corruption, Raffel et al. 2020 §3.1.4)."""
 
     def validate(self, path: str) -> None:
         if self.vocab_size < 0:
@@ -52,6 +55,8 @@ class TokenizerConfig:
                               f"(e.g. 8000)")
         if self.min_frequency < 1:
             raise ConfigError(f"{path}.min_frequency: must be >= 1")
+        if self.sentinels < 0:
+            raise ConfigError(f"{path}.sentinels: must be >= 0")
 
 
 class TextTokenizer:
@@ -250,6 +255,8 @@ def train_tokenizer(lines: Iterable[str], config: TokenizerConfig, kind: str,
     backend = trainer(lines, config, unk_token)
     if backend.get_vocab_size() <= len(_special_tokens(unk_token)):
         raise DataError("the training corpus gave an empty vocabulary")
+    if config.sentinels:  # after the learned vocabulary: ids V .. V+n-1, numbered in order
+        backend.add_special_tokens([sentinel_token(i) for i in range(config.sentinels)])
     return TextTokenizer(backend, kind, unk_token)
 
 
@@ -265,3 +272,31 @@ def word_start_table(tokenizer) -> torch.Tensor | None:
         return torch.tensor([not t.startswith("##") for t in tokens])
     marker = "Ġ" if kind == "bpe" else "▁"
     return torch.tensor([t.startswith(marker) for t in tokens])
+
+
+def sentinel_token(index: int) -> str:
+    """T5's name of the ``index``-th sentinel."""
+    return f"<extra_id_{index}>"
+
+
+def sentinel_ids(tokenizer) -> list[int]:
+    """The ids of ``<extra_id_0>``, ``<extra_id_1>``, … in order, as many as it has."""
+    ids = []
+    while (token_id := tokenizer.token_to_id(sentinel_token(len(ids)))) is not None:
+        ids.append(token_id)
+    return ids
+
+
+SENTENCE_END_MARKS = (".", "!", "?")
+
+
+def sentence_end_table(tokenizer) -> torch.Tensor:
+    """(V,) bool: tokens after which a sentence ends: ``<eos>`` (a line end in the token
+    store) and tokens that are a full stop, exclamation or question mark once the
+    subword markers (``Ġ``, ``▁``, ``##``) are stripped (BART §2.2 splits at full stops)."""
+    table = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
+    for token_id in range(tokenizer.vocab_size):
+        text = (tokenizer.id_to_token(token_id) or "").lstrip("Ġ▁").removeprefix("##")
+        table[token_id] = text in SENTENCE_END_MARKS
+    table[tokenizer.eos_id] = True
+    return table

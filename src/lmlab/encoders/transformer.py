@@ -10,6 +10,10 @@
 ``share_layers`` (ALBERT, Lan et al. 2020 §3.1 "cross-layer parameter sharing"): ``all``
 uses one layer's parameters at every depth; ``attention`` / ``ffn`` share only that
 sub-block (each layer keeps its own other sub-block and LayerNorms); ``none`` is BERT.
+
+T5 options (Raffel et al. 2020 §2.1): ``norm_type: rms`` (scale-only RMSNorm) and
+``relative_buckets: 32`` (a learned per-head bias of bucketed relative offsets added to the
+attention logits, one table for the stack; use with ``model.embedding.position: none``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from lmlab.encoders.output import EncoderOutput
 from lmlab.errors import ConfigError
 from lmlab.layers.attention import MultiHeadAttention
 from lmlab.layers.feed_forward import Activation, FeedForward
+from lmlab.layers.norms import NormKind, build_norm
+from lmlab.layers.relative_position import RelativePositionBias
 
 
 @dataclass
@@ -42,11 +48,21 @@ class TransformerConfig:
     final_norm: bool = True
     """LayerNorm after the last layer (GPT-2); ignored for post-LN."""
     share_layers: Literal["none", "all", "attention", "ffn"] = "none"
+    norm_type: NormKind = "layer"
+    """LayerNorm (BERT, GPT-2, BART) or RMSNorm (T5)."""
+    relative_buckets: int = 0
+    """T5 relative position buckets (32 in T5); 0 = none."""
+    relative_max_distance: int = 128
+    """Offsets beyond this share the last relative bucket (T5: 128)."""
 
     def validate(self, path: str) -> None:
         for name in ("num_layers", "num_heads", "ffn_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{path}.{name}: must be > 0, got {getattr(self, name)}")
+        if self.relative_buckets < 0 or self.relative_buckets == 1:
+            raise ConfigError(f"{path}.relative_buckets: 0 (none) or >= 2, got {self.relative_buckets}")
+        if self.relative_max_distance < 2:
+            raise ConfigError(f"{path}.relative_max_distance: must be >= 2")
         for name in ("dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{path}.{name}: must be in [0, 1)")
@@ -63,9 +79,9 @@ class TransformerLayer(nn.Module):
         self.pre_norm = config.norm == "pre"
         self.attention = MultiHeadAttention(hidden_size, config.num_heads,
                                             config.attention_dropout)
-        self.attention_norm = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.attention_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout)
-        self.ffn_norm = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.ffn_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
@@ -86,8 +102,12 @@ class TransformerEncoder(nn.Module):
         self.layers = nn.ModuleList(TransformerLayer(hidden_size, config)
                                     for _ in range(config.num_layers))
         _share_parameters(self.layers, config.share_layers)
-        self.final_norm = (nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.final_norm = (build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
                            if config.norm == "pre" and config.final_norm else None)
+        self.relative_bias = (RelativePositionBias(config.relative_buckets,
+                                                   config.relative_max_distance,
+                                                   config.num_heads, bidirectional=not self.causal)
+                              if config.relative_buckets else None)
         self.checkpoint_activations = False
         """Recompute each layer's activations in backward instead of keeping them
         (``train.activation_checkpointing``; Chen et al. 2016): memory per layer for one
@@ -103,6 +123,10 @@ class TransformerEncoder(nn.Module):
             mask = attention_mask.bool()[:, None, None, :]
         else:
             mask = attention_mask.bool()[:, None, :, :]
+        if self.relative_bias is not None:  # bool keep-mask -> additive float mask
+            length = x.shape[1]
+            bias = self.relative_bias(length, length)  # (1, H, T, T)
+            mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
         states = []
         recompute = self.checkpoint_activations and self.training and torch.is_grad_enabled()
         for layer in self.layers:

@@ -15,11 +15,51 @@ from torch import nn
 
 def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                         mask: torch.Tensor | None) -> torch.Tensor:
-    """q, k, v: (B, H, T, d); mask: bool (B|1, 1, T|1, T), True = may attend."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, T)
+    """q: (B, H, Tq, d), k, v: (B, H, Tk, d); mask: bool (True = may attend) or float
+    (added to the logits: a position bias, -inf where not allowed), broadcast to
+    (B, H, Tq, Tk)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, Tq, Tk)
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return torch.softmax(scores, dim=-1) @ v  # (B, H, T, d)
+        scores = (scores + mask if mask.is_floating_point()
+                  else scores.masked_fill(~mask, float("-inf")))
+    return torch.softmax(scores, dim=-1) @ v  # (B, H, Tq, d)
+
+
+def causal_keep(query_length: int, key_length: int, device) -> torch.Tensor:
+    """(Tq, Tk) bool: the queries are the last Tq of Tk positions (a decoder step after
+    Tk - Tq cached ones) and each sees the keys at or before its own position."""
+    ones = torch.ones(query_length, key_length, dtype=torch.bool, device=device)
+    return ones.tril(diagonal=key_length - query_length)
+
+
+def fold_causal(mask: torch.Tensor | None, query_length: int, key_length: int,
+                device) -> torch.Tensor:
+    """``mask`` (bool or additive float, or None) with the causal constraint folded in."""
+    keep = causal_keep(query_length, key_length, device)
+    if mask is None:
+        return keep
+    if mask.is_floating_point():
+        return mask.masked_fill(~keep, float("-inf"))
+    return mask & keep
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+           causal: bool, dropout: float = 0.0, use_reference: bool = False) -> torch.Tensor:
+    """softmax(QK^T / sqrt(d) [+ bias]) V, fused (SDPA) or by the reference path.
+    q: (B, H, Tq, d), k, v: (B, H, Tk, d) -> (B, H, Tq, d)."""
+    query_length, key_length = q.shape[2], k.shape[2]
+    if use_reference:
+        if causal:
+            mask = fold_causal(mask, query_length, key_length, q.device)
+        return reference_attention(q, k, v, mask)
+    # SDPA's is_causal aligns the triangle top-left and cannot take an explicit mask too:
+    # fold it into the mask unless the queries and keys are the same positions, unmasked.
+    if causal and (mask is not None or query_length != key_length):
+        mask, causal = fold_causal(mask, query_length, key_length, q.device), False
+    if mask is not None and mask.is_floating_point():
+        mask = mask.to(q.dtype)  # autocast: SDPA wants the bias in the query's dtype
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                          dropout_p=dropout)
 
 
 class MultiHeadAttention(nn.Module):
@@ -38,19 +78,7 @@ class MultiHeadAttention(nn.Module):
         q, k, v = self.qkv(x).split(width, dim=-1)  # 3 × (B, T, D)
         shape = (batch, length, self.num_heads, width // self.num_heads)
         q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d)
-        if self.use_reference:
-            full = mask
-            if causal:
-                lower = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
-                full = lower if mask is None else (mask & lower)
-            y = reference_attention(q, k, v, full)
-        else:
-            # SDPA cannot take is_causal together with an explicit mask: fold them.
-            if causal and mask is not None:
-                lower = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
-                mask, causal = mask & lower, False
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, is_causal=causal,
-                dropout_p=self.dropout if self.training else 0.0)
+        y = attend(q, k, v, mask, causal, self.dropout if self.training else 0.0,
+                   self.use_reference)  # (B, H, T, d)
         y = y.transpose(1, 2).reshape(batch, length, width)  # (B, T, D)
         return self.out(y)

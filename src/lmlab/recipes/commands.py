@@ -9,6 +9,7 @@ import torch
 
 from lmlab.config import load_config
 from lmlab.data import catalogue
+from lmlab.errors import LmlabError
 from lmlab.evaluation.generation import fill_mask
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
@@ -69,7 +70,11 @@ def _generate(args) -> int:
 
 
 def _fill_mask(args) -> int:
-    _, tokenizer, model = load_run(args.run_dir)
+    config, tokenizer, model = load_run(args.run_dir)
+    if model.is_seq2seq:  # its encoder has no cloze head: the LM head reads the decoder
+        raise LmlabError(f"{args.run_dir} is an encoder–decoder "
+                         f"({config.objectives[0].describe()}), not a masked LM; fill-mask "
+                         f"needs a masked LM (bert/tiny, roberta/tiny, ...)")
     predictions = fill_mask(model, tokenizer, args.text, args.top_k)
     if not predictions:
         print(f"no {tokenizer.id_to_token(tokenizer.mask_id)} token in the text")

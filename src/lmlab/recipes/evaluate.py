@@ -42,6 +42,9 @@ def generate_from_run(run: str, prompt: str, max_new_tokens: int, temperature: f
         return ngram_generate(run, prompt, max_new_tokens, temperature, top_k, top_p, seed)
 
     config, tokenizer, model = load_run(run)
+    if model.is_seq2seq:
+        raise LmlabError(f"{run} is an encoder–decoder ({config.objectives[0].describe()}); "
+                         f"generation from encoder–decoders is not available yet (issue 18)")
     if not build_objectives(config.objectives[:1], tokenizer)[0].causal:
         raise LmlabError(f"{run} is a masked LM ({config.objectives[0].describe()}); use "
                          f"'lmlab fill-mask {run} TEXT' instead of generate")
