@@ -37,6 +37,10 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "wordvec": ("vectors.bin",),
     "compare": ("compare.md", "table1.json", "pretrain"),
     "benchmark": ("benchmark_*.json",),
+    # Recognised by the marker alone: a folder of someone else's HF or ONNX files
+    # (config.json, model.safetensors) is never taken for lmlab's and emptied.
+    "hf": (),
+    "onnx": (),
 }
 DESCRIPTIONS = {
     "ngram": "an n-gram model", "finetune": "a fine-tuning", "neural": "a run",
