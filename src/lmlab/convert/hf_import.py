@@ -63,15 +63,23 @@ def _generator_size(folder: Path, hf: dict, model_config) -> float | None:
     return size
 
 
-def _labels(hf: dict, kind: str) -> list[str]:
+def _labels(hf: dict, kind: str, rules, state: dict) -> list[str]:
+    """Label names from ``id2label``; their number from the classifier's rows (the last
+    rule of a classification or tagging table), which is what the weights say."""
     if kind not in ("classification", "tagging"):
         return []
-    id2label = hf.get("id2label") or {}
-    return [str(id2label[key]) for key in sorted(id2label, key=int)]
+    count = state[rules[-2].theirs[0]].shape[0]  # (C, D) classifier weight
+    id2label = {int(key): str(value) for key, value in (hf.get("id2label") or {}).items()}
+    return [id2label.get(i, f"LABEL_{i}") for i in range(count)]
 
 
 def _check_fit(model, mapped: dict, allowed_missing: tuple[str, ...], where: str) -> None:
-    missing, unexpected = model.load_state_dict(mapped, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(mapped, strict=False)
+    except RuntimeError as error:  # a shape mismatch: name the first one
+        lines = [line.strip() for line in str(error).splitlines() if "size mismatch" in line]
+        raise CheckpointError(f"{where} does not fit the lmlab model: "
+                              f"{lines[0] if lines else str(error).splitlines()[0]}") from None
     missing = [key for key in missing if not key.startswith(allowed_missing)]
     if missing or unexpected:
         raise CheckpointError(f"{where} does not fit the lmlab model: missing {missing[:3]}, "
@@ -104,8 +112,10 @@ def import_hf(hf_path: str | Path, out: str | Path, overwrite: bool = False) -> 
             generator_size = _generator_size(folder, hf, model_config)
             objectives = [{"name": "rtd", "generator_size": generator_size or 0.25}]
         raw_model = model_config_from_hf(hf)
+        data = {"seq_len": min(128, model_config.embedding.max_positions),
+                "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size}}
         config = from_dict(RunConfig, {"model": raw_model, "objectives": objectives,
-                                       "data": {"tokenizer": {"kind": tokenizer.kind}}})
+                                       "data": data})
         model = build_model(config.model, tokenizer.vocab_size,
                             objectives=build_objectives(config.objectives, tokenizer))
         mapped = to_lmlab(rules, state)
@@ -114,6 +124,8 @@ def import_hf(hf_path: str | Path, out: str | Path, overwrite: bool = False) -> 
             mapped.update({key: value for key, value in to_lmlab(
                 electra_generator(model_config.encoder.num_layers), generator_state).items()
                 if key.startswith("heads.rtd.") and not key.endswith("decoder.weight")})
+            # tied to the (shared) token matrix, as in lmlab's ElectraModules
+            mapped["heads.rtd.generator_head.decoder.weight"] = mapped["embedding.tokens.weight"]
         untrained = ("lm_head.",) if bare or architecture == "electra" else ()
         if architecture == "electra" and generator_size is None:
             untrained += ("heads.rtd.generator", )
@@ -123,7 +135,7 @@ def import_hf(hf_path: str | Path, out: str | Path, overwrite: bool = False) -> 
         summary["untrained"] = [name.rstrip(".") for name in untrained]
         kind_of_output = "neural"
     else:
-        labels = _labels(hf, kind)
+        labels = _labels(hf, kind, rules, state)
         config = FinetuneRunConfig(task=(hf.get("lmlab") or {}).get("task", ""), kind=kind,
                                    base=f"hf:{folder}", labels=labels, model=model_config,
                                    options=FinetuneOptions())

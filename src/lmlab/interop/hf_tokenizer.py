@@ -68,6 +68,8 @@ def read_hf_tokenizer(folder: Path) -> TextTokenizer:
                                         lowercase_of(folder, folder / "vocab.txt"))
         raise CheckpointError(f"{folder}: no tokenizer.json or vocab.txt")
     backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    backend.no_padding()  # lmlab pads and truncates its batches itself
+    backend.no_truncation()
     roles = dict(config.get("lmlab_special_tokens") or {})
     for role in SPECIAL_ROLES:
         roles.setdefault(role, _token(config.get(f"{role}_token")))
