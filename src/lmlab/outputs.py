@@ -45,6 +45,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 DESCRIPTIONS = {
     "ngram": "an n-gram model", "finetune": "a fine-tuning", "neural": "a run",
     "wordvec": "word vectors", "compare": "a comparison", "benchmark": "a benchmark",
+    "hf": "an HF transformers export", "onnx": "an ONNX export",
 }
 CONTINUE_HINTS = {"finetune": "continue it with --resume, ",
                   "neural": "continue it with 'lmlab train --resume {path}', "}
