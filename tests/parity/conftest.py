@@ -13,16 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmlab.config import from_dict, load_config
-from lmlab.data.tokenizers import TokenizerConfig, train_tokenizer
+from convert_helpers import randomise, tiny_tokenizer
+from lmlab.config import load_config
 from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
 from lmlab.finetune.model import build_finetune_model
 from lmlab.presets import preset_path
 from lmlab.registry import build_model, build_objectives
 from lmlab.training.checkpoint import save_checkpoint
 
-WORDS = ("the stock market fell sharply on monday as investors sold shares of banks and "
-         "the company said profits rose while a cat sat on the mat near a river bank").split()
 LABELS = {"classification": ["neg", "pos", "neutral"], "regression": [],
           "tagging": ["O", "B-ORG", "I-ORG", "B-PER"], "span_qa": [], "multiple_choice": []}
 
@@ -30,18 +28,6 @@ LABELS = {"classification": ["neg", "pos", "neutral"], "regression": [],
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     torch.set_num_threads(1)
-
-
-def randomise(model: torch.nn.Module, seed: int = 0) -> None:
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
-
-
-def tiny_tokenizer():
-    lines = [" ".join(WORDS[i:i + 9]) for i in range(0, len(WORDS), 3)]
-    return train_tokenizer(lines, TokenizerConfig(), "word", None)
 
 
 @pytest.fixture(scope="session")

@@ -102,6 +102,12 @@ def test_unsupported_hf_architecture(tmp_path, capsys):
     assert "no config.json" in error
 
 
+def test_an_hf_folder_given_as_a_run_says_use_from_hf(minilm_dir, tmp_path, capsys):
+    error = _one_line_error(["convert", str(minilm_dir), "--to", "onnx", str(tmp_path / "o")],
+                            capsys)
+    assert "convert it with --from hf" in error
+
+
 def test_int8_only_with_onnx(make_run, tmp_path, capsys):
     error = _one_line_error(["convert", str(make_run("gpt/tiny")), "--to", "hf",
                              str(tmp_path / "h"), "--int8"], capsys)

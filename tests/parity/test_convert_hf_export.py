@@ -4,7 +4,7 @@ logits to 1e-5, for every family and every fine-tuning head with an HF counterpa
 
 import pytest
 
-from convert_outputs import assert_same, hf_outputs, lmlab_outputs, lmlab_generator_logits, make_batch
+from convert_helpers import assert_same, hf_outputs, lmlab_outputs, lmlab_generator_logits, make_batch
 from lmlab.convert.hf_export import export_hf
 from lmlab.convert.runs import HF, open_run
 

@@ -6,8 +6,8 @@ HF model's hidden states and logits to 1e-5; all-MiniLM-L6-v2 (a real checkpoint
 import pytest
 import torch
 
-from conftest import randomise, tiny_tokenizer
-from convert_outputs import assert_same, hf_outputs, lmlab_outputs, make_batch
+from convert_helpers import (assert_same, hf_outputs, lmlab_outputs, make_batch, randomise,
+                             tiny_tokenizer)
 from lmlab.convert.hf_export import export_hf
 from lmlab.convert.hf_import import import_hf
 from lmlab.convert.runs import HF, open_run

@@ -60,8 +60,10 @@ def open_run(path: str | Path, target: str) -> ConvertibleRun:
     folder = checkpoint_folder(path)
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
+        hint = ("; it looks like an HF folder: convert it with --from hf"
+                if (folder / "config.json").is_file() else "")
         raise CheckpointError(f"{folder}: the run folder is incomplete (missing "
-                              f"{', '.join(missing)})")
+                              f"{', '.join(missing)}){hint}")
     raw = load_raw(folder / "config.yaml")
     if "task" in raw:
         config, tokenizer, model = load_finetuned(path)

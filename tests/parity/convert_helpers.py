@@ -1,4 +1,5 @@
-"""Run lmlab and HF models of one conversion on the same input and return their outputs.
+"""Helpers of the conversion tests: a tiny tokenizer, random weights, and lmlab and HF
+models of one conversion run on the same input.
 
 Shared by the conversion parity tests: ``lmlab_outputs`` and ``hf_outputs`` give
 ``{"hidden": (N, D), "logits": (N, ...)}`` over the real (non-padding) positions, or per
@@ -9,7 +10,23 @@ from __future__ import annotations
 
 import torch
 
+from lmlab.data.tokenizers import TokenizerConfig, train_tokenizer
+
+WORDS = ("the stock market fell sharply on monday as investors sold shares of banks and "
+         "the company said profits rose while a cat sat on the mat near a river bank").split()
 B, T, K = 2, 12, 3  # batch, length, choices
+
+
+def randomise(model: torch.nn.Module, seed: int = 0) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
+
+
+def tiny_tokenizer():
+    lines = [" ".join(WORDS[i:i + 9]) for i in range(0, len(WORDS), 3)]
+    return train_tokenizer(lines, TokenizerConfig(), "word", None)
 
 
 def make_batch(tokenizer, kind: str | None, seed: int = 0) -> dict:
