@@ -18,7 +18,7 @@ rules:
    6. ``evaluation`` (below ``training``, whose loop measures held-out perplexity)
    7. ``training``
    8. ``finetune``
-   9. ``report``
+   9. ``report``, ``convert``
    10. ``recipes``
    11. ``cli``, ``__main__``, ``__init__`` (the package's own ``__init__``)
 
@@ -63,7 +63,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # (objectives/held_out.py), so nothing in training imports evaluation.
     ("evaluation",),
     ("finetune",),
-    ("report",),
+    ("report", "convert"),
     ("recipes",),
     ("cli", "__main__", "__init__"),
 )

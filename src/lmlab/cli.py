@@ -13,7 +13,7 @@ from lmlab import __version__
 from lmlab.errors import LmlabError
 from lmlab.ngram import commands as ngram_commands
 from lmlab.recipes import commands as core_commands
-from lmlab.recipes import compare_commands, finetune_commands, report_commands
+from lmlab.recipes import compare_commands, convert_commands, finetune_commands, report_commands
 from lmlab.wordvec import commands as wordvec_commands
 
 # Modules that add sub-commands; read here and nowhere else (DESIGN §6.2).
@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     finetune_commands,  # finetune, evaluate, predict, benchmark
     compare_commands,   # compare (objective suites, Tables 1-2)
     report_commands,    # report (an HTML page of plots and tables)
+    convert_commands,   # convert (HF transformers, ONNX)
 )
 
 EPILOG = """examples:
@@ -33,6 +34,7 @@ EPILOG = """examples:
   lmlab eval perplexity runs/gpt-tiny --data ptb --split test
   lmlab generate runs/gpt-tiny --prompt "the company said" --max-new-tokens 30 --top-p 0.9
   lmlab fill-mask runs/bert-tiny "the stock market [MASK] sharply"
+  lmlab convert runs/bert-tiny --to hf exports/bert-tiny-hf
   lmlab data list
   lmlab report runs --out report.html
 """

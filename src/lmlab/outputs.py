@@ -40,10 +40,15 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "wordvec": ("vectors.bin",),
     "compare": ("compare.md", "table1.json", "pretrain"),
     "benchmark": ("benchmark_*.json",),
+    # Recognised by the marker alone: a folder of someone else's HF or ONNX files
+    # (config.json, model.safetensors) is never taken for lmlab's and emptied.
+    "hf": (),
+    "onnx": (),
 }
 DESCRIPTIONS = {
     "ngram": "an n-gram model", "finetune": "a fine-tuning", "neural": "a run",
     "wordvec": "word vectors", "compare": "a comparison", "benchmark": "a benchmark",
+    "hf": "an HF transformers export", "onnx": "an ONNX export",
 }
 CONTINUE_HINTS = {"finetune": "continue it with --resume, ",
                   "neural": "continue it with 'lmlab train --resume {path}', "}

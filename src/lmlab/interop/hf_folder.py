@@ -24,7 +24,7 @@ from lmlab.registry import build_model
 HF_PREFIX = "hf:"
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -40,12 +40,12 @@ def resolve_hf_folder(path: str | Path) -> Path:
     raise CheckpointError(f"{folder}: not an HF model folder (no config.json)")
 
 
-def _lowercase(folder: Path, vocab_path: Path) -> bool:
+def lowercase_of(folder: Path, vocab_path: Path) -> bool:
     """Uncased checkpoints say so in tokenizer_config.json; otherwise a cased vocabulary
     has capitalised words in it."""
     tokenizer_config = folder / "tokenizer_config.json"
     if tokenizer_config.exists():
-        value = _read_json(tokenizer_config).get("do_lower_case")
+        value = read_json(tokenizer_config).get("do_lower_case")
         if isinstance(value, bool):
             return value
     tokens = set(vocab_path.read_text(encoding="utf-8").split("\n"))
@@ -68,7 +68,7 @@ def _load_state(folder: Path) -> dict[str, torch.Tensor]:
 def load_hf_bert(path: str | Path):
     """(ModelConfig, TextTokenizer, LanguageModel in eval mode, pooler state or None)."""
     folder = resolve_hf_folder(path)
-    hf_config = _read_json(folder / "config.json")
+    hf_config = read_json(folder / "config.json")
     if hf_config.get("model_type") != "bert":
         raise CheckpointError(f"{folder}/config.json: model_type {hf_config.get('model_type')!r}"
                               f" is not 'bert'")
@@ -76,7 +76,7 @@ def load_hf_bert(path: str | Path):
         raise CheckpointError(f"{folder}/config.json: position_embedding_type must be "
                               f"'absolute'")
     vocab_path = folder / "vocab.txt"
-    tokenizer = wordpiece_from_vocab(vocab_path, _lowercase(folder, vocab_path))
+    tokenizer = wordpiece_from_vocab(vocab_path, lowercase_of(folder, vocab_path))
     raw = model_config_from_hf(hf_config)
     model_config = from_dict(ModelConfig, raw, f"{folder}/config.json")
     if tokenizer.vocab_size != hf_config["vocab_size"]:

@@ -1,0 +1,88 @@
+"""``lmlab convert <run> --to hf <dir>``: a folder ``transformers`` loads.
+
+The weights go through the architecture's name table (:mod:`lmlab.interop.families`),
+into the ``transformers`` class that ``AutoModelFor...`` picks for the task, which then
+writes itself (``save_pretrained``: config.json + model.safetensors) beside the
+tokenizer (:mod:`lmlab.interop.hf_tokenizer`). An ELECTRA run also writes its generator
+as ``<dir>/generator`` (``ElectraForMaskedLM``; load it with ``subfolder="generator"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from lmlab.convert.runs import HF, ConvertibleRun, open_run
+from lmlab.errors import CheckpointError
+from lmlab.interop.configs import electra_generator_config, hf_config
+from lmlab.interop.families import (CLASSES, PRETRAINED, export_architecture, head_config,
+                                    name_table)
+from lmlab.interop.hf_tokenizer import write_hf_tokenizer
+from lmlab.interop.tables import electra_generator, to_hf
+from lmlab.outputs import prepare_output_folder
+
+GENERATOR = "generator"
+
+
+def build_hf_model(architecture: str, class_name: str, config: dict, state: dict):
+    """An HF model of ``class_name`` holding ``state`` (HF names); every parameter must be
+    given, except those tied to one that is (the MLM decoders)."""
+    import transformers
+
+    hf = getattr(transformers, class_name)(transformers.AutoConfig.for_model(architecture, **config))
+    missing, unexpected = hf.load_state_dict(state, strict=False)
+    own = hf.state_dict()
+    given = {own[key].data_ptr() for key in state if key in own}
+    untied = [key for key in missing if own[key].data_ptr() not in given
+              and key in dict(hf.named_parameters())]
+    if unexpected or untied:
+        raise CheckpointError(f"{class_name} does not fit the mapped weights: missing "
+                              f"{untied[:3]}, unexpected {sorted(unexpected)[:3]}")
+    return hf.eval()
+
+
+def _lmlab_state(run: ConvertibleRun) -> dict:
+    state = dict(run.model.state_dict())
+    prefix = "backbone." if run.kind != PRETRAINED else ""
+    embedding = run.model_config.embedding
+    if not embedding.num_segments:  # HF always adds token type 0: zeros add nothing
+        state[prefix + "embedding.segments.weight"] = torch.zeros(
+            1, embedding.embedding_size or embedding.hidden_size)
+    return state
+
+
+def _generator_size(run: ConvertibleRun) -> float:
+    rtd = next(o for o in run.objectives if o.name == "rtd")
+    return rtd.generator_size
+
+
+def export_hf(run_path: str | Path, out: str | Path, overwrite: bool = False) -> dict:
+    """Write ``out`` (an HF folder); returns a summary (class, architecture, files)."""
+    run = open_run(run_path, HF)
+    architecture = export_architecture(run.architecture, run.kind, run.options)
+    class_name = CLASSES[architecture][run.kind]
+    tokenizer = run.tokenizer
+    config = hf_config(architecture, run.model_config, tokenizer.pad_id, tokenizer.cls_id,
+                       tokenizer.eos_id if architecture == "gpt2" else tokenizer.sep_id)
+    if run.kind != PRETRAINED:
+        config.update(head_config(architecture, run.kind, run.labels))
+    config["lmlab"] = {"family": run.model_config.family, "kind": run.kind, "task": run.task}
+    state = _lmlab_state(run)
+    rules = name_table(architecture, run.kind, run.model_config, tokenizer.pad_id)
+    hf = build_hf_model(architecture, class_name, config, to_hf(rules, state))
+    out = prepare_output_folder(out, "hf", overwrite)
+    hf.save_pretrained(str(out))
+    bidirectional = architecture != "gpt2"
+    write_hf_tokenizer(tokenizer, out, bidirectional, run.model_config.embedding.max_positions)
+    summary = {"out": str(out), "class": class_name, "architecture": architecture,
+               "kind": run.kind}
+    if architecture == "electra" and run.kind == PRETRAINED:
+        generator = electra_generator_config(config, run.model_config, _generator_size(run))
+        rules = electra_generator(run.model_config.encoder.num_layers)
+        hf = build_hf_model("electra", "ElectraForMaskedLM", generator, to_hf(rules, state))
+        hf.save_pretrained(str(out / GENERATOR))
+        write_hf_tokenizer(tokenizer, out / GENERATOR, True,
+                           run.model_config.embedding.max_positions)
+        summary["generator"] = str(out / GENERATOR)
+    return summary

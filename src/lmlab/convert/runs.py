@@ -1,0 +1,83 @@
+"""Open any lmlab run folder for conversion: a pre-trained LM or a fine-tuned model.
+
+Everything a converter needs is checked here first, so a run with a missing file, or a
+family with no counterpart in the requested format, fails in one line before anything
+is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lmlab.config import load_raw
+from lmlab.errors import CheckpointError
+from lmlab.finetune.run_folder import load_finetuned
+from lmlab.interop.configs import NoCounterpartError, hf_architecture
+from lmlab.interop.families import PRETRAINED
+from lmlab.outputs import kind_of
+from lmlab.training.checkpoint import checkpoint_folder, load_run
+
+# What the families without an HF/ONNX counterpart are written as instead.
+OTHER_FORMATS = {
+    "ngram": "an n-gram model: its formats are ARPA (model.arpa, read by KenLM and "
+             "'lmlab ngram score --arpa') and lmlab's model.npz",
+    "wordvec": "word vectors: their formats are word2vec text and binary and safetensors "
+               "(lmlab embed train writes them)",
+    "recurrent": "its format is the lmlab run folder (model.safetensors + config.yaml + "
+                 "tokenizer/), read by lmlab eval, generate and finetune",
+}
+HF, ONNX = "HF transformers", "ONNX"
+REQUIRED = ("config.yaml", "model.safetensors", "tokenizer/tokenizer.json",
+            "tokenizer/lmlab_tokenizer.json")
+
+
+@dataclass
+class ConvertibleRun:
+    """A loaded run: ``model`` is a LanguageModel (kind PRETRAINED) or a FineTuneModel."""
+    folder: Path
+    model_config: object
+    tokenizer: object
+    model: object
+    architecture: str
+    kind: str = PRETRAINED
+    objective_names: list[str] = field(default_factory=list)
+    objectives: list = field(default_factory=list)
+    """The run's objective configs (ELECTRA's generator size lives in its rtd entry)."""
+    labels: list[str] = field(default_factory=list)
+    task: str = ""
+    options: object = None
+
+
+def open_run(path: str | Path, target: str) -> ConvertibleRun:
+    """Load a run for conversion to ``target`` ("HF transformers" or "ONNX"); an HF target
+    also needs an HF architecture (:func:`~lmlab.interop.configs.hf_architecture`)."""
+    path = Path(path)
+    found = kind_of(path) if path.is_dir() else None
+    if found in ("ngram", "wordvec"):
+        raise NoCounterpartError(f"{path} holds {OTHER_FORMATS[found].split(':')[0]}, which "
+                                 f"has no {target} counterpart; {OTHER_FORMATS[found].split(': ')[1]}")
+    folder = checkpoint_folder(path, verify=False)  # the loaders below verify its manifest
+    missing = [name for name in REQUIRED if not (folder / name).is_file()]
+    if missing:
+        hint = ("; it looks like an HF folder: convert it with --from hf"
+                if (folder / "config.json").is_file() else "")
+        raise CheckpointError(f"{folder}: the run folder is incomplete (missing "
+                              f"{', '.join(missing)}){hint}")
+    raw = load_raw(folder / "config.yaml")
+    if "task" in raw:
+        config, tokenizer, model = load_finetuned(path)
+        run = ConvertibleRun(folder, config.model, tokenizer, model, "", config.kind,
+                             labels=list(config.labels), task=config.task, options=config.options)
+    else:
+        config, tokenizer, model = load_run(path)
+        names = [objective.name for objective in config.objectives]
+        run = ConvertibleRun(folder, config.model, tokenizer, model, "", PRETRAINED, names,
+                             list(config.objectives))
+    if getattr(run.model_config.encoder, "name", None) != "transformer":
+        raise NoCounterpartError(f"{path}: a {run.model_config.family} model "
+                                 f"({run.model_config.encoder.name} encoder) has no {target} "
+                                 f"counterpart; {OTHER_FORMATS['recurrent']}")
+    if target == HF:
+        run.architecture = hf_architecture(run.model_config, run.objective_names)
+    return run
