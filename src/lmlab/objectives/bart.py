@@ -22,8 +22,8 @@ from lmlab.data.tokenizers import sentence_end_table
 from lmlab.errors import ConfigError
 from lmlab.objectives.bart_noise import (delete_random_tokens, infill_spans, mask_random_tokens,
                                          permute_sentences, rotate_document)
-from lmlab.objectives.base import ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective
-from lmlab.objectives.seq2seq_pairs import DenoisingPairs, check_seq2seq_run
+from lmlab.objectives.base import ConfigDefaults
+from lmlab.objectives.seq2seq_pairs import DenoisingObjective, DenoisingPairs, check_seq2seq_run
 
 
 @dataclass
@@ -81,8 +81,7 @@ def bart_noise(text: torch.Tensor, config: BartConfig, mask_id: int,
     return text
 
 
-class BartObjective(StatelessObjective):
-    evaluation_kind = "denoising"
+class BartObjective(DenoisingObjective):
 
     def __init__(self, config: BartConfig, tokenizer, seed: int = 0):
         super().__init__(config, tokenizer, seed)
@@ -95,18 +94,3 @@ class BartObjective(StatelessObjective):
             return source, torch.cat([cls, text, sep]), None
 
         self.pairs = DenoisingPairs(config.name, make_pair, seed, tokenizer, tokenizer.eos_id)
-
-    def corrupt(self, batch: dict) -> dict:
-        return self.pairs.corrupt(batch)
-
-    def loss(self, model, batch: dict) -> LossOutput:
-        return self.pairs.loss(model, batch)
-
-    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
-        return self.pairs.evaluation_batches(model, ids, settings)
-
-    def evaluate(self, model, batch: dict) -> dict:
-        return self.pairs.evaluate(model, batch)
-
-    def summarize(self, totals: dict) -> dict:
-        return self.pairs.summarize(totals)

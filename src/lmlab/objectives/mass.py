@@ -17,8 +17,8 @@ from typing import Literal
 import torch
 
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective
-from lmlab.objectives.seq2seq_pairs import DenoisingPairs, check_seq2seq_run
+from lmlab.objectives.base import ConfigDefaults
+from lmlab.objectives.seq2seq_pairs import DenoisingObjective, DenoisingPairs, check_seq2seq_run
 
 
 @dataclass
@@ -55,8 +55,7 @@ def mass_pair(text: torch.Tensor, fragment_rate: float, cls_id: int, sep_id: int
     return source, text[start: start + fragment].clone(), positions
 
 
-class MassObjective(StatelessObjective):
-    evaluation_kind = "denoising"
+class MassObjective(DenoisingObjective):
 
     def __init__(self, config: MassConfig, tokenizer, seed: int = 0):
         super().__init__(config, tokenizer, seed)
@@ -67,18 +66,3 @@ class MassObjective(StatelessObjective):
 
         # The decoder's first input is [MASK], as in the paper's Figure 1.
         self.pairs = DenoisingPairs(config.name, make_pair, seed, tokenizer, tokenizer.mask_id)
-
-    def corrupt(self, batch: dict) -> dict:
-        return self.pairs.corrupt(batch)
-
-    def loss(self, model, batch: dict) -> LossOutput:
-        return self.pairs.loss(model, batch)
-
-    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
-        return self.pairs.evaluation_batches(model, ids, settings)
-
-    def evaluate(self, model, batch: dict) -> dict:
-        return self.pairs.evaluate(model, batch)
-
-    def summarize(self, totals: dict) -> dict:
-        return self.pairs.summarize(totals)

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 
 from lmlab.data.batching import IGNORE, eval_blocks
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import (EvaluationSettings, LossOutput, perplexity_summary,
-                                   row_generator)
+from lmlab.objectives.base import (EvaluationSettings, LossOutput, StatelessObjective,
+                                   perplexity_summary, row_generator)
 
 Pair = tuple  # (source (S,), target (T,), target positions (T,) or None)
 MakePair = Callable[[torch.Tensor, torch.Generator], Pair]
@@ -127,3 +127,26 @@ class DenoisingPairs:
     @staticmethod
     def summarize(totals: dict) -> dict:
         return perplexity_summary(totals, "denoising")
+
+
+class DenoisingObjective(StatelessObjective):
+    """What MASS, BART and T5 share: their :class:`DenoisingPairs` (``self.pairs``, built by
+    each from its own corruption) does the protocol's work; held out, denoising perplexity."""
+
+    evaluation_kind = "denoising"
+    pairs: DenoisingPairs
+
+    def corrupt(self, batch: dict) -> dict:
+        return self.pairs.corrupt(batch)
+
+    def loss(self, model, batch: dict) -> LossOutput:
+        return self.pairs.loss(model, batch)
+
+    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
+        return self.pairs.evaluation_batches(model, ids, settings)
+
+    def evaluate(self, model, batch: dict) -> dict:
+        return self.pairs.evaluate(model, batch)
+
+    def summarize(self, totals: dict) -> dict:
+        return self.pairs.summarize(totals)

@@ -24,8 +24,8 @@ import torch
 
 from lmlab.data.tokenizers import sentinel_ids
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective
-from lmlab.objectives.seq2seq_pairs import DenoisingPairs, check_seq2seq_run
+from lmlab.objectives.base import ConfigDefaults
+from lmlab.objectives.seq2seq_pairs import DenoisingObjective, DenoisingPairs, check_seq2seq_run
 
 
 def noise_span_counts(length: int, noise_density: float,
@@ -99,8 +99,7 @@ def span_corruption_pair(text: torch.Tensor, noise_density: float, mean_span_len
     return torch.cat(source), torch.cat(target), None
 
 
-class SpanCorruptionObjective(StatelessObjective):
-    evaluation_kind = "denoising"
+class SpanCorruptionObjective(DenoisingObjective):
 
     def __init__(self, config: SpanCorruptionConfig, tokenizer, seed: int = 0):
         super().__init__(config, tokenizer, seed)
@@ -115,18 +114,3 @@ class SpanCorruptionObjective(StatelessObjective):
                                         sentinels, tokenizer.sep_id, generator)
 
         self.pairs = DenoisingPairs(config.name, make_pair, seed, tokenizer, tokenizer.pad_id)
-
-    def corrupt(self, batch: dict) -> dict:
-        return self.pairs.corrupt(batch)
-
-    def loss(self, model, batch: dict) -> LossOutput:
-        return self.pairs.loss(model, batch)
-
-    def evaluation_batches(self, model, ids, settings: EvaluationSettings):
-        return self.pairs.evaluation_batches(model, ids, settings)
-
-    def evaluate(self, model, batch: dict) -> dict:
-        return self.pairs.evaluate(model, batch)
-
-    def summarize(self, totals: dict) -> dict:
-        return self.pairs.summarize(totals)
