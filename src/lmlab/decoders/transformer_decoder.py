@@ -25,7 +25,8 @@ from torch import nn
 
 from lmlab.encoders.output import EncoderOutput
 from lmlab.errors import ConfigError
-from lmlab.layers.decoder_attention import CachedSelfAttention, CrossAttention, LayerCache
+from lmlab.layers.attention import MultiHeadAttention
+from lmlab.layers.decoder_attention import CrossAttention, LayerCache
 from lmlab.layers.feed_forward import Activation, FeedForward
 from lmlab.layers.norms import NormKind, build_norm
 from lmlab.layers.relative_position import RelativePositionBias
@@ -89,8 +90,8 @@ class DecoderLayer(nn.Module):
     def __init__(self, hidden_size: int, config: TransformerDecoderConfig):
         super().__init__()
         self.pre_norm = config.norm == "pre"
-        self.self_attention = CachedSelfAttention(hidden_size, config.num_heads,
-                                                  config.attention_dropout)
+        self.self_attention = MultiHeadAttention(hidden_size, config.num_heads,
+                                                 config.attention_dropout)
         self.self_attention_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.cross_attention = CrossAttention(hidden_size, config.num_heads,
                                               config.attention_dropout)
@@ -102,11 +103,13 @@ class DecoderLayer(nn.Module):
     def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None,
                 self_bias: torch.Tensor | None, cache: LayerCache | None) -> torch.Tensor:
         if self.pre_norm:
-            x = x + self.dropout(self.self_attention(self.self_attention_norm(x), self_bias, cache))
+            x = x + self.dropout(self.self_attention(self.self_attention_norm(x), self_bias,
+                                                     True, cache))
             x = x + self.dropout(self.cross_attention(self.cross_attention_norm(x), memory,
                                                       memory_mask, cache))
             return x + self.ffn(self.ffn_norm(x))
-        x = self.self_attention_norm(x + self.dropout(self.self_attention(x, self_bias, cache)))
+        x = self.self_attention_norm(x + self.dropout(
+            self.self_attention(x, self_bias, True, cache)))
         x = self.cross_attention_norm(x + self.dropout(
             self.cross_attention(x, memory, memory_mask, cache)))
         return self.ffn_norm(x + self.ffn(x))

@@ -62,6 +62,18 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
                                           dropout_p=dropout)
 
 
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """(B, T, D) -> (B, H, T, D/H)."""
+    batch, length, width = x.shape
+    return x.view(batch, length, num_heads, width // num_heads).transpose(1, 2)
+
+
+def merge_heads(y: torch.Tensor) -> torch.Tensor:
+    """(B, H, T, d) -> (B, T, H·d)."""
+    batch, heads, length, size = y.shape
+    return y.transpose(1, 2).reshape(batch, length, heads * size)
+
+
 class MultiHeadAttention(nn.Module):
     """Self-attention with one fused QKV projection (one matmul instead of three)."""
 
@@ -73,12 +85,18 @@ class MultiHeadAttention(nn.Module):
         self.dropout = dropout
         self.use_reference = False
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
-        batch, length, width = x.shape
-        q, k, v = self.qkv(x).split(width, dim=-1)  # 3 × (B, T, D)
-        shape = (batch, length, self.num_heads, width // self.num_heads)
-        q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool,
+                cache=None) -> torch.Tensor:
+        """x: (B, T, D). ``cache`` (a decoder's :class:`~lmlab.layers.decoder_attention.
+        LayerCache`): keys and values of earlier steps are prepended and kept, so an
+        incremental step projects only its new positions."""
+        q, k, v = (split_heads(t, self.num_heads)
+                   for t in self.qkv(x).split(x.shape[-1], dim=-1))  # 3 × (B, H, T, d)
+        if cache is not None:
+            if cache.keys is not None:
+                k = torch.cat([cache.keys, k], dim=2)  # (B, H, t+T, d)
+                v = torch.cat([cache.values, v], dim=2)
+            cache.keys, cache.values = k, v
         y = attend(q, k, v, mask, causal, self.dropout if self.training else 0.0,
                    self.use_reference)  # (B, H, T, d)
-        y = y.transpose(1, 2).reshape(batch, length, width)  # (B, T, D)
-        return self.out(y)
+        return self.out(merge_heads(y))
