@@ -37,3 +37,19 @@ def tiny_corpus(tmp_path_factory, shared_data) -> Path:
         source = (shared_data / "ptb" / f"ptb.{split}.txt").read_text().splitlines()[:lines]
         (folder / f"{split}.txt").write_text("\n".join(source) + "\n")
     return folder
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path) -> Path:
+    """A folder this process cannot write in: chmod for a user, /sys for root (chmod does
+    not stop root)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    try:
+        (Path("/sys") / "lmlab-probe").mkdir()
+    except OSError:
+        return Path("/sys")
+    pytest.skip("no read-only folder available")

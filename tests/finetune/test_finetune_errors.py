@@ -3,7 +3,6 @@ undecodable input in one line naming the line."""
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -32,26 +31,14 @@ def finetuned(tmp_path_factory, tiny_corpus):
     return root
 
 
-def _unwritable_folder(tmp_path: Path) -> Path:
-    if os.geteuid() != 0:
-        folder = tmp_path / "read-only"
-        folder.mkdir()
-        folder.chmod(0o555)
-        return folder
-    try:
-        (Path("/sys") / "lmlab-probe").mkdir()
-    except OSError:
-        return Path("/sys")  # chmod does not stop root; /sys refuses new folders
-    pytest.skip("no read-only folder available")
-
 
 @pytest.mark.parametrize("where", ["file", "under-file", "read-only"])
 def test_finetune_refuses_an_unwritable_out_before_training(finetuned, tmp_path, capsys,
-                                                           monkeypatch, where):
+                                                           monkeypatch, where, unwritable_folder):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     out = {"file": blocker, "under-file": blocker / "run",
-           "read-only": _unwritable_folder(tmp_path) / "run"}[where]
+           "read-only": unwritable_folder / "run"}[where]
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained before checking --out")
@@ -64,10 +51,10 @@ def test_finetune_refuses_an_unwritable_out_before_training(finetuned, tmp_path,
     assert error.startswith("lmlab: error: ") and str(blocker if where == "file" else out) in error
 
 
-def test_predict_refuses_an_unwritable_out(finetuned, tmp_path, capsys):
+def test_predict_refuses_an_unwritable_out(finetuned, tmp_path, capsys, unwritable_folder):
     inputs = tmp_path / "in.txt"
     inputs.write_text("a\tb\n")
-    out = _unwritable_folder(tmp_path) / "p.txt"
+    out = unwritable_folder / "p.txt"
     capsys.readouterr()
     assert main(["predict", str(finetuned / "wnli"), "--input", str(inputs), "--out", str(out)]) == 1
     err = capsys.readouterr().err

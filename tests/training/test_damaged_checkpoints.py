@@ -113,27 +113,14 @@ def test_stale_temporary_folders_are_removed_on_the_next_start(gpt_run, tmp_path
     assert any("removed" in m and ".checkpoint-killed" in m for m in messages)
 
 
-def _unwritable_folder(tmp_path: Path) -> Path:
-    """A folder this process cannot write in: chmod for a user, /sys for root (chmod does
-    not stop root)."""
-    if os.geteuid() != 0:
-        folder = tmp_path / "read-only"
-        folder.mkdir()
-        folder.chmod(0o555)
-        return folder
-    try:
-        (Path("/sys") / "lmlab-probe").mkdir()
-    except OSError:
-        return Path("/sys")
-    pytest.skip("no read-only folder available")
-
 
 @pytest.mark.parametrize("where", ["file", "under-file", "read-only"])
-def test_train_out_that_cannot_be_written_is_one_line(tiny_corpus, tmp_path, capsys, where):
+def test_train_out_that_cannot_be_written_is_one_line(tiny_corpus, tmp_path, capsys, where,
+                                                      unwritable_folder):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     out = {"file": blocker, "under-file": blocker / "run",
-           "read-only": _unwritable_folder(tmp_path) / "run"}[where]
+           "read-only": unwritable_folder / "run"}[where]
     code = main(["train", "gpt/tiny", "--out", str(out), "--set", f"data.dataset={tiny_corpus}",
                  "--set", "train.max_steps=1", "--set", "train.progress=false"])
     err = capsys.readouterr().err
