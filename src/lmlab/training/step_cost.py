@@ -53,7 +53,8 @@ def _backward_micro_batches(parts: TrainingParts, config: RunConfig, step: int) 
 
     tokens = 0
     for micro in range(config.train.grad_accum):
-        batch = corrupted(parts.objectives, parts.batches.batch(step * config.train.grad_accum + micro))
+        index = step * config.train.grad_accum + micro
+        batch = corrupted(parts.objectives, parts.batches.batch(index))
         loss, _ = combined_loss(parts.model, parts.objectives, batch)
         loss.backward()
         tokens += batch["input_ids"].numel()
