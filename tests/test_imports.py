@@ -61,7 +61,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("training",),
     # The loop measures held-out text through the objectives' own ``evaluate``
     # (objectives/held_out.py), so nothing in training imports evaluation.
-    ("evaluation",),
+    ("evaluation", "generation"),
     ("finetune",),
     ("report", "convert"),
     ("recipes",),

@@ -178,7 +178,8 @@ def test_ngram_eval_defaults_to_the_runs_own_data_from_anywhere(capsys, toy, tmp
     (["eval", "perplexity", "RUN", "--stride", "0"], "--stride", ">= 1"),
     (["generate", "RUN", "--top-p", "2"], "--top-p", "(0, 1]"),
     (["generate", "RUN", "--top-p", "0"], "--top-p", "(0, 1]"),
-    (["generate", "RUN", "--max-new-tokens", "-1"], "--max-new-tokens", ">= 0"),
+    (["generate", "RUN", "--max-new-tokens", "0"], "--max-new-tokens", ">= 1"),
+    (["generate", "RUN", "--num-beams", "0"], "--num-beams", ">= 1"),
     (["generate", "RUN", "--top-k", "-1"], "--top-k", ">= 0"),
 ])
 def test_out_of_range_options_name_the_option_and_the_range(capsys, argv, option, allowed):

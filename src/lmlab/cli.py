@@ -13,12 +13,14 @@ from lmlab import __version__
 from lmlab.errors import LmlabError
 from lmlab.ngram import commands as ngram_commands
 from lmlab.recipes import commands as core_commands
-from lmlab.recipes import compare_commands, convert_commands, finetune_commands, report_commands
+from lmlab.recipes import (compare_commands, convert_commands, finetune_commands,
+                           generate_commands, report_commands)
 from lmlab.wordvec import commands as wordvec_commands
 
 # Modules that add sub-commands; read here and nowhere else (DESIGN §6.2).
 COMMAND_MODULES = (
-    core_commands,      # demo, train, eval, generate, fill-mask, data
+    core_commands,      # demo, train, eval, fill-mask, data
+    generate_commands,  # generate (greedy, sampling, beam search; any model that generates)
     ngram_commands,     # ngram build / score
     wordvec_commands,   # embed train / eval / neighbors
     finetune_commands,  # finetune, evaluate, predict, benchmark

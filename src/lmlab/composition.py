@@ -59,8 +59,14 @@ class LanguageModel(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 segments: torch.Tensor | None = None, memory=None,
-                return_layers: bool = False) -> EncoderOutput:
-        x = self.embedding(ids, segments)  # (B, T, D)
+                return_layers: bool = False, positions: torch.Tensor | None = None,
+                cache=None) -> EncoderOutput:
+        """``positions`` (T,) or (B, T): position ids (default 0..T-1); ``cache``: a causal
+        transformer's ``encoder.new_cache()`` for incremental decoding (generation)."""
+        x = self.embedding(ids, segments, positions)  # (B, T, D)
+        if cache is not None:
+            return self.encoder(x, attention_mask, memory=memory, return_layers=return_layers,
+                                cache=cache)
         return self.encoder(x, attention_mask, memory=memory, return_layers=return_layers)
 
     def logits(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,

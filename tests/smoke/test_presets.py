@@ -11,6 +11,7 @@ from helpers import tiny_overrides  # noqa: E402
 from lmlab.config import load_config
 from lmlab.errors import LmlabError
 from lmlab.presets import preset_names, preset_path
+from lmlab.generation import GenerationOptions
 from lmlab.recipes.evaluate import generate_from_run, perplexity_of_run
 from lmlab.training.trainer import train
 
@@ -35,9 +36,10 @@ def test_preset_trains_and_evaluates(preset, precision, tiny_corpus, tmp_path):
     kind = {"clm": "causal", "mass": "denoising", "bart": "denoising",
             "t5": "denoising"}.get(config.objectives[0].name, "masked")
     assert scored["kind"].endswith(kind)  # ELECTRA: "generator-masked"
-    if kind == "denoising":  # no encoder–decoder generation yet: a clear refusal
-        with pytest.raises(LmlabError, match="is an encoder–decoder"):
-            generate_from_run(str(tmp_path / "run"), "the company", 5, 1.0, 0, 0.9, 0)
-    if config.objectives[0].name == "clm":
-        text = generate_from_run(str(tmp_path / "run"), "the company", 5, 1.0, 0, 0.9, 0)
-        assert text.startswith("the company") and len(text.split()) >= 3
+    if kind in ("causal", "denoising"):  # every model that generates: sampling and beams
+        for options in (GenerationOptions(max_new_tokens=5, do_sample=True, top_p=0.9),
+                        GenerationOptions(max_new_tokens=5, num_beams=2)):
+            texts = generate_from_run(str(tmp_path / "run"), ["the company", "a"], options)
+            assert len(texts) == 2 and all(isinstance(text, str) for text in texts)
+            if kind == "causal":
+                assert texts[0].startswith("the company") and len(texts[0].split()) >= 3

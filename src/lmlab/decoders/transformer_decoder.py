@@ -10,7 +10,7 @@ encoder–decoder models of MASS, BART and T5.
   ``shared`` (one embedding module: tokens, positions, norm), ``shared_tokens`` (one token
   table, own positions and norm — BART, T5) or ``separate``.
 
-Incremental decoding keeps a :class:`DecoderCache`: each step projects only its new
+Incremental decoding keeps a :class:`KeyValueCache`: each step projects only its new
 tokens, appends their keys/values, and reuses the encoder output's projected keys/values,
 so step-by-step decoding computes what one full pass computes.
 """
@@ -26,7 +26,7 @@ from torch import nn
 from lmlab.encoders.output import EncoderOutput
 from lmlab.errors import ConfigError
 from lmlab.layers.attention import MultiHeadAttention
-from lmlab.layers.decoder_attention import CrossAttention, LayerCache
+from lmlab.layers.decoder_attention import CrossAttention, KeyValueCache, LayerCache
 from lmlab.layers.feed_forward import Activation, FeedForward
 from lmlab.layers.norms import NormKind, build_norm
 from lmlab.layers.relative_position import RelativePositionBias
@@ -73,19 +73,6 @@ class TransformerDecoderConfig:
                               f"model.embedding.hidden_size={embedding.hidden_size}")
 
 
-class DecoderCache:
-    """Per-layer key/value caches of one batch being decoded step by step."""
-
-    def __init__(self, num_layers: int):
-        self.layers = [LayerCache() for _ in range(num_layers)]
-
-    @property
-    def length(self) -> int:
-        """Target positions decoded so far."""
-        keys = self.layers[0].keys
-        return 0 if keys is None else keys.shape[2]
-
-
 class DecoderLayer(nn.Module):
     def __init__(self, hidden_size: int, config: TransformerDecoderConfig):
         super().__init__()
@@ -128,11 +115,11 @@ class TransformerDecoder(nn.Module):
                                                    config.num_heads, bidirectional=False)
                               if config.relative_buckets else None)
 
-    def new_cache(self) -> DecoderCache:
-        return DecoderCache(len(self.layers))
+    def new_cache(self) -> KeyValueCache:
+        return KeyValueCache(len(self.layers))
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor,
-                memory_mask: torch.Tensor | None = None, cache: DecoderCache | None = None,
+                memory_mask: torch.Tensor | None = None, cache: KeyValueCache | None = None,
                 return_layers: bool = False) -> EncoderOutput:
         """x: (B, T, D) embedded target positions (after the ``cache.length`` cached ones);
         memory: (B, S, D) encoder output; memory_mask: (B, S), 1 = real source token."""

@@ -47,6 +47,7 @@ class AttentionRNNConfig:
 
 class AttentionRNNEncoder(nn.Module):
     recurrent = True
+    memory_batch_dims = (1, 1, 0)  # (h (1, B, D), c (1, B, D), kept states (B, P, D))
 
     def __init__(self, hidden_size: int, config: AttentionRNNConfig):
         super().__init__()

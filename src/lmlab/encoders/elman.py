@@ -42,6 +42,7 @@ class ElmanConfig:
 
 class ElmanEncoder(nn.Module):
     recurrent = True
+    memory_batch_dims = 0  # state (B, D)
 
     def __init__(self, hidden_size: int, config: ElmanConfig):
         super().__init__()

@@ -28,6 +28,7 @@ from torch.utils.checkpoint import checkpoint
 from lmlab.encoders.output import EncoderOutput
 from lmlab.errors import ConfigError
 from lmlab.layers.attention import MultiHeadAttention
+from lmlab.layers.decoder_attention import KeyValueCache, LayerCache
 from lmlab.layers.feed_forward import Activation, FeedForward
 from lmlab.layers.norms import NormKind, build_norm
 from lmlab.layers.relative_position import RelativePositionBias
@@ -84,11 +85,12 @@ class TransformerLayer(nn.Module):
         self.ffn_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool,
+                cache: LayerCache | None = None) -> torch.Tensor:
         if self.pre_norm:
-            x = x + self.dropout(self.attention(self.attention_norm(x), mask, causal))
+            x = x + self.dropout(self.attention(self.attention_norm(x), mask, causal, cache))
             return x + self.ffn(self.ffn_norm(x))
-        x = self.attention_norm(x + self.dropout(self.attention(x, mask, causal)))
+        x = self.attention_norm(x + self.dropout(self.attention(x, mask, causal, cache)))
         return self.ffn_norm(x + self.ffn(x))
 
 
@@ -113,8 +115,15 @@ class TransformerEncoder(nn.Module):
         (``train.activation_checkpointing``; Chen et al. 2016): memory per layer for one
         more forward pass. Dropout replays the same masks (the RNG state is restored)."""
 
+    def new_cache(self) -> KeyValueCache:
+        """Key/value caches for incremental decoding (a causal encoder: GPT)."""
+        return KeyValueCache(len(self.layers))
+
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                memory=None, return_layers: bool = False) -> EncoderOutput:
+                memory=None, return_layers: bool = False,
+                cache: KeyValueCache | None = None) -> EncoderOutput:
+        """x: (B, T, D), the positions after the ``cache.length`` cached ones (if any);
+        attention_mask over the keys, cached ones included: (B, t+T) or (B, T, t+T)."""
         # (B, T) keep-mask -> (B, 1, 1, T), broadcast over heads and queries; a (B, T, T)
         # mask (query × key, e.g. UniLM's) -> (B, 1, T, T), broadcast over heads.
         if attention_mask is None:
@@ -123,15 +132,17 @@ class TransformerEncoder(nn.Module):
             mask = attention_mask.bool()[:, None, None, :]
         else:
             mask = attention_mask.bool()[:, None, :, :]
+        past = cache.length if cache is not None else 0
         if self.relative_bias is not None:  # bool keep-mask -> additive float mask
             length = x.shape[1]
-            bias = self.relative_bias(length, length)  # (1, H, T, T)
+            bias = self.relative_bias(length, past + length, past)  # (1, H, T, t+T)
             mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
         states = []
         recompute = self.checkpoint_activations and self.training and torch.is_grad_enabled()
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
+            layer_cache = cache.layers[index] if cache is not None else None
             x = (checkpoint(layer, x, mask, self.causal, use_reentrant=False) if recompute
-                 else layer(x, mask, self.causal))
+                 else layer(x, mask, self.causal, layer_cache))
             if return_layers:
                 states.append(x)
         if self.final_norm is not None:

@@ -54,6 +54,7 @@ class WindowMLPConfig:
 
 class WindowMLPEncoder(nn.Module):
     recurrent = True  # carries the last n-2 features across segments
+    memory_batch_dims = 0  # features (B, n-2, D)
 
     def __init__(self, hidden_size: int, config: WindowMLPConfig):
         super().__init__()

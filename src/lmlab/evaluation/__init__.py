@@ -1,1 +1,1 @@
-"""Evaluation: perplexity, generation, fill-mask."""
+"""Evaluation: perplexity, fill-mask (generation lives in lmlab.generation)."""

@@ -30,6 +30,29 @@ class LayerCache:
     memory_values: torch.Tensor | None = None  # (B, H, S, d)
 
 
+class KeyValueCache:
+    """Per-layer caches of one batch being decoded step by step (a decoder's, or a causal
+    encoder's when it generates: GPT)."""
+
+    def __init__(self, num_layers: int):
+        self.layers = [LayerCache() for _ in range(num_layers)]
+
+    @property
+    def length(self) -> int:
+        """Positions decoded so far."""
+        keys = self.layers[0].keys
+        return 0 if keys is None else keys.shape[2]
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the batch ``rows`` (B',), in that order: beams reordered, finished
+        sequences dropped."""
+        for layer in self.layers:
+            for name in ("keys", "values", "memory_keys", "memory_values"):
+                tensor = getattr(layer, name)
+                if tensor is not None:
+                    setattr(layer, name, tensor.index_select(0, rows))
+
+
 class CrossAttention(nn.Module):
     def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0):
         super().__init__()

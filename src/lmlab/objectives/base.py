@@ -81,6 +81,9 @@ class Objective(Protocol):
     """What :meth:`evaluate` measures ("causal", "masked", "generator-masked"), or None for
     an auxiliary objective (NSP, SBO, …) that leaves the run's held-out measure to another.
     A run is measured by its first objective whose kind is not None."""
+    decoder_start_id: int | None
+    """An encoder–decoder objective's first decoder input (BART ``<eos>``, T5 ``<pad>``):
+    what generation from the run starts with. None for the others."""
 
     def heads(self, model_config, embedding: nn.Module) -> dict[str, nn.Module]:
         """The modules it adds to the model, keyed by its name (may be empty). They are
@@ -134,6 +137,7 @@ class StatelessObjective:
 
     causal = False
     evaluation_kind: str | None = None
+    decoder_start_id: int | None = None
 
     def __init__(self, config, tokenizer=None, seed: int = 0):
         self.config = config

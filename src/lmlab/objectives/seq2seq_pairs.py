@@ -136,6 +136,10 @@ class DenoisingObjective(StatelessObjective):
     evaluation_kind = "denoising"
     pairs: DenoisingPairs
 
+    @property
+    def decoder_start_id(self) -> int:
+        return self.pairs.decoder_start_id
+
     def corrupt(self, batch: dict) -> dict:
         return self.pairs.corrupt(batch)
 

@@ -1,4 +1,4 @@
-"""Core sub-commands: train, eval, generate, fill-mask, data, demo. Thin: parse and call."""
+"""Core sub-commands: train, eval, fill-mask, data, demo. Thin: parse and call."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import torch
 from lmlab.config import load_config
 from lmlab.data import catalogue
 from lmlab.errors import LmlabError
-from lmlab.evaluation.generation import fill_mask
+from lmlab.evaluation.fill_mask import fill_mask
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
-from lmlab.recipes.arguments import non_negative_int, positive_int, probability_mass
+from lmlab.recipes.arguments import non_negative_int, positive_int
 from lmlab.recipes.data_info import dataset_info
 from lmlab.recipes.demo import run_demo
-from lmlab.recipes.evaluate import generate_from_run, perplexity_of_run
+from lmlab.recipes.evaluate import perplexity_of_run
 from lmlab.training import trainer
 from lmlab.training.checkpoint import load_run
 from lmlab.training.distributed import is_main_process
@@ -60,12 +60,6 @@ def _eval_perplexity(args) -> int:
         torch.set_num_threads(args.threads)
     result = perplexity_of_run(args.run_dir, args.data, args.split, args.stride, args.max_tokens)
     print(json.dumps(result))
-    return 0
-
-
-def _generate(args) -> int:
-    print(generate_from_run(args.run_dir, args.prompt, args.max_new_tokens, args.temperature,
-                            args.top_k, args.top_p, args.seed))
     return 0
 
 
@@ -136,20 +130,6 @@ def add_commands(subparsers) -> None:
                             help="torch CPU threads (default: PyTorch's; 1 is fastest on a "
                                  "loaded machine)")
     perplexity.set_defaults(run=_eval_perplexity)
-
-    generate = subparsers.add_parser(
-        "generate", help="sample text from a causal LM", formatter_class=HELP,
-        epilog='example:\n  lmlab generate runs/gpt-tiny --prompt "the company said" '
-               "--max-new-tokens 30 --top-p 0.9")
-    generate.add_argument("run_dir", metavar="RUN", help="run folder")
-    generate.add_argument("--prompt", default="")
-    generate.add_argument("--max-new-tokens", type=non_negative_int, default=30, help=">= 0")
-    generate.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    generate.add_argument("--top-k", type=non_negative_int, default=0, help=">= 0 (0: off)")
-    generate.add_argument("--top-p", type=probability_mass, default=1.0,
-                          help="nucleus mass in (0, 1] (1: off)")
-    generate.add_argument("--seed", type=int, default=0)
-    generate.set_defaults(run=_generate)
 
     fill = subparsers.add_parser(
         "fill-mask", help="predict [MASK] tokens with a masked LM", formatter_class=HELP,

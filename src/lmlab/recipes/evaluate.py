@@ -6,8 +6,8 @@ from pathlib import Path
 
 from lmlab.data.lm_data import token_store, unit_marks
 from lmlab.errors import ConfigError, LmlabError
-from lmlab.evaluation.generation import generate
 from lmlab.evaluation.perplexity import evaluate_perplexity
+from lmlab.generation import GenerationOptions, generate_texts
 from lmlab.ngram.run_folder import evaluate_run_perplexity, generate_from_run as ngram_generate
 from lmlab.registry import build_objectives
 from lmlab.training.checkpoint import load_run
@@ -36,18 +36,20 @@ def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None
     return {"run": str(run), "data": config.data.dataset, "split": split, **result}
 
 
-def generate_from_run(run: str, prompt: str, max_new_tokens: int, temperature: float,
-                      top_k: int, top_p: float, seed: int) -> str:
+def generate_from_run(run: str, texts: list[str], options: GenerationOptions) -> list[str]:
+    """Generated text for each input: a continuation (n-gram and causal LMs) or an
+    encoder–decoder's output for it as source."""
     if _is_ngram_run(run):
-        return ngram_generate(run, prompt, max_new_tokens, temperature, top_k, top_p, seed)
+        if options.num_beams > 1 or options.no_repeat_ngram_size or options.min_new_tokens:
+            raise ConfigError(f"{run} is an n-gram model: it samples (temperature, top-k, "
+                              f"top-p) but has no beam search or n-gram blocking")
+        temperature = options.temperature if options.do_sample else 0.0
+        return [ngram_generate(run, text, options.max_new_tokens, temperature, options.top_k,
+                               options.top_p, options.seed) for text in texts]
 
     config, tokenizer, model = load_run(run)
-    if model.is_seq2seq:
-        raise LmlabError(f"{run} is an encoder–decoder ({config.objectives[0].describe()}); "
-                         f"generation from encoder–decoders is not available yet (issue 18)")
-    if not build_objectives(config.objectives[:1], tokenizer)[0].causal:
+    objective = build_objectives(config.objectives[:1], tokenizer)[0]
+    if not model.is_seq2seq and not objective.causal:
         raise LmlabError(f"{run} is a masked LM ({config.objectives[0].describe()}); use "
                          f"'lmlab fill-mask {run} TEXT' instead of generate")
-    return generate(model, tokenizer, prompt, max_new_tokens, temperature, top_k, top_p, seed,
-                    max_context=config.model.embedding.max_positions
-                    if config.model.embedding.position == "learned" else 0)
+    return generate_texts(model, tokenizer, texts, options, objective.decoder_start_id)
