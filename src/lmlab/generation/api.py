@@ -61,7 +61,7 @@ def _check(prompts: list[list[int]], options: GenerationOptions, special: Specia
             raise ConfigError(f"input {index}: empty; give at least one token of text")
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_ids(model, prompts: list[list[int]], options: GenerationOptions,
                  special: SpecialIds, use_cache: bool = True) -> list[list[int]]:
     """The new token ids for each prompt (an encoder–decoder's source), stop token included

@@ -35,7 +35,8 @@ def greedy_or_sample(stepper: Stepper, prompts: list[list[int]], prefixes: list[
     logits = stepper.start(prompts)
     stops = torch.tensor(stop_ids, dtype=torch.long)
     for new_tokens in range(options.max_new_tokens):
-        sequences = [prefixes[index] + outputs[index] for index in running]
+        sequences = ([prefixes[index] + outputs[index] for index in running]
+                     if options.no_repeat_ngram_size else [])  # only n-gram blocking reads them
         scores = process(logits, sequences, new_tokens, options, stop_ids).cpu()  # (B, V)
         if options.do_sample:
             tokens = torch.multinomial(scores.softmax(dim=-1), 1, generator=generator)[:, 0]
@@ -72,7 +73,10 @@ def beam_search(stepper: Stepper, prompts: list[list[int]], prefixes: list[list[
     batch, beams, width = len(prompts), options.num_beams, options.max_new_tokens
     keep = max(2, 1 + len(stop_ids)) * beams  # candidates kept per step (HF's beams_to_keep)
     stops = torch.tensor(stop_ids, dtype=torch.long)
-    logits = stepper.start([prompt for prompt in prompts for _ in range(beams)])  # (N·K, V)
+    logits = stepper.start(prompts)  # (N, V): each prompt is read once, then copied K times
+    copies = torch.arange(batch).repeat_interleave(beams)  # (N·K,)
+    stepper.select(copies)
+    logits = logits[copies.to(logits.device)]  # (N·K, V)
     running_scores = torch.zeros(batch, beams)  # (N, K): sum log p
     running_scores[:, 1:] = NEG  # only beam 0 extends at first: K copies of one prompt
     running_tokens = torch.zeros(batch, beams, width, dtype=torch.long)  # (N, K, W)
@@ -82,8 +86,9 @@ def beam_search(stepper: Stepper, prompts: list[list[int]], prefixes: list[list[
     top_k_mask = torch.arange(keep) < beams  # (2K,): only the top K may finish
     for step in range(width):
         count = active.numel()
-        sequences = [prefixes[int(item)] + running_tokens[int(item), beam, :step].tolist()
-                     for item in active for beam in range(beams)]
+        sequences = ([prefixes[int(item)] + running_tokens[int(item), beam, :step].tolist()
+                      for item in active for beam in range(beams)]
+                     if options.no_repeat_ngram_size else [])
         log_probs = process(logits.log_softmax(dim=-1), sequences, step, options,
                             stop_ids).cpu()  # (A·K, V)
         vocab = log_probs.shape[-1]
