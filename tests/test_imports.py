@@ -77,7 +77,7 @@ INNER_ALLOWED = (
     "transformers", "jieba", "matplotlib", "kenlm", "gensim", "tokenizers", "safetensors",
     "scipy", "sklearn", "numba", "tqdm", "onnxruntime", "accelerate", "nltk",
     "torch.utils.tensorboard", "torch.utils.flop_counter", "torch.distributed",
-    "sentencepiece", "pandas", "datasets",
+    "sentencepiece", "pandas", "datasets", "rouge_score", "sacrebleu",
 )
 
 

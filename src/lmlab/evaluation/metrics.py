@@ -3,7 +3,10 @@
 Official metric per GLUE task (Wang et al. 2019): Matthews correlation (CoLA), accuracy
 (SST-2, MNLI, QNLI, RTE, WNLI), F1 + accuracy (MRPC, QQP), Pearson + Spearman (STS-B).
 NER is scored on entities, as conlleval (CoNLL-2003): an entity counts when its type and
-both boundaries match exactly. All scores are percentages (0..100) like the review's tables.
+both boundaries match exactly. Generation: ROUGE-1/2/L F1 (Lin 2004) from Google's
+``rouge-score`` with its Porter stemmer, as BART and PEGASUS report it; translation:
+BLEU (Papineni et al. 2002) and chrF (Popović 2015) from ``sacrebleu`` with its ``zh``
+tokenizer for Chinese references (Post 2018). All scores are percentages (0..100) like the review's tables.
 """
 
 from __future__ import annotations
@@ -86,6 +89,28 @@ def _cmrc(predictions, golds):
     return squad_scores(predictions, golds, chinese=True)
 
 
+def rouge(predictions: Sequence[str], golds: Sequence[str]) -> dict:
+    """Mean ROUGE-L, -1 and -2 F1 over the examples (ROUGE-L first: the headline)."""
+    from rouge_score import rouge_scorer
+
+    names = ("rougeL", "rouge1", "rouge2")
+    scorer = rouge_scorer.RougeScorer(list(names), use_stemmer=True)
+    totals = dict.fromkeys(names, 0.0)
+    for prediction, gold in zip(predictions, golds):
+        for name, value in scorer.score(gold, prediction).items():
+            totals[name] += value.fmeasure
+    return {name: 100.0 * total / max(1, len(golds)) for name, total in totals.items()}
+
+
+def sacrebleu_zh(predictions: Sequence[str], golds: Sequence[str]) -> dict:
+    """Corpus BLEU (zh tokenizer) and chrF of Chinese outputs, one reference each."""
+    import sacrebleu
+
+    bleu = sacrebleu.corpus_bleu(list(predictions), [list(golds)], tokenize="zh")
+    chrf = sacrebleu.corpus_chrf(list(predictions), [list(golds)])
+    return {"bleu": bleu.score, "chrf": chrf.score}
+
+
 # name -> function(predictions, golds) -> {metric: value}; the first key is the headline.
 TASK_METRICS = {
     "accuracy": lambda p, g: {"accuracy": accuracy(p, g)},
@@ -95,6 +120,8 @@ TASK_METRICS = {
     "entity_f1": entity_prf,
     "squad": _squad,
     "cmrc": _cmrc,
+    "rouge": rouge,
+    "sacrebleu_zh": sacrebleu_zh,
 }
 
 

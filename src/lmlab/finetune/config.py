@@ -20,6 +20,9 @@ from lmlab.errors import ConfigError
 FAMILY_DEFAULTS: dict[str, dict] = {
     "classification": {"lr": 1e-4, "epochs": 3.0, "batch_size": 32, "warmup_ratio": 0.1},
     "regression": {"lr": 1e-4, "epochs": 3.0, "batch_size": 32, "warmup_ratio": 0.1},
+    # Generation (headlines, translation) from a small pre-trained model: BART's
+    # summarisation recipe (AdamW, warm-up then linear decay) at a small model's rate.
+    "generation": {"lr": 3e-4, "epochs": 5.0, "batch_size": 32, "warmup_ratio": 0.1},
 }
 BERT_DEFAULTS: dict = {"lr": 2e-5, "epochs": 3.0, "batch_size": 32, "warmup_ratio": 0.1}
 """Tagging, span QA, multiple choice, and any kind not in FAMILY_DEFAULTS."""
@@ -53,6 +56,16 @@ class FinetuneOptions:
     doc_stride: int = 128
     max_answer_length: int = 30
     n_best: int = 20
+    max_target_len: int = 32
+    """Generation: reference tokens kept (the stop token included), and the most tokens
+    generated."""
+    num_beams: int = 1
+    """Generation: beam width of dev/test decoding (1 = greedy)."""
+    length_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    target_mask_rate: float = 0.7
+    """UniLM generation fine-tuning: share of target tokens masked and predicted (Dong et
+    al. 2019 mask 0.7 for CNN/DailyMail)."""
     max_unk_rate: float = 0.5
     """Refuse a checkpoint whose vocabulary turns more than this share of the task's
     tokens into [UNK] (e.g. an English vocabulary on Chinese text); 1 = only warn."""
@@ -81,7 +94,11 @@ class FinetuneOptions:
                   "patience": self.patience >= 0, "evals_per_epoch": self.evals_per_epoch >= 1,
                   "max_train_examples": self.max_train_examples >= 0,
                   "dropout": 0 <= self.dropout < 1, "doc_stride": self.doc_stride > 0,
-                  "max_unk_rate": 0 <= self.max_unk_rate <= 1, "num_threads": self.num_threads >= 0,
+                  "max_unk_rate": 0 <= self.max_unk_rate <= 1,
+                  "max_target_len": 2 <= self.max_target_len <= 4096,
+                  "num_beams": self.num_beams >= 1, "length_penalty": True,
+                  "no_repeat_ngram_size": self.no_repeat_ngram_size >= 0,
+                  "target_mask_rate": 0 < self.target_mask_rate <= 1, "num_threads": self.num_threads >= 0,
                   "device": DEVICE.fullmatch(self.device) is not None}
         for name, ok in checks.items():
             if not ok:
@@ -98,3 +115,7 @@ class FinetuneRunConfig:
     labels: list[str] = field(default_factory=list)
     model: ModelConfig = field(default_factory=ModelConfig)
     options: FinetuneOptions = field(default_factory=FinetuneOptions)
+    generation_mode: str = ""
+    """Generation tasks: encoder_decoder, prefix_lm or unilm (finetune.seq2seq_features)."""
+    decoder_start_id: int | None = None
+    """Encoder–decoders: the decoder's first input, as in the base's pre-training."""

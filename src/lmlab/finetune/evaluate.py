@@ -7,11 +7,11 @@ from pathlib import Path
 from lmlab.data.corpus import iter_lines
 from lmlab.errors import DataError
 from lmlab.finetune import task_data
-from lmlab.finetune.job import predict_features, score
+from lmlab.finetune.job import predict, score
 from lmlab.finetune.run_folder import load_finetuned
 from lmlab.outputs import prepare_output_file
 from lmlab.tasks.catalogue import get_task
-from lmlab.tasks.examples import TaggedExample, TextExample
+from lmlab.tasks.examples import Seq2SeqExample, TaggedExample, TextExample
 
 
 def evaluate_run(run_dir: str, task: str | None, split: str) -> dict:
@@ -30,15 +30,15 @@ def evaluate_run(run_dir: str, task: str | None, split: str) -> dict:
     if all(g in (None, []) for g in task_data.golds(spec, examples)):
         raise DataError(f"{spec.name}/{split} has no gold labels (GLUE test files do not); "
                         f"use 'lmlab predict' for it")
-    features = task_data.encode(spec, tokenizer, examples, config.labels, config.options)
-    scores, _ = score(model, spec, examples, features, config.labels, config.options,
-                      tokenizer.pad_id)
+    features = task_data.encode(spec, tokenizer, examples, config)
+    scores, _ = score(model, spec, examples, features, config, tokenizer)
     return {"run": str(run_dir), "task": spec.name, "split": split,
             "examples": len(examples), **scores}
 
 
 def read_inputs(path: Path, kind: str) -> list:
-    """One example a line: ``text`` or ``text_a<TAB>text_b``; tagging: space-separated tokens."""
+    """One example a line: ``text`` or ``text_a<TAB>text_b``; tagging: space-separated
+    tokens; generation: one source text."""
     examples = []
     for corpus_line in iter_lines(path):  # UTF-8 only: other bytes name their line and column
         number, line = corpus_line.line_number, corpus_line.text.rstrip("\r")
@@ -46,6 +46,11 @@ def read_inputs(path: Path, kind: str) -> list:
             line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the text
         if kind == "tagging":
             examples.append(TaggedExample(line.split(), None, f"{path}:{number}"))
+            continue
+        if kind == "generation":
+            if not line.strip():
+                raise DataError(f"{path}:{number}: empty line; give one source text a line")
+            examples.append(Seq2SeqExample(line, None, f"{path}:{number}"))
             continue
         fields = line.split("\t")
         if len(fields) > 2:
@@ -63,13 +68,12 @@ def predict_file(run_dir: str, input_path: str, out_path: str, overwrite: bool =
     out = prepare_output_file(out_path, overwrite, inputs=[input_path])
     config, tokenizer, model = load_finetuned(run_dir)
     spec = get_task(config.task)
-    if spec.kind not in ("classification", "regression", "tagging"):
+    if spec.kind not in ("classification", "regression", "tagging", "generation"):
         raise DataError(f"lmlab predict reads one example a line; {spec.name} ({spec.kind}) "
                         f"needs its task files: use 'lmlab evaluate'")
     examples = read_inputs(Path(input_path), spec.kind)
-    features = task_data.encode(spec, tokenizer, examples, config.labels, config.options)
-    raw = predict_features(model, features, spec.kind, config.options.eval_batch_size,
-                           tokenizer.pad_id)
+    features = task_data.encode(spec, tokenizer, examples, config)
+    raw = predict(model, spec.kind, features, config, tokenizer)
     predictions = task_data.decode(spec, examples, features, raw, config.labels, config.options)
     lines = [" ".join(p) if isinstance(p, list) else (f"{p:.4f}" if isinstance(p, float) else str(p))
              for p in predictions]

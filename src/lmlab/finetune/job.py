@@ -21,6 +21,8 @@ from lmlab.evaluation.metrics import compute, headline
 from lmlab.finetune import task_data
 from lmlab.finetune.batching import evaluation_batches, training_batches
 from lmlab.finetune.features import collate
+from lmlab.finetune.generate import generate_features
+from lmlab.finetune.seq2seq_features import collate_seq2seq
 from lmlab.objectives.base import LossOutput
 from lmlab.training.checkpoint import save_checkpoint
 
@@ -42,9 +44,18 @@ def predict_features(model, features: list[dict], kind: str, batch_size: int, pa
     return outputs
 
 
-def score(model, spec, examples, features, labels, options, pad_id) -> tuple[dict, list]:
-    raw = predict_features(model, features, spec.kind, options.eval_batch_size, pad_id)
-    predictions = task_data.decode(spec, examples, features, raw, labels, options)
+def predict(model, kind: str, features: list[dict], config, tokenizer) -> list:
+    """Head predictions, or generated texts (generation), for every feature."""
+    if kind == "generation":
+        return generate_features(model.backbone, features, config, tokenizer)
+    return predict_features(model, features, kind, config.options.eval_batch_size,
+                            tokenizer.pad_id)
+
+
+def score(model, spec, examples, features, config, tokenizer) -> tuple[dict, list]:
+    """The task metric of ``model`` on ``examples`` (``config``: a FinetuneRunConfig)."""
+    raw = predict(model, spec.kind, features, config, tokenizer)
+    predictions = task_data.decode(spec, examples, features, raw, config.labels, config.options)
     return compute(spec.metric, predictions, task_data.golds(spec, examples)), predictions
 
 
@@ -69,9 +80,13 @@ class FinetuneJob:
             self._order = training_batches(self.lengths, self.options.batch_size,
                                            self.seed + 1000 * epoch)
             self._epoch = epoch
-        chosen = self._order[position]
-        return shard.rows(collate([self.train_features[i] for i in chosen], self.spec.kind,
-                                  self.tokenizer.pad_id))
+        chosen = [self.train_features[i] for i in self._order[position]]
+        if self.spec.kind == "generation":  # UniLM's target masks: seeded by the batch
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+            return shard.rows(collate_seq2seq(chosen, self.config.generation_mode,
+                                              self.tokenizer, self.options.target_mask_rate,
+                                              generator))
+        return shard.rows(collate(chosen, self.spec.kind, self.tokenizer.pad_id))
 
     def loss(self, batch: dict) -> LossOutput:
         loss = self.model.head.loss(self.model(batch), batch)
@@ -79,8 +94,7 @@ class FinetuneJob:
         return LossOutput(loss, {})
 
     def evaluate(self) -> dict:
-        scores, _ = score(self.model, self.spec, *self.dev, self.labels, self.options,
-                          self.tokenizer.pad_id)
+        scores, _ = score(self.model, self.spec, *self.dev, self.config, self.tokenizer)
         return scores
 
     def on_evaluation(self, step: int, result: dict) -> bool:

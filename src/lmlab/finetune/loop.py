@@ -29,7 +29,7 @@ from lmlab.finetune import task_data
 from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
 from lmlab.finetune.job import BEST, FinetuneJob
 from lmlab.finetune.model import build_finetune_model
-from lmlab.finetune.run_folder import load_base, save_finetuned
+from lmlab.finetune.run_folder import generation_setup, load_base, save_finetuned
 from lmlab.outputs import prepare_output_folder
 from lmlab.tasks.catalogue import get_task
 from lmlab.training import checkpoint as ckpt
@@ -100,18 +100,20 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
     spec = get_task(task)
     options = options.for_kind(spec.kind)  # unset options: the task family's defaults
     model_config, tokenizer, _, _ = load_base(base)
+    mode, start = generation_setup(base, tokenizer) if spec.kind == "generation" else ("", None)
     train = task_data.subset(spec.read(options.train_split), options.max_train_examples,
                              options.subset_seed)
     dev_examples = spec.read(options.dev_split)
     labels = task_data.label_vocabulary(spec, train, {options.dev_split: dev_examples})
     unk = task_data.check_vocabulary(tokenizer, spec, train, options.max_unk_rate, base)
     _start_folder(out, options, resume, overwrite)
-    started = time.perf_counter()
-    train_features = task_data.encode(spec, tokenizer, train, labels, options)
-    dev = (dev_examples, task_data.encode(spec, tokenizer, dev_examples, labels, options))
-    encode_seconds = time.perf_counter() - started
     config = FinetuneRunConfig(task=spec.name, kind=spec.kind, base=str(base), labels=labels,
-                               model=model_config, options=options)
+                               model=model_config, options=options, generation_mode=mode,
+                               decoder_start_id=start)
+    started = time.perf_counter()
+    train_features = task_data.encode(spec, tokenizer, train, config)
+    dev = (dev_examples, task_data.encode(spec, tokenizer, dev_examples, config))
+    encode_seconds = time.perf_counter() - started
     runs = [_seed_run(spec, base, config, train_features, dev, seed, out, log)
             for seed in options.seeds]
     best_run = max(runs, key=lambda r: headline(r["best"]))

@@ -1,7 +1,9 @@
 """The fine-tuning composition: ``embedding -> encoder -> task head`` (DESIGN §1).
 
 The pre-trained :class:`~lmlab.composition.LanguageModel` keeps its embedding and encoder
-(its LM head is dropped); the head is chosen by the task kind from :data:`HEADS`.
+(its LM head is dropped); the head is chosen by the task kind from :data:`HEADS`. A
+generation task keeps the whole model, decoder and LM head included: its head is the
+pre-trained LM head (:class:`~lmlab.heads.generation.GenerationHead`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lmlab.heads.generation import GenerationHead
 from lmlab.heads.multiple_choice import MultipleChoiceHead
 from lmlab.heads.sequence_classification import SequenceClassificationHead, SequenceHeadConfig
 from lmlab.heads.span_qa import SpanQAHead
@@ -35,19 +38,28 @@ HEADS = {
 class FineTuneModel(nn.Module):
     def __init__(self, backbone: nn.Module, head: nn.Module):
         super().__init__()
-        backbone.lm_head = None  # not used, not saved
+        if not isinstance(head, GenerationHead):
+            backbone.lm_head = None  # not used, not saved
         if hasattr(backbone, "heads"):  # pre-training heads (NSP/SOP classifiers) likewise
             backbone.heads = nn.ModuleDict()
         self.backbone = backbone
         self.head = head
 
     def forward(self, batch: dict) -> torch.Tensor:
-        hidden = self.backbone(batch["input_ids"], batch["attention_mask"], batch["segments"]).hidden
-        return self.head(hidden, batch)  # (B, C) | (B,) | (B, W, K) | (B, T, 2) | (B, K)
+        if "decoder_ids" in batch:  # encoder–decoder, teacher-forced: decoder states
+            memory = self.backbone.encode(batch["input_ids"], batch["attention_mask"])
+            hidden = self.backbone.decode(batch["decoder_ids"], memory, batch["attention_mask"])
+        else:
+            hidden = self.backbone(batch["input_ids"], batch["attention_mask"],
+                                   batch["segments"]).hidden
+        # (B, C) | (B,) | (B, W, K) | (B, T, 2) | (B, K) | (B, T, D) (generation)
+        return self.head(hidden, batch)
 
 
 def build_finetune_model(backbone, kind: str, num_labels: int, options,
                          pooler: dict | None = None, seed: int = 0) -> FineTuneModel:
+    if kind == "generation":
+        return FineTuneModel(backbone, GenerationHead(backbone.lm_head))
     hidden = backbone.embedding.config.hidden_size
     torch.manual_seed(seed)
     head = HEADS[kind](hidden, num_labels, options)

@@ -17,7 +17,7 @@ from lmlab.errors import CheckpointError, ConfigError
 from lmlab.finetune.config import FinetuneRunConfig
 from lmlab.finetune.model import build_finetune_model
 from lmlab.interop.hf_folder import HF_PREFIX, load_hf_bert
-from lmlab.registry import build_model
+from lmlab.registry import build_model, build_objectives
 from lmlab.training.checkpoint import checkpoint_folder, load_run, load_weights, save_checkpoint
 
 
@@ -63,3 +63,28 @@ def load_finetuned(path: str | Path):
 
 def save_finetuned(out: Path, model, config: FinetuneRunConfig, tokenizer, state: dict) -> Path:
     return save_checkpoint(Path(out), model, config, tokenizer, state)
+
+
+def generation_setup(base: str, tokenizer) -> tuple[str, int | None]:
+    """How ``base`` generates once fine-tuned on a generation task: (mode, decoder start
+    id); see :mod:`lmlab.finetune.seq2seq_features` for the modes."""
+    refuse = (f"{base}: a masked LM cannot be fine-tuned to generate; use an encoder–decoder "
+              f"(mass/, bart/, t5/), a causal LM (gpt/) or a UniLM run")
+    if base.startswith(HF_PREFIX):
+        raise CheckpointError(refuse)
+    folder = checkpoint_folder(base, verify=False)
+    finetuned = _finetuned_config(folder)
+    if finetuned is not None:
+        if not finetuned.generation_mode:
+            raise CheckpointError(f"{base} was fine-tuned for {finetuned.task} "
+                                  f"({finetuned.kind}); it cannot generate")
+        return finetuned.generation_mode, finetuned.decoder_start_id
+    config, _, _ = load_run(base)
+    objective = build_objectives(config.objectives[:1], tokenizer)[0]
+    if config.model.decoder is not None:
+        return "encoder_decoder", objective.decoder_start_id
+    if config.objectives[0].name == "unilm":
+        return "unilm", None
+    if getattr(config.model.encoder, "mask", None) == "causal":
+        return "prefix_lm", None
+    raise CheckpointError(refuse)

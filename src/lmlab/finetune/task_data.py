@@ -9,6 +9,7 @@ import sys
 from lmlab.errors import DataError
 from lmlab.finetune.features import encode_choices, encode_tagged, encode_text
 from lmlab.finetune.qa_features import decode_qa, encode_qa
+from lmlab.finetune.seq2seq_features import encode_seq2seq
 
 
 def subset(examples: list, size: int, seed: int) -> list:
@@ -58,6 +59,8 @@ def texts_of(kind: str, examples: list) -> list[str]:
         return [" ".join(e.tokens) for e in examples]
     if kind == "span_qa":
         return [e.question + " " + e.context for e in examples]
+    if kind == "generation":
+        return [e.text + " " + (e.target or "") for e in examples]
     return [e.context + " " + " ".join(e.options) for e in examples]
 
 
@@ -80,8 +83,11 @@ def check_vocabulary(tokenizer, spec, examples: list, max_unk_rate: float, where
     return rate
 
 
-def encode(spec, tokenizer, examples: list, labels: list[str], options) -> list[dict]:
-    label_ids = {label: i for i, label in enumerate(labels)}
+def encode(spec, tokenizer, examples: list, config) -> list[dict]:
+    """Model inputs of ``examples``; ``config``: the run's FinetuneRunConfig (labels,
+    options, and for generation its mode and decoder start)."""
+    options = config.options
+    label_ids = {label: i for i, label in enumerate(config.labels)}
     if spec.kind in ("classification", "regression"):
         return encode_text(tokenizer, examples, options.max_seq_len, label_ids,
                            spec.kind == "regression")
@@ -89,6 +95,9 @@ def encode(spec, tokenizer, examples: list, labels: list[str], options) -> list[
         return encode_tagged(tokenizer, examples, options.max_seq_len, label_ids)
     if spec.kind == "span_qa":
         return encode_qa(tokenizer, examples, options.max_seq_len, options.doc_stride)
+    if spec.kind == "generation":
+        return encode_seq2seq(tokenizer, examples, config.generation_mode, options.max_seq_len,
+                              options.max_target_len, config.decoder_start_id)
     return encode_choices(tokenizer, examples, options.max_seq_len)
 
 
@@ -97,11 +106,14 @@ def golds(spec, examples: list) -> list:
         return [e.tags for e in examples]
     if spec.kind == "span_qa":
         return [[text for text, _ in e.answers] for e in examples]
+    if spec.kind == "generation":
+        return [e.target for e in examples]
     return [e.label for e in examples]
 
 
 def decode(spec, examples: list, features: list[dict], raw: list, labels: list[str], options) -> list:
-    """Per-feature head outputs -> one prediction per example in the metric's terms."""
+    """Per-feature head outputs -> one prediction per example in the metric's terms
+    (generation: already text)."""
     if spec.kind == "classification":
         return [labels[i] for i in raw]
     if spec.kind == "tagging":  # words cut by max_seq_len are predicted O

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from lmlab.errors import ConfigError
+from lmlab.generation.mask_predict import MaskPredictStepper
 from lmlab.generation.options import GenerationOptions
 from lmlab.generation.search import beam_search, greedy_or_sample
 from lmlab.generation.steppers import (CausalTransformerStepper, EncoderDecoderStepper,
@@ -29,6 +30,9 @@ class SpecialIds:
     pad_id: int
     decoder_start_id: int | None = None
     """The decoder's first input (encoder–decoders only: BART </s>, T5 <pad>)."""
+    mask_predict_id: int | None = None
+    """A bidirectional model fine-tuned as UniLM generates by predicting this token
+    ([MASK]) appended after the sequence (:mod:`lmlab.generation.mask_predict`)."""
 
 
 def position_limit(embedding) -> int | None:
@@ -90,7 +94,9 @@ def generate_ids(model, prompts: list[list[int]], options: GenerationOptions,
     if model.recurrent:  # one prompt at a time: states of different lengths do not batch
         return [search(RecurrentStepper(model), [prompt], [prompt], options, special.stop_ids)[0]
                 for prompt in prompts]
-    stepper = CausalTransformerStepper(model, special.pad_id, use_cache)
+    stepper = (CausalTransformerStepper(model, special.pad_id, use_cache)
+               if special.mask_predict_id is None else
+               MaskPredictStepper(model, special.pad_id, special.mask_predict_id, use_cache))
     return search(stepper, prompts, prompts, options, special.stop_ids)
 
 
@@ -127,3 +133,18 @@ def generate_texts(model, tokenizer, texts: list[str], options: GenerationOption
     eos = tokenizer.id_to_token(tokenizer.eos_id)
     return [tokenizer.decode(prompt + output).replace(f" {eos} ", "\n").replace(f" {eos}", "\n")
             for prompt, output in zip(prompts, outputs)]
+
+
+def generate_outputs(model, tokenizer, prompts: list[list[int]], options: GenerationOptions,
+                     special: SpecialIds) -> list[str]:
+    """The text of what a fine-tuned generator writes after each prompt (ids as its
+    fine-tuning laid them out): only target tokens are proposed (no padding, [UNK],
+    [MASK], [CLS] or the separator that is not its stop token), the stop token dropped."""
+    specials = {tokenizer.pad_id, tokenizer.unk_id, tokenizer.mask_id, tokenizer.cls_id,
+                tokenizer.eos_id, tokenizer.sep_id}
+    never = specials - set(special.stop_ids)
+    options = GenerationOptions(**{**options.__dict__,
+                                   "suppress_ids": tuple(sorted(never | set(options.suppress_ids)))})
+    outputs = generate_ids(model, prompts, options, special)
+    return [tokenizer.decode([t for t in output if t not in special.stop_ids])
+            for output in outputs]

@@ -43,6 +43,12 @@ class KeyValueCache:
         keys = self.layers[0].keys
         return 0 if keys is None else keys.shape[2]
 
+    def truncate(self, length: int) -> None:
+        """Forget the self-attention keys and values after the first ``length`` positions
+        (UniLM's decoding drops its [MASK] placeholder each step)."""
+        for layer in self.layers:
+            layer.keys, layer.values = layer.keys[:, :, :length], layer.values[:, :, :length]
+
     def select(self, rows: torch.Tensor) -> None:
         """Keep only the batch ``rows`` (B',), in that order: beams reordered, finished
         sequences dropped."""

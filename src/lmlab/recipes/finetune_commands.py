@@ -16,6 +16,7 @@ from lmlab.recipes.benchmark import run_benchmark
 EXAMPLES = """examples:
   lmlab finetune runs/bert-tiny --task glue/sst2 --out runs/sst2
   lmlab finetune hf:path/to/all-MiniLM-L6-v2 --task glue/mrpc --epochs 5 --seeds 1 2 3 --out runs/mrpc
+  lmlab finetune runs/bart-tiny --task gen/ag_news_headlines --num-beams 4 --out runs/headlines
   lmlab evaluate runs/sst2 --task glue/sst2 --split dev
   lmlab predict runs/sst2 --input new.tsv --out preds.txt
   lmlab benchmark --suite glue --model runs/bert-tiny --out results/
@@ -26,7 +27,8 @@ def _options(args):
     names = ["lr", "epochs", "batch_size", "eval_batch_size", "max_seq_len", "warmup_ratio",
              "weight_decay", "seeds", "patience", "evals_per_epoch", "max_train_examples",
              "subset_seed", "pooling", "dropout", "crf", "doc_stride", "max_answer_length",
-             "max_unk_rate", "num_threads", "train_split", "dev_split"]
+             "max_unk_rate", "num_threads", "train_split", "dev_split", "max_target_len",
+             "num_beams", "length_penalty", "no_repeat_ngram_size", "target_mask_rate"]
     raw = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     raw["progress"] = not args.quiet
     return from_dict(FinetuneOptions, raw, "finetune")
@@ -85,6 +87,14 @@ def _add_options(parser) -> None:
     group.add_argument("--doc-stride", dest="doc_stride", type=int)
     group.add_argument("--max-answer-length", dest="max_answer_length", type=int)
     group.add_argument("--max-unk-rate", dest="max_unk_rate", type=float)
+    group.add_argument("--max-target-len", dest="max_target_len", type=int,
+                       help="generation: reference tokens kept and most tokens generated")
+    group.add_argument("--num-beams", dest="num_beams", type=int,
+                       help="generation: beam width of dev/test decoding (1 = greedy)")
+    group.add_argument("--length-penalty", dest="length_penalty", type=float)
+    group.add_argument("--no-repeat-ngram-size", dest="no_repeat_ngram_size", type=int)
+    group.add_argument("--target-mask-rate", dest="target_mask_rate", type=float,
+                       help="UniLM generation fine-tuning: share of target tokens masked")
     group.add_argument("--threads", dest="num_threads", type=int)
     group.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     group.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
@@ -102,7 +112,8 @@ def add_commands(subparsers) -> None:
     tune = subparsers.add_parser("finetune", help="fine-tune a run or hf:<dir> on a task",
                                  epilog=EXAMPLES, formatter_class=fmt)
     tune.add_argument("base", metavar="BASE", help="run folder or hf:<local HF BERT folder>")
-    tune.add_argument("--task", required=True, help="e.g. glue/sst2, clue/chnsenticorp")
+    tune.add_argument("--task", required=True,
+                      help="e.g. glue/sst2, clue/chnsenticorp, gen/ag_news_headlines")
     tune.add_argument("--out", required=True)
     tune.add_argument("--resume", action="store_true",
                       help="continue the fine-tuning in --out (same options) where it stopped")
@@ -114,7 +125,8 @@ def add_commands(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="score a fine-tuned run on a task split")
     evaluate.add_argument("run_dir", metavar="RUN")
     evaluate.add_argument("--task", help="default: the run's own task")
-    evaluate.add_argument("--split", default="dev")
+    evaluate.add_argument("--split", default="dev",
+                          help="a split name, or a file in the task's public format")
     evaluate.set_defaults(run=_evaluate)
 
     predict = subparsers.add_parser("predict", help="labels for one example a line")

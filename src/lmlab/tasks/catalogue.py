@@ -19,6 +19,7 @@ from typing import Callable, Literal
 
 from lmlab.data.catalogue import data_dir
 from lmlab.errors import DataError
+from lmlab.tasks.seq2seq_readers import read_headlines, read_parallel, seeded_split
 from lmlab.tasks.structured_readers import read_c3, read_conll, read_race, read_squad
 from lmlab.tasks.tsv_readers import ColumnLayout, read_columns
 
@@ -49,7 +50,8 @@ def slice_examples(examples: list, start: str, stop: str) -> list:
     return examples[_bound(start, total, 0):_bound(stop, total, total)]
 
 
-TaskKind = Literal["classification", "regression", "tagging", "span_qa", "multiple_choice"]
+TaskKind = Literal["classification", "regression", "tagging", "span_qa", "multiple_choice",
+                   "generation"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,13 @@ class TaskSpec:
     """The public label set (classification); empty: the tags found in train."""
     column: str = ""
     """Short name used as the column header of benchmark tables."""
+    split_sizes: tuple[tuple[str, int], ...] = ()
+    """A dataset published as one file (AG News here, the news-commentary sample): every
+    split reads it and keeps its part of a fixed seeded partition of these sizes."""
 
     def path(self, split: str) -> Path:
+        if _is_file_split(split):
+            return Path(split)
         split = parse_split(split)[0]
         if split not in self.files:
             raise DataError(f"task {self.name} has no split {split!r} "
@@ -76,6 +83,8 @@ class TaskSpec:
         return data_dir() / self.files[split]
 
     def available(self, split: str) -> bool:
+        if _is_file_split(split):
+            return Path(split).is_file()
         split = parse_split(split)[0]
         if split not in self.files:
             return False
@@ -83,14 +92,29 @@ class TaskSpec:
         return Path(path.split(".zip!")[0] + ".zip" if ".zip!" in path else path).exists()
 
     def read(self, split: str) -> list:
-        """Every example of a split; ``dev[:50%]`` reads a contiguous part of one."""
+        """Every example of a split; ``dev[:50%]`` reads a contiguous part of one. A path
+        to a file (``held_out/test.csv``) reads all of that file in the dataset's public
+        format, e.g. a test set kept apart for independent evaluation."""
+        if _is_file_split(split):
+            if not Path(split).is_file():
+                raise DataError(f"{split}: no such file (a split is a name "
+                                f"({', '.join(self.files)}) or a file in {self.name}'s format)")
+            return self.reader(Path(split))
         name, start, stop = parse_split(split)
         path = self.path(name)
         if not self.available(name):
             raise DataError(f"{self.name}/{name}: expected {path} (set LMLAB_DATA to the "
                             f"folder that holds it)")
         reader = self.test_reader if name.startswith("test") and self.test_reader else self.reader
-        return slice_examples(reader(path), start, stop)
+        examples = reader(path)
+        if self.split_sizes:
+            examples = seeded_split(examples, name, dict(self.split_sizes))
+        return slice_examples(examples, start, stop)
+
+
+def _is_file_split(split: str) -> bool:
+    """A split given as a file path rather than a name (``dev``, ``train[:10%]``)."""
+    return "/" in split or Path(split).suffix in (".csv", ".tsv", ".txt", ".json")
 
 
 def _tsv(text_a, text_b=None, label=None, header=True, delimiter="\t", regression=False):
@@ -186,6 +210,13 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in [
     TaskSpec("mc/c3", "multiple_choice", "accuracy",
              {s: f"uer_py/datasets/c3/{s}.json" for s in ("train", "dev", "test")}, read_c3,
              language="zh", column="C3"),
+    TaskSpec("gen/ag_news_headlines", "generation", "rouge",
+             {s: "ag_news/test.csv" for s in ("train", "dev", "test")}, read_headlines,
+             column="AG-Headline", split_sizes=(("train", 6000), ("dev", 800), ("test", 800))),
+    TaskSpec("gen/news_commentary_en_zh", "generation", "sacrebleu_zh",
+             {s: "uer_py/corpora/news-commentary-v13-en-zh_sampled.txt"
+              for s in ("train", "dev", "test")}, read_parallel, language="zh",
+             column="en-zh", split_sizes=(("train", 799), ("dev", 100), ("test", 100))),
 ]}
 
 SUITES: dict[str, tuple[str, ...]] = {
@@ -194,6 +225,7 @@ SUITES: dict[str, tuple[str, ...]] = {
     "clue": ("clue/chnsenticorp", "clue/lcqmc", "clue/bq", "clue/xnli", "clue/thucnews",
              "clue/weibo", "ner/msra", "ner/peoples_daily", "qa/cmrc2018", "qa/drcd", "mc/c3"),
     "english": ("ner/conll2003", "qa/squad", "mc/race"),
+    "generation": ("gen/ag_news_headlines", "gen/news_commentary_en_zh"),
 }
 
 

@@ -45,3 +45,12 @@ class ChoiceExample:
     options: list[str]
     label: int | None
     source: str = ""
+
+
+@dataclass
+class Seq2SeqExample:
+    """Generation (headlines, translation): an input text and its reference output (None
+    for inputs to be predicted)."""
+    text: str
+    target: str | None
+    source: str = ""
