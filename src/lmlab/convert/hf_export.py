@@ -5,10 +5,15 @@ into the ``transformers`` class that ``AutoModelFor...`` picks for the task, whi
 writes itself (``save_pretrained``: config.json + model.safetensors) beside the
 tokenizer (:mod:`lmlab.interop.hf_tokenizer`). An ELECTRA run also writes its generator
 as ``<dir>/generator`` (``ElectraForMaskedLM``; load it with ``subfolder="generator"``).
+An encoder–decoder (BART, T5, MASS in BART's layout) is written as
+``BartForConditionalGeneration`` or ``T5ForConditionalGeneration``
+(:mod:`lmlab.interop.hf_seq2seq_export`), which ``AutoModelForSeq2SeqLM`` loads and whose
+``generate`` starts and stops as ``lmlab generate`` does.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -18,9 +23,12 @@ from lmlab.errors import CheckpointError
 from lmlab.interop.configs import electra_generator_config, hf_config
 from lmlab.interop.families import (CLASSES, PRETRAINED, export_architecture, head_config,
                                     name_table)
+from lmlab.interop.hf_seq2seq_export import (SEQ2SEQ_CLASSES, hf_seq2seq_config,
+                                             lmlab_to_hf_seq2seq)
 from lmlab.interop.hf_tokenizer import write_hf_tokenizer
 from lmlab.interop.tables import electra_generator, to_hf
 from lmlab.outputs import prepare_output_folder
+from lmlab.registry import build_objectives
 
 GENERATOR = "generator"
 
@@ -57,9 +65,31 @@ def _generator_size(run: ConvertibleRun) -> float:
     return rtd.generator_size
 
 
+def _export_seq2seq(run: ConvertibleRun, out: str | Path, overwrite: bool) -> dict:
+    """A pre-trained encoder–decoder as ``...ForConditionalGeneration`` (BART or T5)."""
+    tokenizer, model_config = run.tokenizer, run.model_config
+    start = build_objectives(run.objectives[:1], tokenizer)[0].decoder_start_id
+    config = hf_seq2seq_config(model_config, tokenizer, start)
+    config["lmlab"] = {"family": model_config.family, "kind": run.kind, "task": run.task}
+    architecture, state = lmlab_to_hf_seq2seq(run.model.state_dict(), model_config)
+    hf = build_hf_model(architecture, SEQ2SEQ_CLASSES[architecture], config, state)
+    out = prepare_output_folder(out, "hf", overwrite)
+    hf.save_pretrained(str(out))
+    # [CLS] text [SEP], as lmlab's seq2seq sources; BART and T5 take no token types.
+    write_hf_tokenizer(tokenizer, out, True, model_config.embedding.max_positions)
+    path = out / "tokenizer_config.json"
+    tokenizer_config = json.loads(path.read_text(encoding="utf-8"))
+    tokenizer_config["model_input_names"] = ["input_ids", "attention_mask"]
+    path.write_text(json.dumps(tokenizer_config, indent=1), encoding="utf-8")
+    return {"out": str(out), "class": SEQ2SEQ_CLASSES[architecture],
+            "architecture": architecture, "kind": run.kind}
+
+
 def export_hf(run_path: str | Path, out: str | Path, overwrite: bool = False) -> dict:
     """Write ``out`` (an HF folder); returns a summary (class, architecture, files)."""
     run = open_run(run_path, HF)
+    if run.model_config.decoder is not None:
+        return _export_seq2seq(run, out, overwrite)
     architecture = export_architecture(run.architecture, run.kind, run.options)
     class_name = CLASSES[architecture][run.kind]
     tokenizer = run.tokenizer

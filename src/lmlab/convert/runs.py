@@ -15,6 +15,7 @@ from lmlab.errors import CheckpointError
 from lmlab.finetune.run_folder import load_finetuned
 from lmlab.interop.configs import NoCounterpartError, hf_architecture
 from lmlab.interop.families import PRETRAINED
+from lmlab.interop.hf_seq2seq_export import seq2seq_architecture
 from lmlab.outputs import kind_of
 from lmlab.training.checkpoint import checkpoint_folder, load_run
 
@@ -51,7 +52,8 @@ class ConvertibleRun:
 
 def open_run(path: str | Path, target: str) -> ConvertibleRun:
     """Load a run for conversion to ``target`` ("HF transformers" or "ONNX"); an HF target
-    also needs an HF architecture (:func:`~lmlab.interop.configs.hf_architecture`)."""
+    also needs an HF architecture (:func:`~lmlab.interop.configs.hf_architecture`, for an
+    encoder–decoder :func:`~lmlab.interop.hf_seq2seq_export.seq2seq_architecture`)."""
     path = Path(path)
     found = kind_of(path) if path.is_dir() else None
     if found in ("ngram", "wordvec"):
@@ -78,6 +80,19 @@ def open_run(path: str | Path, target: str) -> ConvertibleRun:
         raise NoCounterpartError(f"{path}: a {run.model_config.family} model "
                                  f"({run.model_config.encoder.name} encoder) has no {target} "
                                  f"counterpart; {OTHER_FORMATS['recurrent']}")
-    if target == HF:
+    if getattr(run.model_config, "decoder", None) is not None:
+        _need_seq2seq_export(path, run, target)
+        run.architecture = seq2seq_architecture(run.model_config)
+    elif target == HF:
         run.architecture = hf_architecture(run.model_config, run.objective_names)
     return run
+
+
+def _need_seq2seq_export(path: Path, run: ConvertibleRun, target: str) -> None:
+    """Encoder–decoders export to HF (BART, T5) as pre-trained models only."""
+    if target != HF:
+        raise NoCounterpartError(f"{path}: a {run.model_config.family} encoder–decoder has no "
+                                 f"{target} export; export it with --to hf")
+    if run.kind != PRETRAINED:
+        raise NoCounterpartError(f"{path}: a fine-tuned {run.model_config.family} "
+                                 f"encoder–decoder ({run.kind}) has no {target} export yet")
