@@ -97,3 +97,15 @@ def test_a_killed_unilm_finetuning_resumes_exactly(base_runs, tmp_path):
     for a, b in zip(want["runs"], got["runs"]):
         assert [(h["step"], h["loss"], h["rougeL"]) for h in a["history"]] == \
             [(h["step"], h["loss"], h["rougeL"]) for h in b["history"]]
+
+
+def test_text_to_text_glue_and_a_vocabulary_without_the_label_words(base_runs, tmp_path,
+                                                                     capsys):
+    options = [*OPTIONS[2:], "--text-to-text", "--dev-split", "dev[:16]"]
+    code, stdout, err = _cli(capsys, "finetune", base_runs["bart"], "--task", "glue/mrpc",
+                             *options, "--out", tmp_path / "mrpc")
+    assert code == 0, err  # "equivalent" and "not" are in the tiny PTB vocabulary
+    assert json.loads(stdout)["metric"] == "f1"
+    code, _, err = _cli(capsys, "finetune", base_runs["bart"], "--task", "glue/rte", *options,
+                        "--out", tmp_path / "rte")
+    assert code == 1 and "cannot write the label 'entailment' of glue/rte" in err

@@ -179,3 +179,20 @@ def test_rouge_and_bleu_come_from_their_libraries():
     assert half["rouge1"] == pytest.approx(100 * 2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4), abs=1e-3)
     bleu = compute("sacrebleu_zh", ["巴黎是法国的首都。"], ["巴黎是法国的首都。"])
     assert bleu["bleu"] == pytest.approx(100.0) and bleu["chrf"] == pytest.approx(100.0)
+
+
+def test_text_to_text_writes_t5_inputs_and_targets(shared_data):
+    from lmlab.tasks.text_to_text import from_text, text_to_text
+
+    mrpc = text_to_text(get_task("glue/mrpc"))
+    assert mrpc.kind == "generation" and mrpc.metric == "f1_accuracy"
+    first = mrpc.read("dev")[0]
+    assert first.text.startswith("mrpc sentence1: ") and " sentence2: " in first.text
+    assert (first.target, first.gold) in (("equivalent", "1"), ("not equivalent", "0"))
+    stsb = text_to_text(get_task("glue/stsb")).read("dev[:50]")
+    assert all(e.target == f"{round(e.gold * 5) / 5:.1f}" for e in stsb)  # nearest 0.2
+    assert from_text("glue/stsb", "3 . 8") == 3.8 and from_text("glue/stsb", "great") == -1.0
+    assert from_text("glue/mrpc", " Not  Equivalent ") == "0"
+    assert from_text("glue/mrpc", "equivalent maybe") == "<invalid>"
+    with pytest.raises(DataError, match="ner/conll2003 has no text-to-text format"):
+        text_to_text(get_task("ner/conll2003"))

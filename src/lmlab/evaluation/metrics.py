@@ -25,8 +25,10 @@ def accuracy(predictions: Sequence, golds: Sequence) -> float:
 def binary_f1(predictions: Sequence, golds: Sequence, positive="1") -> float:
     from sklearn.metrics import f1_score
 
-    return 100.0 * f1_score(golds, predictions, pos_label=positive, average="binary",
-                            zero_division=0)
+    # F1 of the positive class; a third label (a text-to-text output that is no label
+    # word) only counts as a miss, as in T5's evaluation.
+    return 100.0 * float(f1_score(golds, predictions, labels=[positive], average=None,
+                                  zero_division=0)[0])
 
 
 def matthews(predictions: Sequence, golds: Sequence) -> float:

@@ -63,6 +63,8 @@ class FinetuneOptions:
     """Generation: beam width of dev/test decoding (1 = greedy)."""
     length_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
+    text_to_text: bool = False
+    """Fine-tune a GLUE task as T5 does: generate the label as text (tasks.text_to_text)."""
     target_mask_rate: float = 0.7
     """UniLM generation fine-tuning: share of target tokens masked and predicted (Dong et
     al. 2019 mask 0.7 for CNN/DailyMail)."""

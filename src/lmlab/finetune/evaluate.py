@@ -12,11 +12,18 @@ from lmlab.finetune.run_folder import load_finetuned
 from lmlab.outputs import prepare_output_file
 from lmlab.tasks.catalogue import get_task
 from lmlab.tasks.examples import Seq2SeqExample, TaggedExample, TextExample
+from lmlab.tasks.text_to_text import as_text_examples, text_to_text
+
+
+def _task(name: str, config):
+    """The task as the run was fine-tuned on it (text-to-text, or as catalogued)."""
+    spec = get_task(name)
+    return text_to_text(spec) if config.options.text_to_text else spec
 
 
 def evaluate_run(run_dir: str, task: str | None, split: str) -> dict:
     config, tokenizer, model = load_finetuned(run_dir)
-    spec = get_task(task or config.task)
+    spec = _task(task or config.task, config)
     if spec.kind != config.kind:
         raise DataError(f"{run_dir} was fine-tuned for a {config.kind} task ({config.task}); "
                         f"{spec.name} is a {spec.kind} task")
@@ -67,11 +74,14 @@ def predict_file(run_dir: str, input_path: str, out_path: str, overwrite: bool =
     always."""
     out = prepare_output_file(out_path, overwrite, inputs=[input_path])
     config, tokenizer, model = load_finetuned(run_dir)
-    spec = get_task(config.task)
+    spec = _task(config.task, config)
     if spec.kind not in ("classification", "regression", "tagging", "generation"):
         raise DataError(f"lmlab predict reads one example a line; {spec.name} ({spec.kind}) "
                         f"needs its task files: use 'lmlab evaluate'")
-    examples = read_inputs(Path(input_path), spec.kind)
+    if config.options.text_to_text:  # lines as the original task's, then its T5 format
+        examples = as_text_examples(config.task, read_inputs(Path(input_path), "classification"))
+    else:
+        examples = read_inputs(Path(input_path), spec.kind)
     features = task_data.encode(spec, tokenizer, examples, config)
     raw = predict(model, spec.kind, features, config, tokenizer)
     predictions = task_data.decode(spec, examples, features, raw, config.labels, config.options)

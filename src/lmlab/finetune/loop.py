@@ -32,6 +32,7 @@ from lmlab.finetune.model import build_finetune_model
 from lmlab.finetune.run_folder import generation_setup, load_base, save_finetuned
 from lmlab.outputs import prepare_output_folder
 from lmlab.tasks.catalogue import get_task
+from lmlab.tasks.text_to_text import text_to_text
 from lmlab.training import checkpoint as ckpt
 from lmlab.training import loop
 
@@ -98,9 +99,13 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
         else (lambda message: None)
     out = Path(out)
     spec = get_task(task)
+    if options.text_to_text:
+        spec = text_to_text(spec)
     options = options.for_kind(spec.kind)  # unset options: the task family's defaults
     model_config, tokenizer, _, _ = load_base(base)
     mode, start = generation_setup(base, tokenizer) if spec.kind == "generation" else ("", None)
+    if options.text_to_text:
+        task_data.check_label_texts(tokenizer, task, str(base))
     train = task_data.subset(spec.read(options.train_split), options.max_train_examples,
                              options.subset_seed)
     dev_examples = spec.read(options.dev_split)

@@ -10,6 +10,7 @@ from lmlab.errors import DataError
 from lmlab.finetune.features import encode_choices, encode_tagged, encode_text
 from lmlab.finetune.qa_features import decode_qa, encode_qa
 from lmlab.finetune.seq2seq_features import encode_seq2seq
+from lmlab.tasks.text_to_text import label_texts
 
 
 def subset(examples: list, size: int, seed: int) -> list:
@@ -107,7 +108,7 @@ def golds(spec, examples: list) -> list:
     if spec.kind == "span_qa":
         return [[text for text, _ in e.answers] for e in examples]
     if spec.kind == "generation":
-        return [e.target for e in examples]
+        return [e.gold if spec.from_text else e.target for e in examples]
     return [e.label for e in examples]
 
 
@@ -121,4 +122,16 @@ def decode(spec, examples: list, features: list[dict], raw: list, labels: list[s
                 for e, row in zip(examples, raw)]
     if spec.kind == "span_qa":
         return decode_qa(examples, features, raw, options.n_best, options.max_answer_length)
+    if spec.from_text is not None:  # text-to-text: the label each generated text names
+        return [spec.from_text(text) for text in raw]
     return list(raw)
+
+
+def check_label_texts(tokenizer, task: str, where: str) -> None:
+    """Text-to-text: the tokenizer must be able to write every label text of ``task``."""
+    for text in label_texts(task):
+        written = tokenizer.decode(tokenizer.encode(text))
+        if " ".join(written.lower().replace(" . ", ".").split()) != text:
+            raise DataError(f"{where}: the tokenizer cannot write the label {text!r} of "
+                            f"{task} (it becomes {written!r}); text-to-text needs a "
+                            f"vocabulary that holds it, e.g. data.tokenizer.kind: wordpiece")

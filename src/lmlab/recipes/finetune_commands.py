@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   lmlab finetune runs/bert-tiny --task glue/sst2 --out runs/sst2
   lmlab finetune hf:path/to/all-MiniLM-L6-v2 --task glue/mrpc --epochs 5 --seeds 1 2 3 --out runs/mrpc
   lmlab finetune runs/bart-tiny --task gen/ag_news_headlines --num-beams 4 --out runs/headlines
+  lmlab finetune runs/t5-tiny --task glue/sst2 --text-to-text --out runs/sst2-t5
   lmlab evaluate runs/sst2 --task glue/sst2 --split dev
   lmlab predict runs/sst2 --input new.tsv --out preds.txt
   lmlab benchmark --suite glue --model runs/bert-tiny --out results/
@@ -28,7 +29,7 @@ def _options(args):
              "weight_decay", "seeds", "patience", "evals_per_epoch", "max_train_examples",
              "subset_seed", "pooling", "dropout", "crf", "doc_stride", "max_answer_length",
              "max_unk_rate", "num_threads", "train_split", "dev_split", "max_target_len",
-             "num_beams", "length_penalty", "no_repeat_ngram_size", "target_mask_rate"]
+             "num_beams", "length_penalty", "no_repeat_ngram_size", "target_mask_rate", "text_to_text"]
     raw = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     raw["progress"] = not args.quiet
     return from_dict(FinetuneOptions, raw, "finetune")
@@ -93,6 +94,9 @@ def _add_options(parser) -> None:
                        help="generation: beam width of dev/test decoding (1 = greedy)")
     group.add_argument("--length-penalty", dest="length_penalty", type=float)
     group.add_argument("--no-repeat-ngram-size", dest="no_repeat_ngram_size", type=int)
+    group.add_argument("--text-to-text", dest="text_to_text", action="store_true", default=None,
+                       help="GLUE as T5: generate the label as text (a seq2seq, GPT or "
+                            "UniLM base)")
     group.add_argument("--target-mask-rate", dest="target_mask_rate", type=float,
                        help="UniLM generation fine-tuning: share of target tokens masked")
     group.add_argument("--threads", dest="num_threads", type=int)

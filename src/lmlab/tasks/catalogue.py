@@ -69,6 +69,8 @@ class TaskSpec:
     """The public label set (classification); empty: the tags found in train."""
     column: str = ""
     """Short name used as the column header of benchmark tables."""
+    from_text: Callable[[str], object] | None = None
+    """Text-to-text tasks (:mod:`lmlab.tasks.text_to_text`): generated text -> label."""
     split_sizes: tuple[tuple[str, int], ...] = ()
     """A dataset published as one file (AG News here, the news-commentary sample): every
     split reads it and keeps its part of a fixed seeded partition of these sizes."""

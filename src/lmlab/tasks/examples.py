@@ -54,3 +54,5 @@ class Seq2SeqExample:
     text: str
     target: str | None
     source: str = ""
+    gold: str | float | None = None
+    """A text-to-text example's original label (the metric compares labels)."""
