@@ -174,3 +174,32 @@ def test_table2_names_the_splits_of_dev_only_tasks():
                             {"clue/lcqmc": ("dev[:50%]", "dev[50%:]")})
     assert "clue/lcqmc: fine-tuned on `dev[:50%]`, scored on `dev[50%:]`." in table
     assert "fine-tuned on" not in table2_markdown({"BERT": {}}, ["clue/lcqmc"], {}, "")
+
+
+def test_seq2seq_suite_compares_objectives_on_one_architecture(tmp_path, tiny_corpus):
+    """suites/seq2seq (issue 18): each row's own overrides swap the objective on bart/tiny;
+    every row pre-trains at the budget and is fine-tuned to generate headlines (ROUGE)."""
+    suite = load_suite("suites/seq2seq", quick=True)
+    labels = [entry.label for entry in suite.presets]
+    assert labels[:2] == suite.verdict == ["BART token masking", "BART text infilling"]
+    assert len(labels) == 10 and suite.tasks == ["gen/ag_news_headlines"]
+    raw = yaml.safe_load(suite_path("suites/seq2seq").read_text())
+    raw["presets"] = [p for p in raw["presets"]
+                      if p["label"] in ("BART text infilling", "MASS", "UniLM")]
+    raw["verdict"] = []
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp_path / "out"
+    run_compare(str(path), str(out), quick=True, overrides=[f"data.dataset={tiny_corpus}"],
+                log=lambda message: None)
+    rows = {row["label"]: row for row in json.loads((out / "table1.json").read_text())["rows"]}
+    assert rows["MASS"]["objectives"].startswith("mass") and rows["MASS"]["preset"] == "bart/tiny"
+    assert rows["BART text infilling"]["objectives"] == "bart (text infilling)"
+    table2 = json.loads((out / "table2.json").read_text())
+    assert list(table2["rows"]) == ["BART text infilling", "MASS", "UniLM", UNTRAINED]
+    for row in table2["rows"].values():
+        scores = row["tasks"]["gen/ag_news_headlines"]["scores"]
+        assert list(scores) == ["rougeL", "rouge1", "rouge2"]
+        assert all(0 <= value["mean"] <= 100 for value in scores.values())
+    assert "AG-Headline (R-L/R-1/R-2)" in (out / "table2.md").read_text()
+    assert "Valid ppl" in (out / "table1.md").read_text()

@@ -68,7 +68,8 @@ def run_configs(suite: CompareSuite, suite_path: str, extra: list[str]) -> dict[
         except ConfigError as error:
             raise ConfigError(f"{suite_path}: presets[{index}]: preset {entry.preset!r} "
                               f"({entry.label}) does not exist yet: {error}") from None
-        configs[entry.label] = load_config(path, list(suite.overrides) + list(extra))
+        configs[entry.label] = load_config(path, list(suite.overrides) + list(entry.overrides)
+                                           + list(extra))
     return configs
 
 

@@ -24,6 +24,9 @@ class SuiteEntry:
     """A preset name (``bert/tiny``) or YAML path, resolved by :mod:`lmlab.presets`."""
     label: str = ""
     """Row name in the tables (default: the preset name)."""
+    overrides: list[str] = field(default_factory=list)
+    """``KEY=VALUE`` overrides of this row only, after the suite's (e.g. another objective
+    on the same architecture: ``objectives=[{name: mass}]``)."""
 
     def validate(self, path: str) -> None:
         if not self.preset:

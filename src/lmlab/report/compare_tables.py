@@ -9,13 +9,15 @@ seeds, and a one-line verdict on the suite's pair (e.g. ELECTRA vs BERT, Clark e
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from lmlab.evaluation.metrics import headline
 from lmlab.report.markdown import markdown_table
 
 TABLE1_COLUMNS = ("Model", "Preset", "Structure", "Objectives", "Params (encoder / pre-training)",
-                  "GFLOPs/step", "Steps", "Tokens", "Train loss", "Valid loss", "Time (s)")
+                  "GFLOPs/step", "Steps", "Tokens", "Train loss", "Valid loss", "Valid ppl",
+                  "Time (s)")
 
 
 def _number(value, digits: int = 3) -> str:
@@ -31,6 +33,7 @@ def table1_markdown(units: list[dict], budget_flops: float) -> str:
                  _number(unit["flops_per_step"] and unit["flops_per_step"] / 1e9, 1),
                  str(unit["steps"]), f"{unit['tokens'] / 1e6:.2f}M",
                  _number(unit["final_loss"]), _number(unit["valid_loss"]),
+                 _number(unit["valid_loss"] and math.exp(unit["valid_loss"]), 1),
                  _number(unit["train_seconds"], 0)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Equal compute: every run trains for the same budget of {budget_flops:.3g} "
@@ -40,7 +43,9 @@ def table1_markdown(units: list[dict], budget_flops: float) -> str:
               "MLM heads project only the masked positions); steps = budget / FLOPs per step. "
               "Losses are each objective's own and are not comparable across rows (ELECTRA: "
               "generator MLM + 50 × replaced-token detection); valid loss is the training "
-              "loop's held-out evaluation (masked-token loss for MLM-style models). Params: "
+              "loop's held-out evaluation (masked-token loss for MLM-style models, the "
+              "decoder's loss under fixed noise for encoder–decoders: exp of it is the "
+              "denoising perplexity, Valid ppl). Params: "
               "embedding + encoder (what fine-tuning keeps) / everything trained in "
               "pre-training (heads, ELECTRA's generator)."]
     return "\n".join(lines) + "\n"
@@ -117,3 +122,4 @@ def table2_json(rows: dict[str, dict], tasks: list[str], missing: dict, verdict:
                                                              "dev_examples") if k in r}
                                        for t, r in results.items()}}
                      for label, results in rows.items()}}
+

@@ -40,4 +40,5 @@ def markdown_table(suite: str, rows: dict[str, dict], tasks: list[str], missing:
 def _metric_names(spec) -> list[str]:
     return {"mcc": ["MCC"], "accuracy": ["Acc"], "f1_accuracy": ["F1", "Acc"],
             "pearson_spearman": ["Spearman", "Pearson"], "entity_f1": ["F1", "P", "R"],
-            "squad": ["F1", "EM"], "cmrc": ["F1", "EM"]}[spec.metric]
+            "squad": ["F1", "EM"], "cmrc": ["F1", "EM"], "rouge": ["R-L", "R-1", "R-2"],
+            "sacrebleu_zh": ["BLEU", "chrF"]}[spec.metric]
