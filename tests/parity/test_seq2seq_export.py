@@ -84,21 +84,17 @@ def trained(tiny_corpus, tmp_path_factory):
     return make
 
 
-def _rewritten(run: Path, folder: Path, zero_biases: bool, vary: bool) -> Path:
-    """A copy of ``run`` with its linear biases zeroed (``zero_biases``: lmlab's transformer
-    trains biases, T5 has none; an lmlab T5 with biases is refused, see below) and/or its
-    weights shaken (``vary``: 2 steps leave greedy decoding repeating one token; random
-    weights and a larger [SEP] row make outputs differ and stop at varied lengths)."""
+def _rewritten(run: Path, folder: Path) -> Path:
+    """A copy of ``run`` with its weights shaken (2 steps leave greedy decoding repeating
+    one token; random weights and a larger [SEP] row make outputs differ and stop at
+    varied lengths)."""
     config, tokenizer, model = load_run(run)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if zero_biases and name.endswith(".bias"):
-                parameter.zero_()
-            elif vary and "norm" not in name:  # a shaken norm makes every step alike
+            if "norm" not in name:  # a shaken norm makes every step alike
                 parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.3)
-        if vary:
-            model.embedding.tokens.weight[tokenizer.sep_id] *= 4.0
+        model.embedding.tokens.weight[tokenizer.sep_id] *= 4.0
     save_checkpoint(folder, model, config, tokenizer, {})
     return folder
 
@@ -124,9 +120,7 @@ def _export(run: Path, out: Path, capsys):
 @pytest.mark.parametrize("name", list(EXPORTS))
 def test_exported_run_gives_lmlab_logits(name, trained, tmp_path, capsys):
     preset, overrides, class_name = EXPORTS[name]
-    run = trained(preset, overrides)
-    if name == "t5":
-        run = _rewritten(run, tmp_path / "run", zero_biases=True, vary=False)
+    run = trained(preset, overrides)  # t5/tiny has no biases (bias: false), as T5
     reference, batch = _export(run, tmp_path / "hf", capsys)
     assert type(reference).__name__ == class_name
     config, tokenizer, model = load_run(run)
@@ -150,8 +144,7 @@ def test_exported_run_gives_lmlab_logits(name, trained, tmp_path, capsys):
 @pytest.mark.parametrize("name", list(EXPORTS))
 def test_exported_generation_config_gives_lmlab_greedy_tokens(name, trained, tmp_path, capsys):
     preset, overrides, _ = EXPORTS[name]
-    run = _rewritten(trained(preset, overrides), tmp_path / "run", zero_biases=name == "t5",
-                     vary=True)
+    run = _rewritten(trained(preset, overrides), tmp_path / "run")
     reference, batch = _export(run, tmp_path / "hf", capsys)
     config, tokenizer, model = load_run(run)
     start = build_objectives(config.objectives[:1], tokenizer)[0].decoder_start_id
@@ -174,7 +167,8 @@ def test_runs_without_an_exact_counterpart_are_refused_in_one_line(trained, tmp_
     error = _one_line_error(["convert", str(trained("mass/tiny")), "--to", "hf", str(out)],
                             capsys)
     assert "model.embedding.layer_norm_eps: 1e-12" in error and "BART" in error
-    error = _one_line_error(["convert", str(trained("t5/tiny")), "--to", "hf", str(out)], capsys)
+    biased = trained("t5/tiny", ("model.encoder.bias=true", "model.decoder.bias=true"))
+    error = _one_line_error(["convert", str(biased), "--to", "hf", str(out)], capsys)
     assert "encoder.layers.0.attention.qkv.bias: " in error and "no biases" in error
     error = _one_line_error(["convert", str(trained("bart/tiny")), "--to", "onnx", str(out)],
                             capsys)
@@ -189,6 +183,7 @@ def test_runs_without_an_exact_counterpart_are_refused_in_one_line(trained, tmp_
     ("t5/tiny", "model.decoder.activation=gelu", "model.decoder.activation"),
     ("t5/tiny", "model.decoder.relative_buckets=16", "model.decoder.relative_buckets"),
     ("t5/tiny", "model.lm_head.bias=true", "model.lm_head"),
+    ("t5/tiny", "model.decoder.bias=true", "model.decoder.bias"),
 ])
 def test_each_setting_neither_class_has_is_named(preset, override, setting):
     model = load_config(preset_path(preset), [override]).model

@@ -50,6 +50,8 @@ class TransformerDecoderConfig:
     relative_buckets: int = 0
     """T5 relative position buckets of the self-attention (32 in T5); 0 = none."""
     relative_max_distance: int = 128
+    bias: bool = True
+    """Biases in the attention and feed-forward projections (T5 has none)."""
     embedding: Literal["shared", "shared_tokens", "separate"] = "shared_tokens"
     """The decoder's input embedding: the encoder's module (``shared``), its own positions
     and norm over the encoder's token table (``shared_tokens``), or its own (``separate``).
@@ -78,12 +80,13 @@ class DecoderLayer(nn.Module):
         super().__init__()
         self.pre_norm = config.norm == "pre"
         self.self_attention = MultiHeadAttention(hidden_size, config.num_heads,
-                                                 config.attention_dropout)
+                                                 config.attention_dropout, config.bias)
         self.self_attention_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.cross_attention = CrossAttention(hidden_size, config.num_heads,
-                                              config.attention_dropout)
+                                              config.attention_dropout, config.bias)
         self.cross_attention_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
-        self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout)
+        self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout,
+                               config.bias)
         self.ffn_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
 

@@ -55,6 +55,8 @@ class TransformerConfig:
     """T5 relative position buckets (32 in T5); 0 = none."""
     relative_max_distance: int = 128
     """Offsets beyond this share the last relative bucket (T5: 128)."""
+    bias: bool = True
+    """Biases in the attention and feed-forward projections (T5 has none)."""
 
     def validate(self, path: str) -> None:
         for name in ("num_layers", "num_heads", "ffn_size"):
@@ -79,9 +81,10 @@ class TransformerLayer(nn.Module):
         super().__init__()
         self.pre_norm = config.norm == "pre"
         self.attention = MultiHeadAttention(hidden_size, config.num_heads,
-                                            config.attention_dropout)
+                                            config.attention_dropout, config.bias)
         self.attention_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
-        self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout)
+        self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout,
+                               config.bias)
         self.ffn_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
 

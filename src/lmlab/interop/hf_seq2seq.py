@@ -142,13 +142,16 @@ def bart_to_lmlab(state: dict, encoder_layers: int, decoder_layers: int) -> dict
 # --- T5 ----------------------------------------------------------------------------------
 
 def t5_layout(encoder_layers: int, decoder_layers: int, head_size: int,
-              hidden_size: int) -> Layout:
-    """``T5ForConditionalGeneration`` (tied, ReLU), with the folds of the module docstring."""
+              hidden_size: int, biases: bool = False) -> Layout:
+    """``T5ForConditionalGeneration`` (tied, ReLU), with the folds of the module docstring.
+    ``biases``: the lmlab model has (zero) projection biases; by default it has none
+    (``bias: false``, as T5)."""
     layout = Layout([_one(("embedding.tokens.weight", "lm_head.decoder.weight"), "shared.weight")])
 
     def linear(ours: str, *theirs: str) -> None:
         layout.rules.append(Rule((f"{ours}.weight",), tuple(f"{t}.weight" for t in theirs)))
-        layout.zero_biases.append(f"{ours}.bias")
+        if biases:
+            layout.zero_biases.append(f"{ours}.bias")
 
     for side, layers in (("encoder", encoder_layers), ("decoder", decoder_layers)):
         layout.rules += [
@@ -229,7 +232,8 @@ def seq2seq_model_config_from_hf(hf: dict) -> dict:
                     "attention_dropout": 0.0,
                     "layer_norm_eps": hf.get("layer_norm_epsilon", 1e-6),
                     "relative_buckets": hf.get("relative_attention_num_buckets", 32),
-                    "relative_max_distance": hf.get("relative_attention_max_distance", 128)}
+                    "relative_max_distance": hf.get("relative_attention_max_distance", 128),
+                    "bias": False}
 
         return {"family": "t5",
                 "embedding": {"vocab_size": hf["vocab_size"], "hidden_size": hf["d_model"],

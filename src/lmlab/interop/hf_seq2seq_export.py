@@ -101,7 +101,7 @@ def _check_t5(model) -> None:
     _need(encoder.relative_buckets > 0, "model.encoder.relative_buckets",
           "0; T5 has relative position buckets")
     for name in ("relative_buckets", "relative_max_distance", "num_heads", "ffn_size",
-                 "layer_norm_eps"):
+                 "layer_norm_eps", "bias"):
         _need(getattr(decoder, name) == getattr(encoder, name), f"model.decoder.{name}",
               f"{getattr(decoder, name)} differs from the encoder's {getattr(encoder, name)}; "
               f"T5 has one {name} for both stacks")
@@ -178,11 +178,12 @@ def lmlab_to_bart(state: dict, encoder_layers: int, decoder_layers: int,
 
 
 def lmlab_to_t5(state: dict, encoder_layers: int, decoder_layers: int, head_size: int,
-                hidden_size: int) -> dict:
+                hidden_size: int, biases: bool = False) -> dict:
     """lmlab state dict -> ``T5ForConditionalGeneration`` names: the inverse of
     :func:`~lmlab.interop.hf_seq2seq.t5_to_lmlab` (query and final-norm folds undone,
     exactly for powers of 4; NoCounterpartError names a bias that is not zero)."""
-    return layout_to_hf(t5_layout(encoder_layers, decoder_layers, head_size, hidden_size), state)
+    return layout_to_hf(t5_layout(encoder_layers, decoder_layers, head_size, hidden_size,
+                                  biases), state)
 
 
 def lmlab_to_hf_seq2seq(state: dict, model) -> tuple[str, dict]:
@@ -197,4 +198,4 @@ def lmlab_to_hf_seq2seq(state: dict, model) -> tuple[str, dict]:
              if key != "decoder_embedding.tokens.weight"}
     hidden = model.embedding.hidden_size
     return architecture, lmlab_to_t5(state, encoder, decoder, hidden // model.encoder.num_heads,
-                                     hidden)
+                                     hidden, model.encoder.bias or model.decoder.bias)

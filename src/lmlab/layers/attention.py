@@ -77,11 +77,13 @@ def merge_heads(y: torch.Tensor) -> torch.Tensor:
 class MultiHeadAttention(nn.Module):
     """Self-attention with one fused QKV projection (one matmul instead of three)."""
 
-    def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0):
+    def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0,
+                 bias: bool = True):
+        """``bias``: whether the projections have biases (T5's have none)."""
         super().__init__()
         self.num_heads = num_heads
-        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
-        self.out = nn.Linear(hidden_size, hidden_size)
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=bias)
+        self.out = nn.Linear(hidden_size, hidden_size, bias=bias)
         self.dropout = dropout
         self.use_reference = False
 

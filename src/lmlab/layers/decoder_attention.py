@@ -60,12 +60,13 @@ class KeyValueCache:
 
 
 class CrossAttention(nn.Module):
-    def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0):
+    def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0,
+                 bias: bool = True):
         super().__init__()
         self.num_heads = num_heads
-        self.query = nn.Linear(hidden_size, hidden_size)
-        self.key_value = nn.Linear(hidden_size, 2 * hidden_size)
-        self.out = nn.Linear(hidden_size, hidden_size)
+        self.query = nn.Linear(hidden_size, hidden_size, bias=bias)
+        self.key_value = nn.Linear(hidden_size, 2 * hidden_size, bias=bias)
+        self.out = nn.Linear(hidden_size, hidden_size, bias=bias)
         self.dropout = dropout
         self.use_reference = False
 

@@ -20,10 +20,11 @@ def activation_fn(name: Activation):
 
 
 class FeedForward(nn.Module):
-    def __init__(self, hidden_size: int, ffn_size: int, activation: Activation, dropout: float):
+    def __init__(self, hidden_size: int, ffn_size: int, activation: Activation, dropout: float,
+                 bias: bool = True):
         super().__init__()
-        self.up = nn.Linear(hidden_size, ffn_size)
-        self.down = nn.Linear(ffn_size, hidden_size)
+        self.up = nn.Linear(hidden_size, ffn_size, bias=bias)
+        self.down = nn.Linear(ffn_size, hidden_size, bias=bias)
         self.activation = activation_fn(activation)
         self.dropout = nn.Dropout(dropout)
 

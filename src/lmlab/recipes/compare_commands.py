@@ -12,6 +12,7 @@ EXAMPLES = """examples:
   lmlab compare suites/objectives --quick --out runs/compare-quick
   lmlab compare suites/objectives --budget 2e15 --out runs/compare-2e15
   lmlab compare suites/objectives_zh --out runs/compare-zh
+  lmlab compare suites/seq2seq --out runs/compare-seq2seq   (BART Table 1: headlines, ROUGE)
   lmlab compare suites/objectives --suite-set finetune.seeds=[1,2] --out runs/c2
 
 Re-running the same command continues an interrupted comparison (finished units are
@@ -31,7 +32,7 @@ def add_commands(subparsers) -> None:
         "compare", help="pre-train a suite of presets at equal FLOPs, fine-tune, Tables 1-2",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("suite", metavar="SUITE", help="packaged suite name (suites/objectives, "
-                         "suites/objectives_zh) or a suite YAML path")
+                         "suites/objectives_zh, suites/seq2seq) or a suite YAML path")
     compare.add_argument("--out", required=True, help="output folder (units, tables)")
     compare.add_argument("--overwrite", action="store_true",
                          help="start afresh: replace the comparison already in --out instead "
