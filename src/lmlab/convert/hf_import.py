@@ -14,12 +14,14 @@ import copy
 from pathlib import Path
 
 from lmlab.config import ModelConfig, RunConfig, from_dict
+from lmlab.data.tokenizers import sentinel_ids
 from lmlab.errors import CheckpointError
 from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
 from lmlab.finetune.model import build_finetune_model
 from lmlab.interop.configs import model_config_from_hf
 from lmlab.interop.families import BARE, BODY_PREFIX, PRETRAINED, class_of, name_table
 from lmlab.interop.hf_folder import read_json, resolve_hf_folder
+from lmlab.interop.hf_seq2seq import seq2seq_model_config_from_hf, seq2seq_to_lmlab
 from lmlab.interop.hf_tokenizer import read_hf_tokenizer
 from lmlab.interop.tables import electra_generator, to_lmlab
 from lmlab.outputs import prepare_output_folder
@@ -31,7 +33,8 @@ OBJECTIVES = {"bert": [{"name": "mlm", "masking": "static"}], "roberta": [{"name
               "albert": [{"name": "mlm"}], "gpt2": [{"name": "clm"}]}
 
 
-def _load_state(folder: Path, architecture: str, bare: bool) -> dict:
+def _load_state(folder: Path, architecture: str | None, bare: bool) -> dict:
+    """The folder's weights; an encoder's keys prefixed as ``architecture``'s body."""
     from safetensors.torch import load_file
 
     path = folder / "model.safetensors"
@@ -39,6 +42,8 @@ def _load_state(folder: Path, architecture: str, bare: bool) -> dict:
         raise CheckpointError(f"{folder}: no model.safetensors (a pickled pytorch_model.bin "
                               f"is not read; convert it to safetensors first)")
     state = load_file(str(path))
+    if architecture is None:
+        return state
     prefix = BODY_PREFIX[architecture]
     if bare:  # a bare encoder's keys have no "bert." / "transformer." prefix
         state = {key if key.startswith(prefix) else prefix + key: value
@@ -86,10 +91,35 @@ def _check_fit(model, mapped: dict, allowed_missing: tuple[str, ...], where: str
                               f"unexpected {sorted(unexpected)[:3]}")
 
 
+def _import_seq2seq(folder: Path, hf: dict, out, overwrite: bool) -> dict:
+    """An HF BART or T5 (``...ForConditionalGeneration``) folder as a pre-training run of
+    the bart or t5 objective (its denoising held-out measure, generate and finetune work)."""
+    tokenizer = read_hf_tokenizer(folder)
+    if tokenizer.vocab_size != hf["vocab_size"]:
+        raise CheckpointError(f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens but "
+                              f"config.json says vocab_size={hf['vocab_size']}")
+    raw_model = seq2seq_model_config_from_hf(hf)
+    positions = raw_model["embedding"].get("max_positions", 512)
+    data = {"seq_len": min(128, positions), "batching": "blocks",
+            "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size,
+                          "sentinels": len(sentinel_ids(tokenizer))}}
+    config = from_dict(RunConfig, {"model": raw_model, "data": data,
+                                   "objectives": [{"name": hf["model_type"]}]},
+                       f"{folder}/config.json")
+    model = build_model(config.model, tokenizer.vocab_size)
+    _check_fit(model, seq2seq_to_lmlab(_load_state(folder, None, False), hf), (),
+               f"{folder}/model.safetensors")
+    out = prepare_output_folder(out, "neural", overwrite)
+    save_checkpoint(out, model.eval(), config, tokenizer, {"imported_from": str(folder)})
+    return {"out": str(out), "class": hf["architectures"][0], "kind": PRETRAINED}
+
+
 def import_hf(hf_path: str | Path, out: str | Path, overwrite: bool = False) -> dict:
     """Write the lmlab run ``out`` from the HF folder ``hf_path``; returns a summary."""
     folder = resolve_hf_folder(hf_path)
     hf = read_json(folder / "config.json")
+    if hf.get("model_type") in ("bart", "t5"):
+        return _import_seq2seq(folder, hf, out, overwrite)
     architecture, kind = class_of(hf.get("architectures"), hf)
     if hf.get("model_type") != architecture:
         raise CheckpointError(f"{folder}/config.json: model_type {hf.get('model_type')!r} "

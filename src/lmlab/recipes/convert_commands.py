@@ -17,6 +17,7 @@ EXAMPLES = """examples:
 
 formats by family:
   BERT, RoBERTa, ALBERT, ELECTRA, GPT-2 (and their fine-tuned heads): hf, onnx
+  BART, T5 (pre-trained; MASS as BART when its layout fits): hf, both ways
   NNLM, RNNLM, LSTM, attention RNN: lmlab run folder only
   n-gram: ARPA (lmlab ngram);  word vectors: word2vec text/binary (lmlab embed)
 """
