@@ -47,3 +47,15 @@ def test_binary_file_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         list(iter_lines(tmp_path / "nope.txt"))
+
+
+def test_a_single_file_corpus_is_split_by_lines(tmp_path):
+    """90% train, then 5% valid and 5% test, as a one-file catalogue entry."""
+    from lmlab.data.lm_data import split_lines
+
+    path = tmp_path / "corpus.txt"
+    path.write_text("".join(f"line {i}\n" for i in range(40)), encoding="utf-8")
+    parts = {split: [line.text for line in split_lines(str(path), split)]
+             for split in ("train", "valid", "test")}
+    assert parts == {"train": [f"line {i}" for i in range(36)],
+                     "valid": ["line 36", "line 37"], "test": ["line 38", "line 39"]}

@@ -109,3 +109,29 @@ def test_text_to_text_glue_and_a_vocabulary_without_the_label_words(base_runs, t
     code, _, err = _cli(capsys, "finetune", base_runs["bart"], "--task", "glue/rte", *options,
                         "--out", tmp_path / "rte")
     assert code == 1 and "cannot write the label 'entailment' of glue/rte" in err
+
+
+def test_translation_smoke_from_a_single_file_corpus(shared_data, tmp_path, capsys):
+    """English -> Chinese (sacrebleu BLEU and chrF, zh tokenizer), from a BART pre-trained
+    on one text file: a single file is split by lines (90% train, 5% valid, 5% test)."""
+    from lmlab.config import load_config
+    from lmlab.presets import preset_path
+
+    pairs = shared_data / "uer_py/corpora/news-commentary-v13-en-zh_sampled.txt"
+    corpus = tmp_path / "mixed.txt"
+    corpus.write_text("\n".join(line.replace("\t", "\n") for line in
+                                pairs.read_text(encoding="utf-8").splitlines()[:200]) + "\n",
+                      encoding="utf-8")
+    config = load_config(preset_path("bart/tiny"), [
+        f"data.dataset={corpus}", "data.tokenizer.kind=wordpiece",
+        "data.tokenizer.vocab_size=600", "data.seq_len=32", "data.batch_size=4",
+        "train.max_steps=2", "train.eval_every=2", "train.eval_batches=1",
+        "train.progress=false"])
+    train(config, tmp_path / "bart", log=lambda *_: None)
+    code, stdout, err = _cli(capsys, "finetune", tmp_path / "bart", "--task",
+                             "gen/news_commentary_en_zh", "--max-train-examples", "16",
+                             "--epochs", "1", "--dev-split", "dev[:8]", "--max-target-len", "8",
+                             "--quiet", "--threads", "1", "--out", tmp_path / "en-zh")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["metric"] == "bleu" and set(result["scores"]) == {"bleu", "chrf"}

@@ -1,9 +1,9 @@
 """From a dataset name to token stores: split files, the tokenizer, cached stores.
 
 ``dataset`` is a catalogue name (``ptb``), a folder holding ``train.txt``/``valid.txt``/
-``test.txt`` (or ``*.train.txt`` …), or a single text file (train only). A catalogue
-entry with one file (tiny-shakespeare) is split by lines: the first 90% train, then 5%
-valid and 5% test.
+``test.txt`` (or ``*.train.txt`` …), or a single text file. A single file, like a
+catalogue entry with one file (tiny-shakespeare), is split by lines: the first 90% train,
+then 5% valid and 5% test.
 """
 
 from __future__ import annotations
@@ -56,10 +56,7 @@ def split_source(dataset: str, split: str) -> tuple[Path, bool]:
             return _split_file_in_folder(path, split), False
         if not path.exists():
             raise DataError(f"{path}: no such file or folder")
-        if split != "train":
-            raise DataError(f"{path}: a single file has only a train split; pass a folder "
-                            f"with train/valid/test files to evaluate on {split}")
-        return path, False
+        return path, True  # lines 0-90% train, 90-95% valid, 95-100% test
     entry = catalogue.get(dataset)
     if split in entry.splits:
         return catalogue.resolve(dataset, split), False
