@@ -2,9 +2,14 @@
 and beam-4 search at batch 1 and 16, for an encoder–decoder (BART layout) and a decoder-only
 LM (GPT-2 layout). Prints one JSON object.
 
-The models: random weights (speed does not depend on their values) of BART-base's shape
-scaled to a laptop (d_model 256, 3 + 3 layers, 4 heads, FFN 1024, vocabulary 8,000) and a
-GPT-2 of the same width (4 layers); imported into lmlab with lmlab's own HF import code.
+The models: random weights (speed does not depend on their values) at two sizes, both
+with a vocabulary of 8,000: ``tiny``, the size of lmlab's bart/tiny and gpt/tiny presets
+(d_model 128, 2 + 2 layers or 4 decoder layers, 2 heads, FFN 512), and ``small``, BART-base's shape
+scaled to a laptop (d_model 256, 3 + 3 layers or 6, 4 heads, FFN 1024); BART layout
+and GPT-2 layout, imported into lmlab with lmlab's own HF import code. At batch 1 a step
+of the small model is mostly its matrix-vector products (the 8000 x 256 output layer
+alone reads 8 MB), which both libraries pay alike; HF's per-step overhead weighs more at
+the tiny size.
 Each call generates exactly ``--new-tokens`` per sequence (``min_new_tokens`` = max, so
 EOS never ends a sequence early on either side) from sources/prompts of 32 tokens, with the
 KV cache on both sides. Both outputs are compared token by token (``same_tokens``).
@@ -30,14 +35,16 @@ from lmlab.interop.hf import gpt2_to_lmlab, model_config_from_hf
 from lmlab.interop.hf_seq2seq import seq2seq_model_config_from_hf, seq2seq_to_lmlab
 from lmlab.registry import build_model
 
-VOCAB, WIDTH, SOURCE = 8000, 256, 32
+VOCAB, SOURCE = 8000, 32
+SIZES = {"tiny": (128, 2, 2), "small": (256, 3, 4)}  # width, layers per stack, heads
 
 
-def _bart():
+def _bart(size: str):
+    width, layers, heads = SIZES[size]
     config = transformers.BartConfig(
-        vocab_size=VOCAB, d_model=WIDTH, encoder_layers=3, decoder_layers=3,
-        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=4 * WIDTH,
-        decoder_ffn_dim=4 * WIDTH, max_position_embeddings=256, pad_token_id=1,
+        vocab_size=VOCAB, d_model=width, encoder_layers=layers, decoder_layers=layers,
+        encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=4 * width,
+        decoder_ffn_dim=4 * width, max_position_embeddings=256, pad_token_id=1,
         bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=None)
     reference = transformers.BartForConditionalGeneration(config).eval()
     hf = config.to_dict()
@@ -46,12 +53,14 @@ def _bart():
     return reference, ours.eval(), SpecialIds((2,), 1, 2)
 
 
-def _gpt2():
-    config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=256, n_embd=WIDTH, n_layer=4,
-                                     n_head=4, bos_token_id=2, eos_token_id=2, pad_token_id=1)
+def _gpt2(size: str):
+    width, layers, heads = SIZES[size]
+    config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=256, n_embd=width,
+                                     n_layer=2 * layers, n_head=heads, bos_token_id=2,
+                                     eos_token_id=2, pad_token_id=1)
     reference = transformers.GPT2LMHeadModel(config).eval()
     ours = build_model(from_dict(ModelConfig, model_config_from_hf(config.to_dict()), "model"))
-    ours.load_state_dict(gpt2_to_lmlab(reference.state_dict(), 4), strict=True)
+    ours.load_state_dict(gpt2_to_lmlab(reference.state_dict(), 2 * layers), strict=True)
     return reference, ours.eval(), SpecialIds((2,), 1)
 
 
@@ -80,8 +89,9 @@ def _hf_call(reference, special, prompts, options):
     return call
 
 
-def measure(family: str, batch: int, beams: int, new_tokens: int, repeats: int) -> dict:
-    reference, ours, special = {"bart": _bart, "gpt2": _gpt2}[family]()
+def measure(size: str, family: str, batch: int, beams: int, new_tokens: int,
+            repeats: int) -> dict:
+    reference, ours, special = {"bart": _bart, "gpt2": _gpt2}[family](size)
     generator = torch.Generator().manual_seed(batch)
     prompts = torch.randint(3, VOCAB, (batch, SOURCE), generator=generator).tolist()
     options = GenerationOptions(max_new_tokens=new_tokens, min_new_tokens=new_tokens,
@@ -89,7 +99,7 @@ def measure(family: str, batch: int, beams: int, new_tokens: int, repeats: int) 
     ours_s, ours_out = _time(lambda: generate_ids(ours, prompts, options, special), repeats)
     hf_s, hf_out = _time(_hf_call(reference, special, prompts, options), repeats)
     tokens = batch * new_tokens
-    return {"family": family, "batch": batch, "num_beams": beams, "new_tokens": new_tokens,
+    return {"size": size, "family": family, "batch": batch, "num_beams": beams, "new_tokens": new_tokens,
             "lmlab_tokens_per_s": round(tokens / ours_s, 1),
             "hf_tokens_per_s": round(tokens / hf_s, 1),
             "speedup_vs_hf": round(hf_s / ours_s, 2), "same_tokens": ours_out == hf_out}
@@ -102,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     new_tokens, repeats = (8, 1) if args.quick else (32, 3)
-    rows = [measure(family, batch, beams, new_tokens, repeats)
+    rows = [measure(size, family, batch, beams, new_tokens, repeats) for size in SIZES
             for family in ("bart", "gpt2") for batch in (1, 16) for beams in (1, 4)]
     result = {"bench": "generation", "torch": torch.__version__,
               "transformers": transformers.__version__, "machine": platform.machine(),
