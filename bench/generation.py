@@ -4,9 +4,9 @@ LM (GPT-2 layout). Prints one JSON object.
 
 The models: random weights (speed does not depend on their values) at two sizes, both
 with a vocabulary of 8,000: ``tiny``, the size of lmlab's bart/tiny and gpt/tiny presets
-(d_model 128, 2 + 2 layers or 4 decoder layers, 2 heads, FFN 512), and ``small``, BART-base's shape
-scaled to a laptop (d_model 256, 3 + 3 layers or 6, 4 heads, FFN 1024); BART layout
-and GPT-2 layout, imported into lmlab with lmlab's own HF import code. At batch 1 a step
+(d_model 128, 2 + 2 layers or 4 decoder layers, 2 heads, FFN 512), and ``small``,
+BART-base's shape scaled to a laptop (d_model 256, 3 + 3 layers or 6, 4 heads, FFN 1024);
+BART layout and GPT-2 layout, imported into lmlab with lmlab's own HF import code. At batch 1 a step
 of the small model is mostly its matrix-vector products (the 8000 x 256 output layer
 alone reads 8 MB), which both libraries pay alike; HF's per-step overhead weighs more at
 the tiny size.
