@@ -18,64 +18,40 @@ from __future__ import annotations
 
 import torch
 
-from lmlab.generation.steppers import _logits
+from lmlab.generation.steppers import CausalTransformerStepper, _logits
 
 
-class MaskPredictStepper:
+class MaskPredictStepper(CausalTransformerStepper):
+    """The causal stepper's rows and cache; its own attention mask and [MASK] step."""
+
     def __init__(self, model, pad_id: int, mask_id: int, use_cache: bool = True):
-        self.model, self.pad_id, self.mask_id, self.use_cache = model, pad_id, mask_id, use_cache
-
-    def start(self, prompts: list[list[int]]) -> torch.Tensor:
-        device = next(self.model.parameters()).device
-        width = max(len(prompt) for prompt in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)  # (B, P)
-        keep = torch.zeros(len(prompts), width, dtype=torch.bool)  # (B, P): real tokens
-        for row, prompt in enumerate(prompts):
-            ids[row, width - len(prompt):] = torch.tensor(prompt)
-            keep[row, width - len(prompt):] = True
-        self.source_width = width
-        self.ids, self.keep = ids.to(device), keep.to(device)
-        self.positions = (self.keep.long().cumsum(1) - 1).clamp(min=0)  # (B, P)
-        self.cache = self.model.encoder.new_cache() if self.use_cache else None
-        return self._run(self.ids, self.positions)
+        super().__init__(model, pad_id, use_cache)
+        self.mask_id = mask_id
 
     def _mask(self, queries: int) -> torch.Tensor:
         """(B, Q, K) keep-mask of the last ``queries`` positions of the sequence followed by
         a [MASK]: the real source keys, the target keys up to the query, itself."""
-        keys = self.keep.shape[1] + 1  # the sequence and its [MASK]
-        column = torch.arange(keys, device=self.keep.device)
-        row = torch.arange(keys - queries, keys, device=self.keep.device)
-        allowed = (column[None] < self.source_width) | (column[None] <= row[:, None])  # (Q, K)
-        real = torch.cat([self.keep, torch.ones_like(self.keep[:, :1])], dim=1)  # (B, K)
+        keep, source = self.rows.keep, self.rows.prompt_width
+        keys = keep.shape[1] + 1  # the sequence and its [MASK]
+        column = torch.arange(keys, device=keep.device)
+        row = torch.arange(keys - queries, keys, device=keep.device)
+        allowed = (column[None] < source) | (column[None] <= row[:, None])  # (Q, K)
+        real = torch.cat([keep, torch.ones_like(keep[:, :1])], dim=1)  # (B, K)
         own = column[None] == row[:, None]  # a padding query sees itself (no empty row)
         return (real[:, None, :] & allowed[None]) | own[None]
 
     def _run(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Run ``ids`` (the new real positions) followed by a [MASK]; its logits (B, V)."""
         if not self.use_cache:
-            ids, positions = self.ids, self.positions
+            ids, positions = self.rows.ids, self.rows.positions
         mask_token = torch.full_like(ids[:, :1], self.mask_id)
         ids = torch.cat([ids, mask_token], dim=1)  # (B, n + 1)
         positions = torch.cat([positions, positions[:, -1:] + 1], dim=1)
-        length = self.keep.shape[1] + 1
+        length = self.rows.keep.shape[1] + 1
         column = torch.arange(length - ids.shape[1], length, device=ids.device)
-        segments = (column >= self.source_width).long().expand_as(ids)  # target: 1
+        segments = (column >= self.rows.prompt_width).long().expand_as(ids)  # target: 1
         output = self.model(ids, self._mask(ids.shape[1]), segments, positions=positions,
                             cache=self.cache)
         if self.cache is not None:
-            self.cache.truncate(self.keep.shape[1])  # forget the [MASK]
+            self.cache.truncate(length - 1)  # forget the [MASK]
         return _logits(self.model, output.hidden)
-
-    def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        new = tokens[:, None].to(self.ids.device)  # (B, 1)
-        position = self.positions[:, -1:] + 1  # (B, 1)
-        self.ids = torch.cat([self.ids, new], dim=1)
-        self.keep = torch.cat([self.keep, torch.ones_like(new, dtype=torch.bool)], dim=1)
-        self.positions = torch.cat([self.positions, position], dim=1)
-        return self._run(new, position)
-
-    def select(self, rows: torch.Tensor) -> None:
-        rows = rows.to(self.ids.device)
-        self.ids, self.keep, self.positions = self.ids[rows], self.keep[rows], self.positions[rows]
-        if self.cache is not None:
-            self.cache.select(rows)

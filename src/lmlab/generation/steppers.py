@@ -75,50 +75,67 @@ class EncoderDecoderStepper:
             self.cache.select(rows)
 
 
-class CausalTransformerStepper:
-    def __init__(self, model, pad_id: int, use_cache: bool = True):
-        self.model, self.pad_id, self.use_cache = model, pad_id, use_cache
+class LeftPadded:
+    """The token rows of a batch being generated, left-padded so that every prompt ends in
+    the same column: ``ids`` (B, L), ``keep`` (B, L) real tokens, ``positions`` (B, L)
+    counted from each row's first real token."""
 
-    def start(self, prompts: list[list[int]]) -> torch.Tensor:
-        device = next(self.model.parameters()).device
+    def __init__(self, prompts: list[list[int]], pad_id: int, device):
         width = max(len(prompt) for prompt in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)  # (B, P)
-        keep = torch.zeros(len(prompts), width, dtype=torch.bool)  # (B, P): real tokens
-        for row, prompt in enumerate(prompts):  # left padding: every row ends at P - 1
+        ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)  # (B, P)
+        keep = torch.zeros(len(prompts), width, dtype=torch.bool)  # (B, P)
+        for row, prompt in enumerate(prompts):
             ids[row, width - len(prompt):] = torch.tensor(prompt)
             keep[row, width - len(prompt):] = True
+        self.prompt_width = width
         self.ids, self.keep = ids.to(device), keep.to(device)
         self.positions = (self.keep.long().cumsum(1) - 1).clamp(min=0)  # (B, P)
-        self.cache = self.model.encoder.new_cache() if self.use_cache else None
-        return self._run(self.ids, self.positions)
 
-    def _mask(self, query_length: int) -> torch.Tensor:
-        """(B, Tq, Tk) keep-mask: the real keys; a padding query sees itself, so no row of
-        the attention is empty (an empty row would be NaN and spread through the values).
-        The encoder adds the causal triangle."""
-        keys = self.keep.shape[1]
-        own = torch.eye(keys, dtype=torch.bool, device=self.keep.device)[keys - query_length:]
-        return self.keep[:, None, :] | own[None]  # (B, Tq, Tk)
-
-    def _run(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        if not self.use_cache:
-            ids, positions = self.ids, self.positions
-        output = self.model(ids, self._mask(ids.shape[1]), positions=positions, cache=self.cache)
-        return _logits(self.model, output.hidden)
-
-    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+    def append(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add ``tokens`` (B,); their (B, 1) ids and positions."""
         new = tokens[:, None].to(self.ids.device)  # (B, 1)
         position = self.positions[:, -1:] + 1  # (B, 1)
         self.ids = torch.cat([self.ids, new], dim=1)
         self.keep = torch.cat([self.keep, torch.ones_like(new, dtype=torch.bool)], dim=1)
         self.positions = torch.cat([self.positions, position], dim=1)
-        return self._run(new, position)
+        return new, position
 
     def select(self, rows: torch.Tensor) -> None:
         rows = rows.to(self.ids.device)
         self.ids, self.keep, self.positions = self.ids[rows], self.keep[rows], self.positions[rows]
+
+
+class CausalTransformerStepper:
+    def __init__(self, model, pad_id: int, use_cache: bool = True):
+        self.model, self.pad_id, self.use_cache = model, pad_id, use_cache
+
+    def start(self, prompts: list[list[int]]) -> torch.Tensor:
+        self.rows = LeftPadded(prompts, self.pad_id, next(self.model.parameters()).device)
+        self.cache = self.model.encoder.new_cache() if self.use_cache else None
+        return self._run(self.rows.ids, self.rows.positions)
+
+    def _mask(self, query_length: int) -> torch.Tensor:
+        """(B, Tq, Tk) keep-mask: the real keys; a padding query sees itself, so no row of
+        the attention is empty (an empty row would be NaN and spread through the values).
+        The encoder adds the causal triangle."""
+        keep = self.rows.keep
+        keys = keep.shape[1]
+        own = torch.eye(keys, dtype=torch.bool, device=keep.device)[keys - query_length:]
+        return keep[:, None, :] | own[None]  # (B, Tq, Tk)
+
+    def _run(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        if not self.use_cache:
+            ids, positions = self.rows.ids, self.rows.positions
+        output = self.model(ids, self._mask(ids.shape[1]), positions=positions, cache=self.cache)
+        return _logits(self.model, output.hidden)
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self._run(*self.rows.append(tokens))
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.rows.select(rows)
         if self.cache is not None:
-            self.cache.select(rows)
+            self.cache.select(rows.to(self.rows.ids.device))
 
 
 def select_memory(memory, batch_dims, rows: torch.Tensor):
