@@ -59,3 +59,19 @@ def test_a_single_file_corpus_is_split_by_lines(tmp_path):
              for split in ("train", "valid", "test")}
     assert parts == {"train": [f"line {i}" for i in range(36)],
                      "valid": ["line 36", "line 37"], "test": ["line 38", "line 39"]}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_is_named_as_such(tmp_path, encoding):
+    path = tmp_path / "corpus.txt"
+    path.write_text("the cat sat on the mat\nand so on\n", encoding=encoding)
+    with pytest.raises(DataError, match=r"corpus.txt: is UTF-16 text; expected UTF-8 "
+                                        r"\(convert it, e.g. iconv -f UTF-16"):
+        list(iter_lines(path))
+
+
+def test_a_binary_file_is_still_called_binary(tmp_path):
+    path = tmp_path / "weights.bin"
+    path.write_bytes(bytes([7, 0, 0, 1, 200, 0, 13, 0, 0, 0, 5, 9] * 4))
+    with pytest.raises(DataError, match="looks like a binary file"):
+        list(iter_lines(path))

@@ -84,3 +84,23 @@ def test_predict_keeps_lines_as_the_file_has_them(finetuned, tmp_path, capsys):
     assert main(["predict", str(finetuned / "wnli"), "--input", str(inputs), "--out",
                  str(tmp_path / "p.txt")]) == 0
     assert len((tmp_path / "p.txt").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("option, value, allowed", [
+    ("warmup_ratio", 1.5, "expected in [0, 1)"), ("num_beams", 0, "expected >= 1 (1 = greedy)"),
+    ("max_seq_len", 4, "expected from 8 to 4096"), ("dropout", 1.0, "expected in [0, 1)")])
+def test_a_bad_option_names_its_allowed_range(option, value, allowed):
+    from lmlab.errors import ConfigError
+    from lmlab.finetune.config import FinetuneOptions
+
+    with pytest.raises(ConfigError, match=re.escape(f"finetune.{option}: bad value {value!r}; "
+                                                    f"{allowed}")):
+        FinetuneOptions(**{option: value}).validate("finetune")
+
+
+def test_predict_counts_the_inputs_it_cuts(finetuned, tmp_path, capsys):
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("short line\n" + "word " * 5000 + "\n", encoding="utf-8")
+    assert main(["predict", str(finetuned / "wnli"), "--input", str(inputs), "--out",
+                 str(tmp_path / "p.txt")]) == 0
+    assert "1 of 2 inputs were longer than max_seq_len=" in capsys.readouterr().err

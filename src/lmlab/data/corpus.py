@@ -59,9 +59,18 @@ def _check_not_binary(path: Path) -> None:
             head = handle.read(_BINARY_PROBE_BYTES)
         except (OSError, EOFError, zlib.error) as error:  # e.g. a corrupt .gz
             raise DataError(f"{path}: cannot be read ({error})") from error
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _alternating_nuls(head):
+        raise DataError(f"{path}: is UTF-16 text; expected UTF-8 (convert it, e.g. "
+                        f"iconv -f UTF-16 -t UTF-8 {path.name} > {path.stem}.utf8{path.suffix})")
     if b"\x00" in head:
         raise DataError(f"{path}: looks like a binary file (NUL byte in the first "
                         f"{_BINARY_PROBE_BYTES} bytes); expected UTF-8 text")
+
+
+def _alternating_nuls(head: bytes) -> bool:
+    """UTF-16 without a byte-order mark: ASCII text with every other byte NUL."""
+    even, odd = head[0::2], head[1::2]
+    return len(head) >= 8 and (even.count(0) == len(even) or odd.count(0) == len(odd))
 
 
 def decode_text(data: bytes, path: str | Path) -> str:

@@ -87,24 +87,31 @@ class FinetuneOptions:
 
     def validate(self, path: str) -> None:
         unset = {name: getattr(self, name) is None for name in BERT_DEFAULTS}
-        checks = {"lr": unset["lr"] or self.lr > 0, "epochs": unset["epochs"] or self.epochs > 0,
-                  "batch_size": unset["batch_size"] or self.batch_size > 0,
-                  "eval_batch_size": self.eval_batch_size > 0,
-                  "max_seq_len": 8 <= self.max_seq_len <= 4096,
-                  "warmup_ratio": unset["warmup_ratio"] or 0 <= self.warmup_ratio < 1,
-                  "seeds": bool(self.seeds),
-                  "patience": self.patience >= 0, "evals_per_epoch": self.evals_per_epoch >= 1,
-                  "max_train_examples": self.max_train_examples >= 0,
-                  "dropout": 0 <= self.dropout < 1, "doc_stride": self.doc_stride > 0,
-                  "max_unk_rate": 0 <= self.max_unk_rate <= 1,
-                  "max_target_len": 2 <= self.max_target_len <= 4096,
-                  "num_beams": self.num_beams >= 1, "length_penalty": True,
-                  "no_repeat_ngram_size": self.no_repeat_ngram_size >= 0,
-                  "target_mask_rate": 0 < self.target_mask_rate <= 1, "num_threads": self.num_threads >= 0,
-                  "device": DEVICE.fullmatch(self.device) is not None}
-        for name, ok in checks.items():
+        checks = [  # (option, ok, what is allowed)
+            ("lr", unset["lr"] or self.lr > 0, "> 0"),
+            ("epochs", unset["epochs"] or self.epochs > 0, "> 0"),
+            ("batch_size", unset["batch_size"] or self.batch_size > 0, ">= 1"),
+            ("eval_batch_size", self.eval_batch_size > 0, ">= 1"),
+            ("max_seq_len", 8 <= self.max_seq_len <= 4096, "from 8 to 4096"),
+            ("warmup_ratio", unset["warmup_ratio"] or 0 <= self.warmup_ratio < 1, "in [0, 1)"),
+            ("seeds", bool(self.seeds), "at least one seed"),
+            ("patience", self.patience >= 0, ">= 0 (0 = never stop early)"),
+            ("evals_per_epoch", self.evals_per_epoch >= 1, ">= 1"),
+            ("max_train_examples", self.max_train_examples >= 0, ">= 0 (0 = all)"),
+            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            ("doc_stride", self.doc_stride > 0, ">= 1"),
+            ("max_unk_rate", 0 <= self.max_unk_rate <= 1, "in [0, 1]"),
+            ("max_target_len", 2 <= self.max_target_len <= 4096, "from 2 to 4096"),
+            ("num_beams", self.num_beams >= 1, ">= 1 (1 = greedy)"),
+            ("no_repeat_ngram_size", self.no_repeat_ngram_size >= 0, ">= 0 (0 = off)"),
+            ("target_mask_rate", 0 < self.target_mask_rate <= 1, "in (0, 1]"),
+            ("num_threads", self.num_threads >= 0, ">= 0 (0 = torch's default)"),
+            ("device", DEVICE.fullmatch(self.device) is not None,
+             "auto, cpu, cuda, cuda:N or mps")]
+        for name, ok, allowed in checks:
             if not ok:
-                raise ConfigError(f"{path}.{name}: bad value {getattr(self, name)!r}")
+                raise ConfigError(f"{path}.{name}: bad value {getattr(self, name)!r}; "
+                                  f"expected {allowed}")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from lmlab.manifest import warn
 from lmlab.tasks.examples import ChoiceExample, TaggedExample, TextExample
 
 
@@ -34,6 +35,12 @@ def encode_text(tokenizer, examples: list[TextExample], max_len: int, label_ids:
                 regression: bool) -> list[dict]:
     first = tokenizer.encode_batch([e.text_a for e in examples])
     second = tokenizer.encode_batch([e.text_b or "" for e in examples])
+    budget = [max_len - (3 if e.text_b is not None else 2) for e in examples]
+    cut = sum(len(a) + (len(b) if e.text_b is not None else 0) > room
+              for e, a, b, room in zip(examples, first, second, budget))
+    if cut:
+        warn(f"{cut} of {len(examples)} inputs were longer than max_seq_len={max_len} tokens "
+             f"and were cut (longest text first)")
     features = []
     for example, a, b in zip(examples, first, second):
         feature = pack(tokenizer, a, b if example.text_b is not None else None, max_len)
