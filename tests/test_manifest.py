@@ -183,3 +183,18 @@ def test_an_ngram_build_killed_before_its_manifest_is_refused(ngram_run):
     with pytest.raises(CheckpointError, match=r"no manifest\.json, though its ngram\.json says "
                                               r"the build writes one: the build was interrupted"):
         load_ngram_run(ngram_run)
+
+
+def test_a_word2vec_run_killed_before_its_manifest_is_refused(tmp_path, capsys):
+    vocab = Vocabulary(["a", "b"], np.array([2, 1]))
+    run = write_run(tmp_path / "vectors", vocab, np.eye(2, dtype=np.float32), {"method": "t"})
+    (run / MANIFEST).unlink()  # killed between run.json and manifest.json
+    with pytest.raises(CheckpointError, match=r"no manifest\.json, though its run\.json says "
+                                              r"the training writes one: the training was "
+                                              r"interrupted"):
+        load_vectors(run)
+    info = json.loads((run / "run.json").read_text())
+    info.pop("manifest")  # a folder from before manifests: loads, with one warning
+    (run / "run.json").write_text(json.dumps(info))
+    assert load_vectors(run)[0] == ["a", "b"]
+    assert "loading it unverified" in capsys.readouterr().err

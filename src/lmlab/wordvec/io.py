@@ -22,8 +22,8 @@ from typing import Literal
 
 import numpy as np
 
-from lmlab.errors import DataError
-from lmlab.manifest import verify_folder
+from lmlab.errors import CheckpointError, DataError
+from lmlab.manifest import MANIFEST, verify_folder
 
 VectorFormat = Literal["text", "binary", "safetensors"]
 
@@ -168,6 +168,22 @@ def _load_safetensors(path: Path) -> tuple[list[str], np.ndarray]:
     return words, vectors
 
 
+def _check_manifest_written(folder: Path) -> None:
+    """A run folder whose ``run.json`` says a manifest follows must have it: without one
+    the training was killed after its files and before its manifest."""
+    info = folder / "run.json"
+    if (folder / MANIFEST).is_file() or not info.is_file():
+        return
+    try:
+        follows = json.loads(info.read_text(encoding="utf-8")).get("manifest")
+    except (ValueError, UnicodeDecodeError):
+        follows = MANIFEST  # a torn run.json: the write was interrupted too
+    if follows:
+        raise CheckpointError(f"{folder}: no {MANIFEST}, though its run.json says the "
+                              f"training writes one: the training was interrupted; train "
+                              f"again with 'lmlab embed train ... --out {folder} --overwrite'")
+
+
 def load_vectors(path: str | Path, fmt: VectorFormat | None = None) -> tuple[list[str], np.ndarray]:
     """Read a vectors file: (words, float32 array (V, D)); row i is the vector of words[i].
 
@@ -176,6 +192,7 @@ def load_vectors(path: str | Path, fmt: VectorFormat | None = None) -> tuple[lis
     """
     path = Path(path)
     if path.is_dir():
+        _check_manifest_written(path)
         verify_folder(path, required=("vectors.bin",))
         path = path / "vectors.bin"
     if not path.exists():

@@ -17,7 +17,7 @@ from typing import Callable
 
 from lmlab.atomic import write_json
 from lmlab.errors import CheckpointError
-from lmlab.manifest import write_manifest
+from lmlab.manifest import MANIFEST, write_manifest
 from lmlab.wordvec.corpus import encode, iter_token_lists, resolve_corpus
 from lmlab.wordvec.io import save_vectors
 from lmlab.wordvec.vocab import Vocabulary, build_vocabulary, count_words
@@ -65,7 +65,9 @@ def write_run(out: str | Path, vocab: Vocabulary, vectors, info: dict,
         save_vectors(out / EXTRA_FORMATS[fmt], vocab.words, vectors, fmt)  # type: ignore[arg-type]
     if write_more is not None:
         write_more(out)
-    write_json(out / "run.json", info)
+    # The marker: a run.json that says a manifest follows and a folder without one is a
+    # training killed in between (refused on load, never read unverified).
+    write_json(out / "run.json", {**info, "manifest": MANIFEST})
     write_manifest(out)
     return out
 
