@@ -31,8 +31,11 @@ def test_empty_corpus_is_refused(tmp_path):
 def test_undecodable_bytes_name_file_and_line(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"good line\nalso good\nbad \xff\xfe here\n")
-    with pytest.raises(DataError, match=r"bad.txt:3: .*not valid utf-8"):
+    with pytest.raises(DataError, match=r"bad.txt:3: .*not valid utf-8") as error:
         list(iter_lines(path))
+    # The hint names options that exist (issue 16: no --encoding-errors flag).
+    assert "--set data.encoding_errors=replace" in str(error.value)
+    assert "--encoding-errors" not in str(error.value)
     replaced = [line.text for line in iter_lines(path, errors="replace")]
     assert replaced[2] == "bad \ufffd\ufffd here"
 

@@ -100,3 +100,57 @@ def test_token_store_build_memory_does_not_grow_with_corpus_size(tmp_path):
         assert store.meta["num_lines"] == lines
     # 5x the corpus (about 4.6M vs 0.9M tokens) must not need 5x the memory.
     assert peaks[100_000] < 1.5 * peaks[20_000], peaks
+
+
+@pytest.mark.parametrize("kind", ["word", "char", "bpe", "wordpiece"])
+def test_a_long_line_tokenized_in_pieces_gives_the_same_store(shared_data, tmp_path, kind,
+                                                              monkeypatch):
+    """Pieces cut before whitespace change nothing; a run without whitespace longer than a
+    piece (unspaced Chinese) is cut where it ends: byte-level BPE and characters see no
+    difference, a word or WordPiece tokenizer may (one [UNK] per piece)."""
+    import lmlab.data.token_store as token_store_module
+    from lmlab.data.corpus import iter_lines
+
+    lines = _lines(shared_data, 400)
+    tokenizer = train_tokenizer(lines, TokenizerConfig(kind=kind, vocab_size=600), kind, "<unk>")
+    path = tmp_path / "corpus.txt"
+    unspaced = "一二三四五六七八九十" * 30 + "\n" if kind in ("char", "bpe") else ""
+    path.write_text(" ".join(lines[:200]) + "\n\n" + "\n".join(lines[200:260]) + "\n"
+                    + unspaced)
+    whole = token_store_module.TokenStore.build(iter_lines(path), tokenizer, tmp_path / "w", "t")
+    for piece, chunk in ((37, 10**9), (300, 1000)):
+        monkeypatch.setattr(token_store_module, "PIECE_CHARS", piece)
+        monkeypatch.setattr(token_store_module, "CHUNK_CHARS", chunk)
+        cut = token_store_module.TokenStore.build(iter_lines(path), tokenizer,
+                                                  tmp_path / f"p{piece}", "t")
+        assert list(cut.ids) == list(whole.ids), piece
+        assert list(cut.line_ends) == list(whole.line_ends)
+        assert list(cut.doc_ends) == list(whole.doc_ends)
+
+
+def test_a_corpus_of_one_huge_line_builds_in_bounded_memory(tmp_path):
+    """A single-line corpus is tokenized in pieces: 5x the line does not take 5x the memory
+    (whole, a 10 MB line costs about 1 GB in the tokenizer; peak RSS in a child process)."""
+    import subprocess
+    import sys
+
+    words = " ".join(f"w{i % 50}" for i in range(400))  # 400 words, ~1.5 kB
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from lmlab.data.corpus import iter_lines\n"
+        "from lmlab.data.token_store import TokenStore\n"
+        "from lmlab.data.tokenizers import TokenizerConfig, train_tokenizer\n"
+        f"tok = train_tokenizer([{words!r}], TokenizerConfig(), 'word', '<unk>')\n"
+        "path = Path(sys.argv[1])\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "TokenStore.build(iter_lines(path), tok, path.parent / (path.name + '.store'), 't')\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    growth = {}
+    for copies in (1_300, 6_500):  # about 2 MB and 10 MB on one line
+        path = tmp_path / f"line{copies}.txt"
+        path.write_text(" ".join([words] * copies) + "\n")
+        result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                                text=True, check=True)
+        growth[copies] = int(result.stdout.strip()) / 1024  # MB
+    assert growth[6_500] < growth[1_300] + 150, growth

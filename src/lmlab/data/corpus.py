@@ -98,8 +98,9 @@ def iter_lines(path: str | Path, *, encoding: str = "utf-8",
             except UnicodeDecodeError as error:
                 raise DataError(
                     f"{path}:{line_number}: bytes {raw[error.start:error.end]!r} at column "
-                    f"{error.start + 1} are not valid {encoding}; fix the file or pass "
-                    f"errors='replace' (CLI: --encoding-errors replace)") from None
+                    f"{error.start + 1} are not valid {encoding}; convert the file (e.g. iconv "
+                    f"-f latin1 -t UTF-8), or for a training corpus replace such bytes with "
+                    f"U+FFFD: --set data.encoding_errors=replace") from None
             yield CorpusLine(text.rstrip("\r\n"), path, line_number)
 
 
