@@ -35,3 +35,16 @@ def test_download_checks_the_pinned_sha256(tmp_path, monkeypatch, shared_data):
         catalogue.resolve("ptb", "test", allow_download=True)
     assert not (tmp_path / "data" / "ptb" / "ptb.test.txt").exists()
     assert [p.name for p in (tmp_path / "data" / "ptb").iterdir()] == ["ptb.valid.txt"]
+
+
+def test_the_missing_file_hint_names_a_command_that_exists(tmp_path, monkeypatch, capsys,
+                                                           shared_data):
+    from lmlab.cli import main
+
+    monkeypatch.setenv("LMLAB_DATA", str(tmp_path))
+    with pytest.raises(DataError, match=r"lmlab data download ptb'") as error:
+        catalogue.resolve("ptb", "train")
+    assert "--download" not in str(error.value)
+    monkeypatch.setenv("LMLAB_DATA", str(shared_data))  # every file there: nothing to fetch
+    assert main(["data", "download", "ptb"]) == 0
+    assert '"dataset": "ptb"' in capsys.readouterr().out

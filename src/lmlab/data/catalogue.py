@@ -188,7 +188,7 @@ def resolve(name: str, split: str, *, allow_download: bool = False) -> Path:
         return path
     if allow_download and split_file.url:
         return download(split_file.url, path, split_file.sha256)
-    how = (f"or run with downloads allowed (--download) to fetch {split_file.url}"
+    how = (f"or fetch it from {split_file.url} with 'lmlab data download {entry.name}'"
            if split_file.url else "this split has no public download")
     raise DataError(f"{entry.name}/{split}: expected {path} (set LMLAB_DATA to the folder "
                     f"holding {split_file.relative_path}) {how}")

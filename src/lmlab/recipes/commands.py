@@ -91,6 +91,16 @@ def _data_info(args) -> int:
     return 0
 
 
+def _data_download(args) -> int:
+    """Fetch the missing files of a dataset into LMLAB_DATA (checked against their pinned
+    sha256, written atomically); files already there are kept."""
+    entry = catalogue.get(args.name)
+    paths = {split: str(catalogue.resolve(args.name, split, allow_download=True))
+             for split in entry.splits}
+    print(json.dumps({"dataset": args.name, "files": paths}))
+    return 0
+
+
 def _demo(args) -> int:
     run_demo(out=args.out, budget_seconds=args.budget, data=args.data)
     return 0
@@ -146,6 +156,10 @@ def add_commands(subparsers) -> None:
     info.add_argument("name")
     info.add_argument("--verify", action="store_true", help="check sha256 pins")
     info.set_defaults(run=_data_info)
+    download = data_commands.add_parser(
+        "download", help="fetch a dataset's missing files into LMLAB_DATA (sha256-checked)")
+    download.add_argument("name")
+    download.set_defaults(run=_data_download)
 
     demo = subparsers.add_parser(
         "demo", help="train NNLM, RNNLM, LSTM, attention RNN, GPT and BERT on PTB and print a "
