@@ -381,9 +381,24 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (),
     try:
         return from_dict(schema, raw)
     except ConfigError as error:
+        blamed = _override_of(str(error), overrides)
+        if blamed is not None:  # the value came from the command line, not the file
+            where = f" (over {path})" if path is not None else ""
+            raise ConfigError(f"--set {blamed}{where}: {error}") from None
         if path is not None:
             raise ConfigError(f"{path}: {error}") from None
         raise
+
+
+def _override_of(message: str, overrides: list[str]) -> str | None:
+    """The ``--set`` assignment whose key the error's key path (``a.b[0].c: ...``) is, is
+    inside, or contains; None when the error is the file's own."""
+    key = re.sub(r"\[(\d+)\]", r".\1", message.split(":", 1)[0].strip())
+    for assignment in reversed(list(overrides)):  # the last --set of a key is the one used
+        dotted = assignment.split("=", 1)[0].strip()
+        if key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + "."):
+            return assignment
+    return None
 
 
 def dump_config(config: RunConfig) -> str:

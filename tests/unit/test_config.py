@@ -73,3 +73,21 @@ def test_config_file_errors(tmp_path):
 def test_missing_encoder_is_reported():
     with pytest.raises(ConfigError, match=r"model\.encoder: missing"):
         load_config(raw={"objectives": [{"name": "clm"}]})
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.lr=abc", r"^--set train\.lr=abc \(over .*tiny\.yaml\): train\.lr: expected a number"),
+    ("model.encoder.num_hads=2", r"^--set model\.encoder\.num_hads=2 \(over .*\): model\.encoder"
+                                 r"\.num_hads: unknown key; did you mean 'num_heads'"),
+    ("objectives.0.mask_rate=2", r"^--set objectives\.0\.mask_rate=2 \(over .*\): objectives\[0\]"),
+])
+def test_an_error_from_set_is_blamed_on_the_set(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(preset_path("bert/tiny"), [override])
+
+
+def test_an_error_of_the_file_itself_names_the_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(preset_path("bert/tiny").read_text().replace("num_heads: 2", "num_heads: 3"))
+    with pytest.raises(ConfigError, match=r"^.*run\.yaml: model\.encoder\.num_heads: 3 heads"):
+        load_config(path, ["train.lr=0.001"])
