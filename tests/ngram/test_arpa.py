@@ -156,3 +156,12 @@ def test_fast_scorer_with_blanks_equals_reference(tmp_path):
     fast, fast_order = model.score_ids(ids, distance)
     slow, slow_order = model.score_ids_reference(ids, distance)
     assert np.array_equal(fast_order, slow_order) and np.allclose(fast, slow, atol=1e-12)
+
+
+def test_a_positive_log10_probability_is_refused(tmp_path):
+    path = tmp_path / "bad.arpa"
+    path.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-99\t<s>\n0.5\t</s>\n-0.2\ta\n\n"
+                    "\\end\\\n")
+    with pytest.raises(DataError, match=r"bad.arpa:6: log10 probability 0.5 is above 0 "
+                                        r"\(a probability above 1\)"):
+        read_arpa(path)

@@ -126,3 +126,12 @@ def test_train_out_that_cannot_be_written_is_one_line(tiny_corpus, tmp_path, cap
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("lmlab: error: ") and err.count("\n") == 1, err
     assert str(out if where != "file" else blocker) in err
+
+
+def test_a_checkpoint_without_config_yaml_says_what_a_checkpoint_holds(old_run, capsys):
+    (old_run / "checkpoint" / "config.yaml").unlink()
+    assert main(["eval", "perplexity", str(old_run)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the no-manifest warning
+    assert err == (f"lmlab: error: {old_run / 'checkpoint'}: no config.yaml; an lmlab "
+                   f"checkpoint holds config.yaml, model.safetensors and tokenizer/ (as lmlab "
+                   f"train and lmlab finetune write them)")

@@ -11,18 +11,19 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from lmlab.config import from_dict, load_raw
+from lmlab.config import from_dict
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
 from lmlab.finetune.config import FinetuneRunConfig
 from lmlab.finetune.model import build_finetune_model
 from lmlab.interop.hf_folder import HF_PREFIX, load_hf_bert
 from lmlab.registry import build_model, build_objectives
-from lmlab.training.checkpoint import checkpoint_folder, load_run, load_weights, save_checkpoint
+from lmlab.training.checkpoint import (checkpoint_folder, load_run, load_weights,
+                                      read_checkpoint_raw, save_checkpoint)
 
 
 def _finetuned_config(folder: Path) -> FinetuneRunConfig | None:
-    raw = load_raw(folder / "config.yaml")
+    raw = read_checkpoint_raw(folder)
     if "task" not in raw:
         return None
     try:

@@ -124,8 +124,8 @@ def _fast_section(block: list[bytes], k: int, order: int):
                     else np.zeros(lines)
             except ValueError:
                 return None
-            if np.isnan(probs).any() or np.isnan(backoffs).any():
-                return None
+            if np.isnan(probs).any() or np.isnan(backoffs).any() or (probs > 0).any():
+                return None  # the line-by-line parse names the bad line
             return columns[1:k + 1], probs, backoffs
     return None
 
@@ -144,6 +144,9 @@ def _slow_section(path, next_line, k, order, count):
                                 f"word(s){'' if k == order else ', optional backoff'}); "
                                 f"got {len(fields)}: {text!r}")
         probs.append(_parse_float(fields[0], path, number, "log10 probability"))
+        if probs[-1] > 0:
+            _fail(path, number, f"log10 probability {fields[0]} is above 0 (a probability "
+                                f"above 1): {text!r}")
         backoffs.append(_parse_float(fields[k + 1], path, number, "log10 backoff")
                         if len(fields) == k + 2 else 0.0)
         for column, word in zip(words, fields[1:k + 1]):

@@ -129,9 +129,24 @@ def _write_checkpoint(temporary: Path, model, config: RunConfig, tokenizer: Text
     fsync_tree(temporary)  # the data on disk before a name points at it
 
 
-def load_checkpoint_config(folder: Path) -> RunConfig:
+def read_checkpoint_raw(folder: Path) -> dict:
+    """The raw ``config.yaml`` of a checkpoint folder; a missing or unreadable one is a
+    one-line :class:`CheckpointError` naming it."""
+    path = Path(folder) / "config.yaml"
+    if not path.is_file():
+        raise CheckpointError(f"{folder}: no config.yaml; an lmlab checkpoint holds config.yaml, "
+                              f"model.safetensors and tokenizer/ (as lmlab train and lmlab "
+                              f"finetune write them)")
     try:
-        return from_dict(RunConfig, load_raw(folder / "config.yaml"))
+        return load_raw(path)
+    except ConfigError as error:
+        raise CheckpointError(str(error)) from None  # load_raw names the file
+
+
+def load_checkpoint_config(folder: Path) -> RunConfig:
+    raw = read_checkpoint_raw(folder)
+    try:
+        return from_dict(RunConfig, raw)
     except ConfigError as error:
         raise CheckpointError(f"{folder}/config.yaml: {error}") from None
 
