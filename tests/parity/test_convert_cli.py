@@ -87,12 +87,16 @@ def test_run_folder_with_a_missing_file(make_run, tmp_path, capsys):
 
 
 def test_unsupported_hf_architecture(tmp_path, capsys):
-    folder = tmp_path / "t5"
+    folder = tmp_path / "xlnet"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(
+        {"architectures": ["XLNetLMHeadModel"], "model_type": "xlnet"}))
+    error = _one_line_error(["convert", str(folder), "--from", "hf", str(tmp_path / "r")], capsys)
+    assert "XLNetLMHeadModel" in error and "no lmlab counterpart" in error
+    (folder / "config.json").write_text(json.dumps(  # T5 is read, but needs its tokenizer
         {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"}))
     error = _one_line_error(["convert", str(folder), "--from", "hf", str(tmp_path / "r")], capsys)
-    assert "T5ForConditionalGeneration" in error and "no lmlab counterpart" in error
+    assert "no tokenizer.json" in error
     (folder / "config.json").write_text(json.dumps(
         {"architectures": ["ElectraForSequenceClassification"], "model_type": "electra"}))
     error = _one_line_error(["convert", str(folder), "--from", "hf", str(tmp_path / "r")], capsys)
