@@ -84,3 +84,28 @@ def test_memory_budget_build_equals_in_memory_build(tmp_path):
         assert np.array_equal(a.keys[k], b.keys[k])
         assert np.array_equal(a.log_prob[k], b.log_prob[k])
         assert np.array_equal(a.log_backoff[k], b.log_backoff[k])
+
+
+def test_counting_with_a_budget_stays_within_it_however_large_the_corpus(tmp_path):
+    """Issue 16: a corpus of mostly unique trigrams, 4x larger, counted with a 1 MiB
+    budget: the Python/NumPy peak does not grow with it (it does, about 4x, without)."""
+    import random
+    import tracemalloc
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(20_000)]
+
+    def corpus(sentences):
+        return ([rng.choice(words) for _ in range(20)] for _ in range(sentences))
+
+    peaks = {}
+    for budget in (1.0, None):
+        for sentences in (5_000, 20_000):  # 100k and 400k tokens
+            tracemalloc.start()
+            counts = count_ngrams(corpus(sentences), 3, memory_mb=budget,
+                                  spill_dir=tmp_path / f"s{sentences}")
+            peaks[budget, sentences] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert int(np.asarray(counts.counts).sum()) > 0
+    assert peaks[1.0, 20_000] < 1.5 * peaks[1.0, 5_000], peaks
+    assert peaks[None, 20_000] > 2.5 * peaks[None, 5_000], peaks  # the test can tell
