@@ -78,3 +78,17 @@ def test_a_binary_file_is_still_called_binary(tmp_path):
     path.write_bytes(bytes([7, 0, 0, 1, 200, 0, 13, 0, 0, 0, 5, 9] * 4))
     with pytest.raises(DataError, match="looks like a binary file"):
         list(iter_lines(path))
+
+
+@pytest.mark.parametrize("kind", ["word", "wordpiece"])
+def test_an_empty_training_corpus_is_named(tmp_path, kind):
+    from lmlab.config import DataConfig
+    from lmlab.data.lm_data import prepare_tokenizer
+    from lmlab.data.tokenizers import TokenizerConfig
+
+    for split, text in (("train", "\n\n"), ("valid", "a\n"), ("test", "a\n")):
+        (tmp_path / f"{split}.txt").write_text(text)
+    config = DataConfig(dataset=str(tmp_path), tokenizer=TokenizerConfig(kind=kind,
+                                                                         vocab_size=100))
+    with pytest.raises(DataError, match=r"train\.txt: the corpus is empty \(no non-blank line\)"):
+        prepare_tokenizer(config)

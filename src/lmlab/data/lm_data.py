@@ -109,9 +109,10 @@ def prepare_tokenizer(data_config) -> TextTokenizer:
     lines = (line.text for line in split_lines(data_config.dataset, "train",
                                                data_config.encoding_errors)
              if not line.is_boundary)
-    if kind not in ("bpe", "wordpiece", "unigram"):
-        return train_tokenizer(lines, data_config.tokenizer, kind, unk)
     path, by_fraction = split_source(data_config.dataset, "train")
+    source = f"{path}{' (its train part)' if by_fraction else ''}"
+    if kind not in ("bpe", "wordpiece", "unigram"):
+        return train_tokenizer(lines, data_config.tokenizer, kind, unk, source)
     stat = path.stat()
     identity = (f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{by_fraction}|{kind}|{unk}|"
                 f"{data_config.tokenizer}|{data_config.encoding_errors}")
@@ -119,7 +120,7 @@ def prepare_tokenizer(data_config) -> TextTokenizer:
               / hashlib.sha256(identity.encode()).hexdigest()[:24])
     if (folder / "lmlab_tokenizer.json").exists():  # written last by save()
         return TextTokenizer.load(folder)
-    tokenizer = train_tokenizer(lines, data_config.tokenizer, kind, unk)
+    tokenizer = train_tokenizer(lines, data_config.tokenizer, kind, unk, source)
     tokenizer.save(folder)
     return tokenizer
 

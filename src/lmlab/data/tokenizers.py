@@ -247,14 +247,16 @@ def train_subword(lines: Iterable[str], config: TokenizerConfig, unk_token: str)
 
 
 def train_tokenizer(lines: Iterable[str], config: TokenizerConfig, kind: str,
-                    unk_token: str | None) -> TextTokenizer:
-    """Train a tokenizer of ``kind`` on ``lines`` (the training split only)."""
+                    unk_token: str | None, source: str = "the training corpus") -> TextTokenizer:
+    """Train a tokenizer of ``kind`` on ``lines`` (the training split only); ``source``
+    names them in the error an empty corpus gives."""
     unk_token = unk_token or DEFAULT_UNK
     config = dataclasses.replace(config, kind=kind)
     trainer = {"word": train_word, "char": train_char}.get(kind, train_subword)
     backend = trainer(lines, config, unk_token)
     if backend.get_vocab_size() <= len(_special_tokens(unk_token)):
-        raise DataError("the training corpus gave an empty vocabulary")
+        raise DataError(f"{source}: the corpus is empty (no non-blank line); a tokenizer "
+                        f"needs text to learn from")
     if config.sentinels:  # after the learned vocabulary: ids V .. V+n-1, numbered in order
         backend.add_special_tokens([sentinel_token(i) for i in range(config.sentinels)])
     return TextTokenizer(backend, kind, unk_token)
