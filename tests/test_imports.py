@@ -18,7 +18,7 @@ rules:
    6. ``evaluation`` (below ``training``, whose loop measures held-out perplexity)
    7. ``training``
    8. ``finetune``
-   9. ``report``, ``convert``
+   9. ``report``, ``convert``, ``serve``
    10. ``recipes``
    11. ``cli``, ``__main__``, ``__init__`` (the package's own ``__init__``)
 
@@ -63,7 +63,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # (objectives/held_out.py), so nothing in training imports evaluation.
     ("evaluation", "generation"),
     ("finetune",),
-    ("report", "convert"),
+    ("report", "convert", "serve"),
     ("recipes",),
     ("cli", "__main__", "__init__"),
 )
@@ -78,6 +78,7 @@ INNER_ALLOWED = (
     "scipy", "sklearn", "numba", "tqdm", "onnxruntime", "accelerate", "nltk",
     "torch.utils.tensorboard", "torch.utils.flop_counter", "torch.distributed",
     "sentencepiece", "pandas", "datasets", "rouge_score", "sacrebleu",
+    "fastapi", "uvicorn", "starlette", "httpx",  # lmlab serve (issue 23)
 )
 
 
