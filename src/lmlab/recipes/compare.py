@@ -159,7 +159,8 @@ def untrained_unit(config: RunConfig, folder: Path, log) -> dict:
 def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log) -> dict:
     """Fine-tune ``base`` on ``task`` (every seed); only results.json is kept."""
     done = _read(folder / "results.json")
-    resolved = options.for_kind(get_task(task).kind)  # results.json holds resolved options
+    kind = "generation" if options.text_to_text else get_task(task).kind
+    resolved = options.for_kind(kind)  # results.json holds resolved options
     if done is not None and _protocol(done["options"]) != _protocol(resolved.__dict__):
         raise ConfigError(f"{folder} was fine-tuned with other options ({done['options']}); "
                           f"choose another --out")
