@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from lmlab.cli import main
@@ -92,3 +93,24 @@ def test_a_truncated_npz_without_manifest_is_one_line(toy_file, tmp_path, keep):
     with pytest.raises(CheckpointError, match=r"model\.npz: not a readable lmlab n-gram model "
                                               r"\(.+\); expected the \.npz"):
         evaluate_run_perplexity(run, str(toy_file), "test")
+
+
+def test_greedy_generation_takes_the_most_likely_word(toy_file, tmp_path, capsys):
+    """``--temperature 0`` on an n-gram run is greedy (it used to fail: "temperature must
+    be > 0")."""
+    from lmlab.ngram.generate import next_word_log10
+    from lmlab.ngram.run_folder import load_run
+
+    run = tmp_path / "run"
+    build_run(str(toy_file), 2, run, discount_fallback=True)
+    model = load_run(run)
+    text = generate_from_run(run, "a", 3, temperature=0.0)
+    context = [model.vocab.lookup(["<s>"])[0]] + model.vocab.lookup(["a"])
+    for word in text.split()[1:]:
+        scores = next_word_log10(model, context)
+        scores[model.vocab.lookup(["<s>", "<unk>"])] = -np.inf
+        assert model.vocab.words[int(np.argmax(scores))] == word
+        context.append(model.vocab.lookup([word])[0])
+    assert main(["generate", str(run), "--prompt", "a", "--temperature", "0",
+                 "--max-new-tokens", "3"]) == 0
+    assert capsys.readouterr().out.strip() == text

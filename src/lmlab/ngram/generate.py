@@ -29,9 +29,10 @@ def next_word_log10(model: NgramModel, context: list[int]) -> np.ndarray:
 
 def sample(model: NgramModel, prompt: str, max_new_tokens: int, *, temperature: float = 1.0,
            top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> str:
-    """The prompt followed by up to ``max_new_tokens`` sampled words."""
-    if temperature <= 0:
-        raise ConfigError(f"temperature must be > 0; got {temperature}")
+    """The prompt followed by up to ``max_new_tokens`` sampled words; ``temperature`` 0 is
+    greedy (the most likely word each step, as ``lmlab generate --temperature 0``)."""
+    if temperature < 0:
+        raise ConfigError(f"temperature must be >= 0 (0 = greedy); got {temperature}")
     if not 0 < top_p <= 1:
         raise ConfigError(f"top_p must be in (0, 1]; got {top_p}")
     if top_k < 0 or max_new_tokens < 0:
@@ -42,22 +43,27 @@ def sample(model: NgramModel, prompt: str, max_new_tokens: int, *, temperature: 
     out: list[str] = []
     for _ in range(max_new_tokens):
         log10 = next_word_log10(model, context)
-        logits = log10 * np.log(10.0) / temperature
+        logits = log10 * np.log(10.0) / (temperature or 1.0)
         logits[[BOS, UNK]] = -np.inf
-        if top_k:
-            cutoff = np.partition(logits, -min(top_k, logits.size))[-min(top_k, logits.size)]
-            logits[logits < cutoff] = -np.inf
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        if top_p < 1.0:
-            order = np.argsort(-probs)
-            cumulative = np.cumsum(probs[order])
-            drop = order[np.searchsorted(cumulative, top_p) + 1:]
-            probs[drop] = 0.0
-            probs /= probs.sum()
-        word = int(rng.choice(probs.size, p=probs))
+        word = (int(np.argmax(logits)) if temperature == 0
+                else _draw(logits, top_k, top_p, rng))
         if word == EOS:
             break
         out.append(model.vocab.words[word])
         context.append(word)
     return " ".join([prompt.strip()] + out).strip()
+
+
+def _draw(logits: np.ndarray, top_k: int, top_p: float, rng) -> int:
+    """One word sampled from ``logits`` (V,) kept to the top k and the top-p nucleus."""
+    if top_k:
+        cutoff = np.partition(logits, -min(top_k, logits.size))[-min(top_k, logits.size)]
+        logits = np.where(logits < cutoff, -np.inf, logits)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    if top_p < 1.0:
+        order = np.argsort(-probs)
+        cumulative = np.cumsum(probs[order])
+        probs[order[np.searchsorted(cumulative, top_p) + 1:]] = 0.0
+        probs /= probs.sum()
+    return int(rng.choice(probs.size, p=probs))
