@@ -1,7 +1,8 @@
 """The playground in a real browser (issue 23): headless Chromium opens ``/`` of a uvicorn
 server on 127.0.0.1, picks the masked LM, types a sentence with [MASK], clicks Run, and
-gets the fill-mask candidates, with no console error; the screenshot goes to
-docs/serve_playground.png (the README shows it).
+gets the fill-mask candidates, with no console error. The screenshot is a test artifact
+in the test's temporary folder; with LMLAB_UPDATE_DOCS=1 it also replaces
+docs/serve_playground.png (the README shows it), so a test run leaves the tree clean.
 
 Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``:
 JSON messages ended by NUL on fds 3 and 4), so no browser-driver package is needed.
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "serve_playground.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "serve_playground.png"
 SENTENCE = "the stock market [MASK] sharply in early trading"
 
 
@@ -137,8 +138,7 @@ def test_the_playground_fills_a_mask_in_headless_chromium(models, live_server, t
         shown = browser.evaluate("document.getElementById('output').innerText")
         bars = browser.evaluate("document.querySelectorAll('#output .bars .bar').length")
         typed = browser.evaluate("document.getElementById('text').value")
-        SCREENSHOT.write_bytes(base64.b64decode(browser.call("Page.captureScreenshot",
-                                                             format="png")["data"]))
+        png = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
         errors = browser.errors()
     finally:
         browser.close()
@@ -146,4 +146,7 @@ def test_the_playground_fills_a_mask_in_headless_chromium(models, live_server, t
     assert "/fill-mask · bert" in shown and "mask #1" in shown
     assert bars == 5, shown  # the default top_k candidates, each with its probability
     assert not errors, errors
-    assert SCREENSHOT.stat().st_size > 10_000
+    (tmp_path / "playground.png").write_bytes(png)
+    assert len(png) > 10_000
+    if os.environ.get("LMLAB_UPDATE_DOCS") == "1":
+        DOCS_SCREENSHOT.write_bytes(png)
