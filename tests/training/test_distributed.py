@@ -157,3 +157,16 @@ def test_electra_whose_mlm_head_is_unused_trains_under_both_strategies(strategy,
                   *[argument for override in overrides for argument in ("--set", override)])
     assert done.stdout.count('"run"') == 1  # one summary: rank 0 alone speaks
     assert (tmp_path / strategy / "checkpoint" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_an_encoder_decoder_under_ddp_equals_one_process(tiny_corpus, tmp_path):
+    """BART's noise is drawn per example id after the rows are split, so two ranks with half
+    batches train the same weights as one process with the whole batch."""
+    overrides = (tiny_overrides("bart/tiny", tiny_corpus, 3, 3) + NO_DROPOUT
+                 + ["model.decoder.dropout=0", "model.decoder.attention_dropout=0",
+                    "data.batch_size=4"])
+    settings = [argument for override in overrides for argument in ("--set", override)]
+    _train(1, "bart/tiny", "--out", str(tmp_path / "one"), *settings)
+    _train(2, "bart/tiny", "--out", str(tmp_path / "two"), *settings)
+    _assert_same_weights(tmp_path / "one", tmp_path / "two", 1e-6)
