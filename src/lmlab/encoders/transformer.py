@@ -14,6 +14,12 @@ sub-block (each layer keeps its own other sub-block and LayerNorms); ``none`` is
 T5 options (Raffel et al. 2020 §2.1): ``norm_type: rms`` (scale-only RMSNorm) and
 ``relative_buckets: 32`` (a learned per-head bias of bucketed relative offsets added to the
 attention logits, one table for the stack; use with ``model.embedding.position: none``).
+
+Transformer-XL (Dai et al. 2019): ``position: xl`` swaps each layer's attention for
+:class:`~lmlab.layers.relative_attention.RelativeMultiHeadAttention` (§3.3, sinusoidal
+relative positions, global biases u and v); ``memory_length: M > 0`` makes the stack
+recurrent (§3.2): each layer also attends to the last M inputs it saw in earlier segments,
+kept without gradient and carried from segment to segment like an LSTM state.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from lmlab.embeddings.token_embedding import sinusoidal_table
 from lmlab.encoders.output import EncoderOutput
 from lmlab.errors import ConfigError
 from lmlab.layers.attention import MultiHeadAttention
 from lmlab.layers.decoder_attention import KeyValueCache, LayerCache
 from lmlab.layers.feed_forward import Activation, FeedForward
 from lmlab.layers.norms import NormKind, build_norm
+from lmlab.layers.relative_attention import RelativeMultiHeadAttention, tie_global_biases
 from lmlab.layers.relative_position import RelativePositionBias
 
 
@@ -57,6 +65,13 @@ class TransformerConfig:
     """Offsets beyond this share the last relative bucket (T5: 128)."""
     bias: bool = True
     """Biases in the attention and feed-forward projections (T5 has none)."""
+    position: Literal["absolute", "xl"] = "absolute"
+    """``absolute``: positions come from the embedding (or T5 buckets); ``xl``: Transformer-XL
+    relative attention (Dai et al. 2019 §3.3; causal, with ``model.embedding.position: none``)."""
+    memory_length: int = 0
+    """Transformer-XL memory M (§3.2): per layer, the last M hidden states of earlier
+    segments, detached; 0 = none. Needs ``position: xl``; M > 0 carries state across
+    stream batches (``data.batching: stream``)."""
 
     def validate(self, path: str) -> None:
         for name in ("num_layers", "num_heads", "ffn_size"):
@@ -69,19 +84,34 @@ class TransformerConfig:
         for name in ("dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{path}.{name}: must be in [0, 1)")
+        if self.memory_length < 0:
+            raise ConfigError(f"{path}.memory_length: must be >= 0, got {self.memory_length}")
+        if self.memory_length and self.position != "xl":
+            raise ConfigError(f"{path}.memory_length: a memory needs relative positions; set "
+                              f"{path}.position: xl (absolute positions repeat across segments)")
+        if self.position == "xl" and self.mask != "causal":
+            raise ConfigError(f"{path}.position: xl is causal (Transformer-XL); set {path}.mask: "
+                              f"causal, got {self.mask}")
+        if self.position == "xl" and self.relative_buckets:
+            raise ConfigError(f"{path}.relative_buckets: T5 buckets and position: xl are two "
+                              f"relative schemes; set one")
 
     def check_compatible(self, embedding, path: str) -> None:
         if embedding.hidden_size % self.num_heads:
             raise ConfigError(f"{path}.num_heads: {self.num_heads} heads do not divide "
                               f"model.embedding.hidden_size={embedding.hidden_size}")
+        if self.position == "xl" and embedding.position != "none":
+            raise ConfigError(f"model.embedding.position: {path}.position: xl takes no absolute "
+                              f"positions; set none, got {embedding.position}")
 
 
 class TransformerLayer(nn.Module):
     def __init__(self, hidden_size: int, config: TransformerConfig):
         super().__init__()
         self.pre_norm = config.norm == "pre"
-        self.attention = MultiHeadAttention(hidden_size, config.num_heads,
-                                            config.attention_dropout, config.bias)
+        attention = RelativeMultiHeadAttention if config.position == "xl" else MultiHeadAttention
+        self.attention = attention(hidden_size, config.num_heads, config.attention_dropout,
+                                   config.bias)
         self.attention_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout,
                                config.bias)
@@ -89,17 +119,27 @@ class TransformerLayer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool,
-                cache: LayerCache | None = None) -> torch.Tensor:
+                cache: LayerCache | None = None, memory: torch.Tensor | None = None,
+                sinusoids: torch.Tensor | None = None) -> torch.Tensor:
+        """``memory`` (B, M, D): this layer's earlier inputs; ``sinusoids``: the XL table R
+        (both for ``position: xl`` only)."""
         if self.pre_norm:
-            x = x + self.dropout(self.attention(self.attention_norm(x), mask, causal, cache))
+            x = x + self.dropout(self._attend(self.attention_norm(x), mask, causal, cache,
+                                              memory, sinusoids))
             return x + self.ffn(self.ffn_norm(x))
-        x = self.attention_norm(x + self.dropout(self.attention(x, mask, causal, cache)))
+        x = self.attention_norm(x + self.dropout(self._attend(x, mask, causal, cache, memory,
+                                                              sinusoids)))
         return self.ffn_norm(x + self.ffn(x))
+
+    def _attend(self, x, mask, causal, cache, memory, sinusoids) -> torch.Tensor:
+        if sinusoids is None:
+            return self.attention(x, mask, causal, cache)
+        if memory is not None and self.pre_norm:  # the keys see [LN(memory) ∘ LN(x)]
+            memory = self.attention_norm(memory)
+        return self.attention(x, mask, causal, cache, memory, sinusoids)
 
 
 class TransformerEncoder(nn.Module):
-    recurrent = False
-
     def __init__(self, hidden_size: int, config: TransformerConfig):
         super().__init__()
         self.config = config
@@ -107,6 +147,11 @@ class TransformerEncoder(nn.Module):
         self.layers = nn.ModuleList(TransformerLayer(hidden_size, config)
                                     for _ in range(config.num_layers))
         _share_parameters(self.layers, config.share_layers)
+        self.xl = config.position == "xl"
+        if self.xl:
+            tie_global_biases([layer.attention for layer in self.layers])
+        self.memory_length = config.memory_length
+        """XL memory M; may be changed after loading (evaluate with a longer memory)."""
         self.final_norm = (build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
                            if config.norm == "pre" and config.final_norm else None)
         self.relative_bias = (RelativePositionBias(config.relative_buckets,
@@ -117,6 +162,15 @@ class TransformerEncoder(nn.Module):
         """Recompute each layer's activations in backward instead of keeping them
         (``train.activation_checkpointing``; Chen et al. 2016): memory per layer for one
         more forward pass. Dropout replays the same masks (the RNG state is restored)."""
+
+    @property
+    def recurrent(self) -> bool:
+        """Transformer-XL with a memory carries state across segments."""
+        return self.memory_length > 0
+
+    @property
+    def memory_batch_dims(self) -> tuple[int, ...]:
+        return (0,) * len(self.layers)  # one (B, M, D) per layer
 
     def new_cache(self) -> KeyValueCache:
         """Key/value caches for incremental decoding (a causal encoder: GPT)."""
@@ -136,21 +190,35 @@ class TransformerEncoder(nn.Module):
         else:
             mask = attention_mask.bool()[:, None, :, :]
         past = cache.length if cache is not None else 0
+        memories = memory if self.xl and memory is not None else (None,) * len(self.layers)
+        sinusoids = None
+        if self.xl:  # R for distances 0..K-1 over [memory ∘ cached ∘ x], shared by the layers
+            remembered = memories[0].shape[1] if memories[0] is not None else 0
+            keys = remembered + past + x.shape[1]
+            sinusoids = sinusoidal_table(keys, x.shape[-1]).to(x.device)  # (K, D)
+            if mask is not None and remembered:  # the memory keys are always visible
+                mask = torch.cat([mask.new_ones(*mask.shape[:-1], remembered), mask], dim=-1)
         if self.relative_bias is not None:  # bool keep-mask -> additive float mask
             length = x.shape[1]
             bias = self.relative_bias(length, past + length, past)  # (1, H, T, t+T)
             mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
         states = []
         recompute = self.checkpoint_activations and self.training and torch.is_grad_enabled()
+        new_memory = []
         for index, layer in enumerate(self.layers):
             layer_cache = cache.layers[index] if cache is not None else None
-            x = (checkpoint(layer, x, mask, self.causal, use_reentrant=False) if recompute
-                 else layer(x, mask, self.causal, layer_cache))
+            if self.memory_length:  # §3.2: SG([m ∘ h]) keeps the last M inputs of the layer
+                kept = x if memories[index] is None else torch.cat([memories[index], x], dim=1)
+                new_memory.append(kept[:, max(kept.shape[1] - self.memory_length, 0):].detach())
+            x = (checkpoint(layer, x, mask, self.causal, None, memories[index], sinusoids,
+                            use_reentrant=False) if recompute
+                 else layer(x, mask, self.causal, layer_cache, memories[index], sinusoids))
             if return_layers:
                 states.append(x)
         if self.final_norm is not None:
             x = self.final_norm(x)
-        return EncoderOutput(x, None, tuple(states) if return_layers else None)
+        return EncoderOutput(x, tuple(new_memory) if self.memory_length else None,
+                             tuple(states) if return_layers else None)
 
 
 def _share_parameters(layers: nn.ModuleList, mode: str) -> None:
