@@ -16,6 +16,7 @@ from lmlab.errors import ConfigError
 from lmlab.layers.decoder_attention import KeyValueCache
 from lmlab.layers.relative_attention import RelativeMultiHeadAttention
 from lmlab.presets import preset_path
+from lmlab.recipes.evaluate import perplexity_of_run
 from lmlab.training import checkpoint as ckpt
 from lmlab.training.trainer import train
 
@@ -217,3 +218,18 @@ def test_preset_trains_and_resumes_exactly(tiny_corpus, tmp_path, monkeypatch):
     assert full.keys() == cut.keys()
     for key in full:
         assert torch.equal(full[key], cut[key]), key
+
+
+def test_evaluation_reads_any_memory_length(tiny_corpus, tmp_path):
+    """``lmlab eval perplexity RUN --memory-length M``: the trained weights with another M
+    (0: the windowed, non-recurrent path)."""
+    train(_tiny(tiny_corpus, 2, 2), tmp_path / "run", log=lambda *_: None)
+    scores = {m: perplexity_of_run(str(tmp_path / "run"), None, "valid", max_tokens=200,
+                                   memory_length=m) for m in (0, 16, 64)}
+    assert all(score["perplexity"] > 1 and score["memory_length"] == m
+               for m, score in scores.items())
+    assert scores[16]["perplexity"] == perplexity_of_run(
+        str(tmp_path / "run"), None, "valid", max_tokens=200)["perplexity"]  # the run's own
+    assert scores[64]["perplexity"] != scores[16]["perplexity"]
+    with pytest.raises(ConfigError, match="--memory-length"):
+        perplexity_of_run(str(tmp_path / "run"), None, "valid", memory_length=-1)

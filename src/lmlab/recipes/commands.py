@@ -58,7 +58,8 @@ def _train(args) -> int:
 def _eval_perplexity(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = perplexity_of_run(args.run_dir, args.data, args.split, args.stride, args.max_tokens)
+    result = perplexity_of_run(args.run_dir, args.data, args.split, args.stride, args.max_tokens,
+                               args.memory_length)
     print(json.dumps(result))
     return 0
 
@@ -128,7 +129,8 @@ def add_commands(subparsers) -> None:
     perplexity = eval_kinds.add_parser(
         "perplexity", help="perplexity on a split", formatter_class=HELP,
         epilog="examples:\n  lmlab eval perplexity runs/gpt-tiny --data ptb --split test\n"
-               "  lmlab eval perplexity runs/kn5 --data ptb --split test")
+               "  lmlab eval perplexity runs/kn5 --data ptb --split test\n"
+               "  lmlab eval perplexity runs/xl-tiny --memory-length 256")
     perplexity.add_argument("run_dir", metavar="RUN", help="run folder")
     perplexity.add_argument("--data", help="dataset (default: the one the run trained on)")
     perplexity.add_argument("--split", default="valid", choices=["train", "valid", "test"])
@@ -136,6 +138,9 @@ def add_commands(subparsers) -> None:
                             help="transformer window stride, 1 to seq_len (default seq_len // 2)")
     perplexity.add_argument("--max-tokens", type=non_negative_int, default=0,
                             help="score only this many (default 0: all)")
+    perplexity.add_argument("--memory-length", type=non_negative_int, default=None,
+                            metavar="M", help="Transformer-XL: read with a memory of M "
+                                              "(default: the run's own; 0 = none)")
     perplexity.add_argument("--threads", type=int, default=0,
                             help="torch CPU threads (default: PyTorch's; 1 is fastest on a "
                                  "loaded machine)")

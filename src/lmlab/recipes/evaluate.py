@@ -18,13 +18,22 @@ def _is_ngram_run(run: str) -> bool:
 
 
 def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None = None,
-                      max_tokens: int = 0) -> dict:
+                      max_tokens: int = 0, memory_length: int | None = None) -> dict:
     """Perplexity of ``run`` on ``split`` of ``data`` (default: the data the run was built
-    or trained on)."""
+    or trained on). ``memory_length``: a Transformer-XL run read with this memory instead
+    of its training one (Dai et al. 2019 §3.2 evaluate with a longer one; 0 = none)."""
     if _is_ngram_run(run):
+        if memory_length is not None:
+            raise ConfigError(f"--memory-length: {run} is an n-gram model, not Transformer-XL")
         return evaluate_run_perplexity(run, data, split)
 
     config, tokenizer, model = load_run(run)
+    if memory_length is not None:
+        if not getattr(model.encoder, "xl", False) or memory_length < 0:
+            raise ConfigError(f"--memory-length: needs a Transformer-XL run "
+                              f"(model.encoder.position: xl) and M >= 0; got {memory_length} "
+                              f"for {run}")
+        model.encoder.memory_length = config.model.encoder.memory_length = memory_length
     if stride is not None and not 1 <= stride <= config.data.seq_len:
         raise ConfigError(f"--stride must be from 1 to {config.data.seq_len} (the run's "
                           f"seq_len); got {stride}")
@@ -33,7 +42,8 @@ def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None
     store = token_store(config.data, tokenizer, split)
     marks = unit_marks(config.data, config.objectives, tokenizer, split, store)
     result = evaluate_perplexity(model, config, tokenizer, store.ids, stride, max_tokens, marks)
-    return {"run": str(run), "data": config.data.dataset, "split": split, **result}
+    extra = {"memory_length": memory_length} if memory_length is not None else {}
+    return {"run": str(run), "data": config.data.dataset, "split": split, **extra, **result}
 
 
 def generate_from_run(run: str, texts: list[str], options: GenerationOptions) -> list[str]:
