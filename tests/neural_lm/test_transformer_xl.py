@@ -157,6 +157,22 @@ def test_incremental_decoding_matches_the_full_run():
     assert torch.allclose(torch.cat(steps, dim=1), encoder(x).hidden, atol=1e-12)
 
 
+def test_activation_checkpointing_keeps_outputs_and_gradients():
+    encoder = _encoder(memory_length=3).train()
+    memory = encoder(_x(3)).memory
+    x = _x(4, seed=3)
+    results = []
+    for recompute in (False, True):
+        encoder.zero_grad()
+        encoder.checkpoint_activations = recompute
+        output = encoder(x, memory=memory).hidden
+        output.square().sum().backward()
+        results.append((output, [p.grad.clone() for p in encoder.parameters()]))
+    (plain, plain_grads), (again, again_grads) = results
+    assert torch.allclose(plain, again, atol=1e-12)
+    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(plain_grads, again_grads))
+
+
 def test_global_biases_are_shared_by_the_layers():
     encoder = _encoder()
     first, second = (layer.attention for layer in encoder.layers)
