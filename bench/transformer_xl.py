@@ -35,7 +35,8 @@ def tokens_per_second(model, memory_length: int, steps: int, batch: int, length:
     training step (forward + backward) and an inference forward, tokens per second."""
     model.encoder.memory_length = memory_length
     vocab = model.embedding.tokens.num_embeddings
-    ids = torch.randint(vocab, (steps + 1, batch, length), generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(vocab, (steps + 1, batch, length), generator=generator)  # (S+1, B, T)
     speeds = {}
     for mode in ("train", "eval"):
         model.train(mode == "train")

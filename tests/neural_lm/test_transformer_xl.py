@@ -184,7 +184,8 @@ def test_global_biases_are_shared_by_the_layers():
 @pytest.mark.parametrize("overrides, key", [
     (["model.encoder.memory_length=-1"], "model.encoder.memory_length"),
     (["model.encoder.position=absolute"], "model.encoder.memory_length"),
-    (["model.encoder.mask=bidirectional", "model.encoder.memory_length=0"], "model.encoder.position"),
+    (["model.encoder.mask=bidirectional", "model.encoder.memory_length=0"],
+     "model.encoder.position"),
     (["model.embedding.position=learned"], "model.embedding.position"),
     (["model.encoder.relative_buckets=32"], "model.encoder.relative_buckets"),
     (["model.encoder={name: lstm, memory_length: 8}"], "model.encoder.memory_length"),

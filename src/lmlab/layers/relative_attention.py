@@ -79,12 +79,14 @@ class RelativeMultiHeadAttention(nn.Module):
             memory_k, memory_v = self._memory_keys(memory)
             k, v = torch.cat([memory_k, k], dim=2), torch.cat([memory_v, v], dim=2)  # (B, H, K, d)
         keys = k.shape[2]
-        r = split_heads(self.position(sinusoids[:keys].to(x.dtype))[None], self.num_heads)  # (1, H, K, d)
+        r = self.position(sinusoids[:keys].to(x.dtype))[None]  # W_R R: (1, K, D)
+        r = split_heads(r, self.num_heads)  # (1, H, K, d)
         by_distance = (q + self.position_bias[:, None]) @ r.transpose(-2, -1)  # (B, H, T, K)
-        # attend() divides q·k by sqrt(d); the position term gets the same scale there.
+        # attend() scales q·k by 1/sqrt(d) but adds a bias as given: the paper scales all of A.
         bias = relative_gather(by_distance, keys - q.shape[2]) / math.sqrt(q.shape[-1])
         if mask is not None:
-            bias = bias + mask if mask.is_floating_point() else bias.masked_fill(~mask, float("-inf"))
+            bias = (bias + mask if mask.is_floating_point()
+                    else bias.masked_fill(~mask, float("-inf")))
         y = attend(q + self.content_bias[:, None], k, v, bias, causal,
                    self.dropout if self.training else 0.0, self.use_reference)  # (B, H, T, d)
         return self.out(merge_heads(y))
