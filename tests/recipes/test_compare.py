@@ -86,6 +86,17 @@ def test_rerun_skips_finished_units(quick_run):
     with pytest.raises(ConfigError, match="other options"):
         run_compare(str(suite), str(out), quick=True, overrides=[f"data.dataset={corpus}"],
                     log=lambda m: None, suite_overrides=["finetune.lr=0.001"])
+    # A config key added to lmlab since (here: a fingerprint of another dump) is no
+    # difference: the unit's own checkpoint config, read with today's schema, decides.
+    for unit in (out / "pretrain").glob("*/unit.json"):
+        unit.write_text(unit.read_text().replace('"fingerprint": "', '"fingerprint": "0'))
+    messages.clear()
+    run_compare(str(suite), str(out), quick=True, overrides=[f"data.dataset={corpus}"],
+                log=messages.append)
+    assert sum("skipped" in m for m in messages) == 2
+    with pytest.raises(ConfigError, match="another config or budget"):  # a real change
+        run_compare(str(suite), str(out), quick=True, log=lambda m: None,
+                    overrides=[f"data.dataset={corpus}", "train.lr=0.123"])
 
 
 def test_missing_preset_is_named(tmp_path):

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from lmlab.atomic import write_json
-from lmlab.config import RunConfig, dump_config, load_config
+from lmlab.config import RunConfig, dump_config, load_config, to_dict
 from lmlab.data.lm_data import prepare_tokenizer
-from lmlab.errors import ConfigError
+from lmlab.errors import ConfigError, LmlabError
 from lmlab.finetune.loop import finetune
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
@@ -32,7 +32,8 @@ from lmlab.registry import build_model, build_objectives
 from lmlab.report.compare_tables import (table1_markdown, table2_json, table2_markdown,
                                          verdict_line)
 from lmlab.tasks.catalogue import get_task
-from lmlab.training.checkpoint import CHECKPOINT, save_checkpoint
+from lmlab.training.checkpoint import (CHECKPOINT, checkpoint_folder, load_checkpoint_config,
+                                      save_checkpoint)
 from lmlab.training.step_cost import flops_per_step, training_parts
 from lmlab.training.trainer import train
 
@@ -110,12 +111,40 @@ def _step_cost(config: RunConfig, folder: Path, fingerprint: str) -> dict:
     return cost
 
 
+# Train settings a pre-training unit sets itself from the budget (not the suite's choice).
+_SET_BY_UNIT = ("max_steps", "max_epochs", "max_time_s", "warmup_steps", "eval_every",
+                "checkpoint_every")
+
+
+def _settings(config: RunConfig) -> dict:
+    """The config's choices: without what a unit sets itself, or the vocabulary size the
+    tokenizer fills in."""
+    raw = to_dict(config)
+    raw["train"] = {k: v for k, v in raw["train"].items() if k not in _SET_BY_UNIT}
+    raw["model"]["embedding"].pop("vocab_size", None)
+    return raw
+
+
+def _same_pretraining(folder: Path, config: RunConfig, done: dict, suite: CompareSuite) -> bool:
+    """Whether a finished unit trained ``config`` at the suite's budget, read from its
+    checkpoint with today's schema: a config key added since (at its default) is no
+    difference, where the unit's fingerprint (a hash of the config as then dumped) is."""
+    try:
+        saved = load_checkpoint_config(checkpoint_folder(folder, verify=False))
+    except LmlabError:
+        return False
+    return (done.get("budget_flops") == suite.budget_flops
+            and saved.train.warmup_steps == int(suite.warmup_ratio * saved.train.max_steps)
+            and _settings(saved) == _settings(config))
+
+
 def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, folder: Path,
                   log) -> dict:
     fingerprint = _fingerprint(dump_config(config), suite.budget_flops, suite.warmup_ratio)
     done = _read(folder / UNIT_FILE)
     if done is not None:
-        if done.get("fingerprint") != fingerprint:
+        if done.get("fingerprint") != fingerprint and \
+                not _same_pretraining(folder, config, done, suite):
             raise ConfigError(f"{folder} holds a pre-training of another config or budget "
                               f"({done['budget_flops']:.3g} FLOPs); choose another --out")
         log(f"pre-train {entry.label}: done earlier ({done['steps']} steps), skipped")
