@@ -3,7 +3,8 @@ on WikiText-2 (trained with segments of 64 and memory 64), its validation perple
 with memory M = 0, 64, 128, 256, and its speed with and without memory. Prints one JSON
 object (saved to bench/results/transformer_xl.json).
 
-    python bench/transformer_xl.py                      # ~5 minutes on one CPU core
+    python bench/transformer_xl.py                      # 400 steps: ~5 minutes on one core
+    python bench/transformer_xl.py --steps 1500 --out bench/results/transformer_xl_1500.json
     python bench/transformer_xl.py --steps 20 --eval-tokens 5000   # a quick look
 
 M = 0 is read two ways: segment by segment (stride 64, no context across segments: the
@@ -54,7 +55,7 @@ def tokens_per_second(model, memory_length: int, steps: int, batch: int, length:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--eval-tokens", type=int, default=30000,
                         help="validation tokens scored per memory length (0: all 217k)")
     parser.add_argument("--out", type=Path, default=RESULT)
