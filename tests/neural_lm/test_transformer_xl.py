@@ -189,6 +189,7 @@ def test_global_biases_are_shared_by_the_layers():
     (["model.embedding.position=learned"], "model.embedding.position"),
     (["model.encoder.relative_buckets=32"], "model.encoder.relative_buckets"),
     (["model.encoder={name: lstm, memory_length: 8}"], "model.encoder.memory_length"),
+    (["data.batching=blocks"], "data.batching"),  # rows of blocks are not one text
 ])
 def test_config_errors_are_one_line_and_name_the_key(overrides, key):
     """(5)"""

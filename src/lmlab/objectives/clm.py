@@ -39,6 +39,11 @@ class CausalLMConfig(ConfigDefaults):
         encoder = run_config.model.encoder
         if getattr(encoder, "mask", "causal") != "causal":
             raise ConfigError(f"{path}: clm needs a causal encoder; set model.encoder.mask: causal")
+        if getattr(encoder, "memory_length", 0) and run_config.data.batching != "stream":
+            raise ConfigError(f"data.batching: a memory (model.encoder.memory_length="
+                              f"{encoder.memory_length}) carries each row into the next "
+                              f"segment of the same text; set data.batching: stream, not "
+                              f"{run_config.data.batching}")
         if self.output.kind in FACTORISED and run_config.model.lm_head.tie_weights:
             raise ConfigError(f"{path}.output.kind: {self.output.kind} softmax uses the LM "
                               f"head's decoder for its own vectors; set "
