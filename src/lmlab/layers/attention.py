@@ -74,6 +74,19 @@ def merge_heads(y: torch.Tensor) -> torch.Tensor:
     return y.transpose(1, 2).reshape(batch, length, heads * size)
 
 
+def project_qkv(qkv: nn.Linear, num_heads: int, x: torch.Tensor, cache=None):
+    """Queries, keys and values (B, H, T, d) of ``x`` (B, T, D) through one fused
+    projection; with a ``cache`` (:class:`~lmlab.layers.decoder_attention.LayerCache`) the
+    keys and values of earlier steps are prepended, (B, H, t+T, d), and kept."""
+    q, k, v = (split_heads(t, num_heads) for t in qkv(x).split(x.shape[-1], dim=-1))
+    if cache is not None:
+        if cache.keys is not None:
+            k = torch.cat([cache.keys, k], dim=2)  # (B, H, t+T, d)
+            v = torch.cat([cache.values, v], dim=2)
+        cache.keys, cache.values = k, v
+    return q, k, v
+
+
 class MultiHeadAttention(nn.Module):
     """Self-attention with one fused QKV projection (one matmul instead of three)."""
 
@@ -92,13 +105,7 @@ class MultiHeadAttention(nn.Module):
         """x: (B, T, D). ``cache`` (a decoder's :class:`~lmlab.layers.decoder_attention.
         LayerCache`): keys and values of earlier steps are prepended and kept, so an
         incremental step projects only its new positions."""
-        q, k, v = (split_heads(t, self.num_heads)
-                   for t in self.qkv(x).split(x.shape[-1], dim=-1))  # 3 × (B, H, T, d)
-        if cache is not None:
-            if cache.keys is not None:
-                k = torch.cat([cache.keys, k], dim=2)  # (B, H, t+T, d)
-                v = torch.cat([cache.values, v], dim=2)
-            cache.keys, cache.values = k, v
+        q, k, v = project_qkv(self.qkv, self.num_heads, x, cache)
         y = attend(q, k, v, mask, causal, self.dropout if self.training else 0.0,
                    self.use_reference)  # (B, H, T, d)
         return self.out(merge_heads(y))

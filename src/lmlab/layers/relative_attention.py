@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmlab.layers.attention import attend, merge_heads, split_heads
+from lmlab.layers.attention import attend, merge_heads, project_qkv, split_heads
 
 
 def relative_gather(scores: torch.Tensor, past: int) -> torch.Tensor:
@@ -68,13 +68,7 @@ class RelativeMultiHeadAttention(nn.Module):
         sinusoids: (K, D) R for distances 0..K-1, K = M + cached + T keys; mask over the K
         keys (bool keep-mask or additive float), broadcast to (B, H, T, K). ``cache``: a
         :class:`~lmlab.layers.decoder_attention.LayerCache` (incremental decoding)."""
-        q, k, v = (split_heads(t, self.num_heads)
-                   for t in self.qkv(x).split(x.shape[-1], dim=-1))  # 3 × (B, H, T, d)
-        if cache is not None:
-            if cache.keys is not None:
-                k = torch.cat([cache.keys, k], dim=2)  # (B, H, t+T, d)
-                v = torch.cat([cache.values, v], dim=2)
-            cache.keys, cache.values = k, v
+        q, k, v = project_qkv(self.qkv, self.num_heads, x, cache)  # k, v: (B, H, t+T, d)
         if memory is not None and memory.shape[1]:
             memory_k, memory_v = self._memory_keys(memory)
             k, v = torch.cat([memory_k, k], dim=2), torch.cat([memory_v, v], dim=2)  # (B, H, K, d)
