@@ -29,6 +29,7 @@ from lmlab.objectives.span_boundary import SpanBoundaryConfig, SpanBoundaryObjec
 from lmlab.objectives.t5 import SpanCorruptionConfig, SpanCorruptionObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
 from lmlab.objectives.word_structural import WordStructuralConfig, WordStructuralObjective
+from lmlab.objectives.xlnet import XLNetConfig, XLNetObjective
 from lmlab.objectives.softmax.output import build_output_head
 
 ENCODERS = {
@@ -56,6 +57,7 @@ OBJECTIVES = {
     "mass": (MassConfig, MassObjective),
     "bart": (BartConfig, BartObjective),
     "t5": (SpanCorruptionConfig, SpanCorruptionObjective),
+    "xlnet": (XLNetConfig, XLNetObjective),
 }
 
 

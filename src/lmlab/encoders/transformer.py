@@ -20,6 +20,12 @@ Transformer-XL (Dai et al. 2019): ``position: xl`` swaps each layer's attention 
 relative positions, global biases u and v); ``memory_length: M > 0`` makes the stack
 recurrent (§3.2): each layer also attends to the last M inputs it saw in earlier segments,
 kept without gradient and carried from segment to segment like an LSTM state.
+
+XLNet (Yang et al. 2019 §2.3): ``mask: permutation`` is a bidirectional relative-position
+stack whose (B, T, T) masks come from the objective (the factorisation order);
+:meth:`TransformerEncoder.two_stream` runs the content stream h (eq. 5, bottom) and the
+query stream g (eq. 5, top) through the same layers' weights. Without masks (fine-tuning)
+every token sees every token.
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ class TransformerConfig:
     num_heads: int = 2
     ffn_size: int = 512
     norm: Literal["pre", "post"] = "pre"
-    mask: Literal["causal", "bidirectional"] = "causal"
+    mask: Literal["causal", "bidirectional", "permutation"] = "causal"
+    """``permutation``: XLNet's; needs ``position: xl``, the objective gives the masks."""
     activation: Activation = "gelu"
     dropout: float = 0.1
     attention_dropout: float = 0.1
@@ -89,9 +96,15 @@ class TransformerConfig:
         if self.memory_length and self.position != "xl":
             raise ConfigError(f"{path}.memory_length: a memory needs relative positions; set "
                               f"{path}.position: xl (absolute positions repeat across segments)")
-        if self.position == "xl" and self.mask != "causal":
-            raise ConfigError(f"{path}.position: xl is causal (Transformer-XL); set {path}.mask: "
-                              f"causal, got {self.mask}")
+        if self.position == "xl" and self.mask == "bidirectional":
+            raise ConfigError(f"{path}.position: xl is causal (Transformer-XL) or permutation "
+                              f"(XLNet); set {path}.mask: causal or permutation, got {self.mask}")
+        if self.mask == "permutation" and self.position != "xl":
+            raise ConfigError(f"{path}.mask: permutation (XLNet) needs relative positions; set "
+                              f"{path}.position: xl")
+        if self.mask == "permutation" and self.memory_length:
+            raise ConfigError(f"{path}.memory_length: no memory with mask: permutation (XLNet "
+                              f"memory is not built); set 0")
         if self.position == "xl" and self.relative_buckets:
             raise ConfigError(f"{path}.relative_buckets: T5 buckets and position: xl are two "
                               f"relative schemes; set one")
@@ -120,23 +133,44 @@ class TransformerLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool,
                 cache: LayerCache | None = None, memory: torch.Tensor | None = None,
-                sinusoids: torch.Tensor | None = None) -> torch.Tensor:
+                sinusoids: torch.Tensor | None = None, negative: int = 0) -> torch.Tensor:
         """``memory`` (B, M, D): this layer's earlier inputs; ``sinusoids``: the XL table R
-        (both for ``position: xl`` only)."""
+        for distances -``negative``.. (both for ``position: xl`` only)."""
         if self.pre_norm:
             x = x + self.dropout(self._attend(self.attention_norm(x), mask, causal, cache,
-                                              memory, sinusoids))
+                                              memory, sinusoids, negative))
             return x + self.ffn(self.ffn_norm(x))
         x = self.attention_norm(x + self.dropout(self._attend(x, mask, causal, cache, memory,
-                                                              sinusoids)))
+                                                              sinusoids, negative)))
         return self.ffn_norm(x + self.ffn(x))
 
-    def _attend(self, x, mask, causal, cache, memory, sinusoids) -> torch.Tensor:
+    def two_stream(self, h: torch.Tensor, g: torch.Tensor, mask: torch.Tensor,
+                   query_mask: torch.Tensor, sinusoids: torch.Tensor,
+                   negative: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """XLNet eq. 5 for one layer: h <- Attn(Q=h, KV=h, content mask), g <- Attn(Q=g,
+        KV=h, query mask), then each its own residual, norms and FFN, one set of weights.
+        h, g: (B, T, D); masks (B, 1, T, T) bool."""
+        keys = self.attention_norm(h) if self.pre_norm else h
+        queries = self.attention_norm(g) if self.pre_norm else g
+        h_attention = self.attention(keys, mask, False, None, None, sinusoids, negative)
+        g_attention = self.attention(keys, query_mask, False, None, None, sinusoids, negative,
+                                     query=queries)
+        outputs = []
+        for x, attention in ((h, h_attention), (g, g_attention)):
+            if self.pre_norm:
+                x = x + self.dropout(attention)
+                outputs.append(x + self.ffn(self.ffn_norm(x)))
+            else:
+                x = self.attention_norm(x + self.dropout(attention))
+                outputs.append(self.ffn_norm(x + self.ffn(x)))
+        return outputs[0], outputs[1]
+
+    def _attend(self, x, mask, causal, cache, memory, sinusoids, negative) -> torch.Tensor:
         if sinusoids is None:
             return self.attention(x, mask, causal, cache)
         if memory is not None and self.pre_norm:  # the keys see [LN(memory) ∘ LN(x)]
             memory = self.attention_norm(memory)
-        return self.attention(x, mask, causal, cache, memory, sinusoids)
+        return self.attention(x, mask, causal, cache, memory, sinusoids, negative)
 
 
 class TransformerEncoder(nn.Module):
@@ -191,11 +225,12 @@ class TransformerEncoder(nn.Module):
             mask = attention_mask.bool()[:, None, :, :]
         past = cache.length if cache is not None else 0
         memories = memory if self.xl and memory is not None else (None,) * len(self.layers)
-        sinusoids = None
-        if self.xl:  # R for distances 0..K-1 over [memory ∘ cached ∘ x], shared by the layers
+        sinusoids, negative = None, 0
+        if self.xl:  # R for distances -N..K-1 over [memory ∘ cached ∘ x], shared by the layers
             remembered = memories[0].shape[1] if memories[0] is not None else 0
             keys = remembered + past + x.shape[1]
-            sinusoids = sinusoidal_table(keys, x.shape[-1]).to(x.device)  # (K, D)
+            negative = 0 if self.causal else x.shape[1] - 1  # XLNet sees later positions too
+            sinusoids = relative_sinusoids(negative, keys, x.shape[-1]).to(x.device)
             if mask is not None and remembered:  # the memory keys are always visible
                 mask = torch.cat([mask.new_ones(*mask.shape[:-1], remembered), mask], dim=-1)
         if self.relative_bias is not None:  # bool keep-mask -> additive float mask
@@ -211,14 +246,48 @@ class TransformerEncoder(nn.Module):
                 kept = x if memories[index] is None else torch.cat([memories[index], x], dim=1)
                 new_memory.append(kept[:, max(kept.shape[1] - self.memory_length, 0):].detach())
             x = (checkpoint(layer, x, mask, self.causal, None, memories[index], sinusoids,
-                            use_reentrant=False) if recompute
-                 else layer(x, mask, self.causal, layer_cache, memories[index], sinusoids))
+                            negative, use_reentrant=False) if recompute
+                 else layer(x, mask, self.causal, layer_cache, memories[index], sinusoids,
+                            negative))
             if return_layers:
                 states.append(x)
         if self.final_norm is not None:
             x = self.final_norm(x)
         return EncoderOutput(x, tuple(new_memory) if self.memory_length else None,
                              tuple(states) if return_layers else None)
+
+
+    def two_stream(self, x: torch.Tensor, query: torch.Tensor, content_mask: torch.Tensor,
+                   query_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """XLNet's two-stream self-attention (Yang et al. 2019 §2.3, eqs. 4-5), for
+        ``mask: permutation``. x: (B, T, D) the embedded tokens (h^(0)); query: (B, T, D)
+        g^(0) (the learned w at every position); content_mask, query_mask: (B, T, T) bool,
+        [i, j] = position i may read position j's content (z_<=t for h, z_<t for g).
+        Returns (h, g), each (B, T, D), after the final norm (pre-LN)."""
+        length = x.shape[1]
+        negative = length - 1  # distances -(T-1)..T-1
+        sinusoids = relative_sinusoids(negative, length, x.shape[-1]).to(x.device)
+        mask, query_mask = content_mask.bool()[:, None], query_mask.bool()[:, None]  # (B, 1, T, T)
+        recompute = self.checkpoint_activations and self.training and torch.is_grad_enabled()
+        h, g = x, query
+        for layer in self.layers:
+            h, g = (checkpoint(layer.two_stream, h, g, mask, query_mask, sinusoids, negative,
+                               use_reentrant=False) if recompute
+                    else layer.two_stream(h, g, mask, query_mask, sinusoids, negative))
+        if self.final_norm is not None:
+            h, g = self.final_norm(h), self.final_norm(g)
+        return h, g
+
+
+def relative_sinusoids(negative: int, keys: int, width: int) -> torch.Tensor:
+    """(N + K, D): the sinusoid table R of the distances -N..K-1 (row c = distance c - N;
+    XLNet's bidirectional ``pos_seq``); N = 0 is Transformer-XL's causal table."""
+    table = sinusoidal_table(negative + keys, width)  # rows for 0..N+K-1
+    if not negative:
+        return table
+    flip = sinusoidal_table(negative + 1, width)[1:].flip(0)  # distances N..1
+    flip[:, 0::2] = -flip[:, 0::2]  # sin(-p) = -sin(p), cos(-p) = cos(p)
+    return torch.cat([flip, table[:keys]])
 
 
 def _share_parameters(layers: nn.ModuleList, mode: str) -> None:

@@ -26,15 +26,16 @@ from torch import nn
 from lmlab.layers.attention import attend, merge_heads, project_qkv, split_heads
 
 
-def relative_gather(scores: torch.Tensor, past: int) -> torch.Tensor:
-    """scores (B, H, T, K): column c = the score of distance c. -> (B, H, T, K) by key j,
-    for queries at key positions past..past+T-1: column j = distance past + i - j. Future
-    keys (negative distance) read distance 0; the causal mask removes them."""
-    length, keys = scores.shape[-2], scores.shape[-1]
+def relative_gather(scores: torch.Tensor, past: int, negative: int = 0) -> torch.Tensor:
+    """scores (B, H, T, N + K): column c = the score of distance c - N (N = ``negative``
+    rows of negative distances first, 0 when causal). -> (B, H, T, K) by key j, for
+    queries at key positions past..past+T-1: column j = distance past + i - j. Without
+    negative rows, future keys read distance 0; the causal mask removes them."""
+    length, keys = scores.shape[-2], scores.shape[-1] - negative
     query = torch.arange(past, past + length, device=scores.device)[:, None]  # (T, 1)
     key = torch.arange(keys, device=scores.device)[None, :]  # (1, K)
-    index = (query - key).clamp(min=0)  # (T, K)
-    return scores.gather(-1, index.expand_as(scores))
+    index = (query - key + negative).clamp(min=0)  # (T, K)
+    return scores.gather(-1, index.expand(*scores.shape[:-1], keys))
 
 
 class RelativeMultiHeadAttention(nn.Module):
@@ -63,21 +64,30 @@ class RelativeMultiHeadAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool, cache=None,
                 memory: torch.Tensor | None = None,
-                sinusoids: torch.Tensor | None = None) -> torch.Tensor:
+                sinusoids: torch.Tensor | None = None, negative: int = 0,
+                query: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, T, D); memory: (B, M, D) earlier hidden states (detached), or None;
-        sinusoids: (K, D) R for distances 0..K-1, K = M + cached + T keys; mask over the K
-        keys (bool keep-mask or additive float), broadcast to (B, H, T, K). ``cache``: a
-        :class:`~lmlab.layers.decoder_attention.LayerCache` (incremental decoding)."""
+        sinusoids: (N + K, D) R for distances -N..K-1, K = M + cached + T keys (N =
+        ``negative``: 0 when causal, T - 1 for a bidirectional/permutation mask); mask over
+        the K keys (bool keep-mask or additive float), broadcast to (B, H, T, K). ``cache``:
+        a :class:`~lmlab.layers.decoder_attention.LayerCache` (incremental decoding).
+        ``query`` (B, T, D): XLNet's query stream (Yang et al. 2019, eq. 4, g): the queries
+        come from it, the keys and values from ``x`` (the content stream h), with the same
+        weights; its position i is x's position i."""
         q, k, v = project_qkv(self.qkv, self.num_heads, x, cache)  # k, v: (B, H, t+T, d)
+        if query is not None:  # W_q of the fused projection on g: (B, H, T, d)
+            width = query.shape[-1]
+            bias = self.qkv.bias[:width] if self.qkv.bias is not None else None
+            q = split_heads(F.linear(query, self.qkv.weight[:width], bias), self.num_heads)
         if memory is not None and memory.shape[1]:
             memory_k, memory_v = self._memory_keys(memory)
             k, v = torch.cat([memory_k, k], dim=2), torch.cat([memory_v, v], dim=2)  # (B, H, K, d)
         keys = k.shape[2]
-        r = self.position(sinusoids[:keys].to(x.dtype))[None]  # W_R R: (1, K, D)
-        r = split_heads(r, self.num_heads)  # (1, H, K, d)
-        by_distance = (q + self.position_bias[:, None]) @ r.transpose(-2, -1)  # (B, H, T, K)
+        r = self.position(sinusoids[:negative + keys].to(x.dtype))[None]  # W_R R: (1, N+K, D)
+        r = split_heads(r, self.num_heads)  # (1, H, N+K, d)
+        by_distance = (q + self.position_bias[:, None]) @ r.transpose(-2, -1)  # (B, H, T, N+K)
         # attend() scales q·k by 1/sqrt(d) but adds a bias as given: the paper scales all of A.
-        bias = relative_gather(by_distance, keys - q.shape[2]) / math.sqrt(q.shape[-1])
+        bias = relative_gather(by_distance, keys - q.shape[2], negative) / math.sqrt(q.shape[-1])
         if mask is not None:
             bias = (bias + mask if mask.is_floating_point()
                     else bias.masked_fill(~mask, float("-inf")))
