@@ -185,3 +185,33 @@ def test_config_errors_are_one_line_and_name_the_key(overrides, key):
         load_config(preset_path("xlnet/tiny"), overrides)
     message = str(error.value)
     assert "\n" not in message and key in message, message
+
+
+def test_last_pooling_reads_the_last_kept_position():
+    """XLNet's classifier summary (HF summary_type "last"): right or left padding."""
+    from lmlab.heads.sequence_classification import pool
+    hidden = torch.arange(2 * 4 * 1, dtype=torch.float64).view(2, 4, 1)
+    keep = torch.tensor([[1, 1, 1, 0], [0, 1, 1, 1]])
+    assert pool(hidden, keep, "last").squeeze(1).tolist() == [2.0, 7.0]
+
+
+def test_finetune_an_xlnet_run_with_last_pooling(tiny_corpus, tmp_path, capsys):
+    """A two-step xlnet/tiny run fine-tuned on a few glue/sst2 examples (``--pooling last``)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "training"))
+    from helpers import tiny_config
+
+    from lmlab.cli import main
+    from lmlab.training.trainer import train
+
+    run = tmp_path / "xlnet"
+    train(tiny_config("xlnet/tiny", tiny_corpus, steps=2, every=2), run, log=lambda *_: None)
+    out = tmp_path / "sst2"
+    assert main(["finetune", str(run), "--task", "glue/sst2", "--out", str(out), "--pooling",
+                 "last", "--max-train-examples", "16", "--epochs", "1", "--batch-size", "8",
+                 "--max-seq-len", "24", "--max-unk-rate", "1", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["metric"] == "accuracy"

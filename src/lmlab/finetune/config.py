@@ -50,7 +50,7 @@ class FinetuneOptions:
     subset_seed: int = 0
     dev_split: str = "dev"
     train_split: str = "train"
-    pooling: Literal["cls", "mean"] = "cls"
+    pooling: Literal["cls", "mean", "last"] = "cls"
     dropout: float = 0.1
     crf: bool = False
     doc_stride: int = 128

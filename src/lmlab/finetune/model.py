@@ -67,7 +67,8 @@ def build_finetune_model(backbone, kind: str, num_labels: int, options,
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, 0.0, 0.02)
             nn.init.zeros_(module.bias)
-    if pooler is not None and getattr(head, "pooler", None) is not None:
+    cls = getattr(options, "pooling", "cls") == "cls"  # ``last`` (XLNet) starts fresh
+    if pooler is not None and cls and getattr(head, "pooler", None) is not None:
         with torch.no_grad():  # start from the checkpoint's pre-trained [CLS] pooler
             head.pooler.weight.copy_(pooler["weight"])
             head.pooler.bias.copy_(pooler["bias"])

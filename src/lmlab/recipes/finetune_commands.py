@@ -82,7 +82,7 @@ def _add_options(parser) -> None:
     group.add_argument("--max-train-examples", dest="max_train_examples", type=int,
                        help="a fixed random subset of train (0 = all)")
     group.add_argument("--subset-seed", dest="subset_seed", type=int)
-    group.add_argument("--pooling", choices=["cls", "mean"])
+    group.add_argument("--pooling", choices=["cls", "mean", "last"])
     group.add_argument("--dropout", type=float)
     group.add_argument("--crf", action="store_true", default=None, help="CRF on a tagging head")
     group.add_argument("--doc-stride", dest="doc_stride", type=int)
