@@ -215,3 +215,15 @@ def test_finetune_an_xlnet_run_with_last_pooling(tiny_corpus, tmp_path, capsys):
                  "--max-seq-len", "24", "--max-unk-rate", "1", "--quiet"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["metric"] == "accuracy"
+
+
+def test_two_stream_reference_path_equals_sdpa():
+    """DESIGN §6.9: the explicit softmax path and SDPA give the same two streams."""
+    model, objective = _model()
+    batch = objective.permute({"input_ids": _ids(9, batch=2), "step": 1})
+    fast = objective.streams(model, batch)
+    for layer in model.encoder.layers:
+        layer.attention.use_reference = True
+    slow = objective.streams(model, batch)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
