@@ -6,6 +6,12 @@ object (saved to bench/results/transformer_xl.json).
     python bench/transformer_xl.py                      # 400 steps: ~5 minutes on one core
     python bench/transformer_xl.py --steps 1500 --out bench/results/transformer_xl_1500.json
     python bench/transformer_xl.py --steps 20 --eval-tokens 5000   # a quick look
+    python bench/transformer_xl.py --gpt-beside bench/results/transformer_xl_1500.json
+
+``--gpt-beside RESULT`` adds the vanilla row the issue asks for to an existing result: the
+same transformer with learned absolute positions and no memory (GPT), trained for the same
+training FLOPs as that result's Transformer-XL (counted per step on a real batch, as
+``lmlab compare`` does), read in segments (stride 64) and in windows (stride 32).
 
 M = 0 is read two ways: segment by segment (stride 64, no context across segments: the
 paper's "vanilla" model) and in overlapping windows (stride 32, the transformer default).
@@ -26,6 +32,7 @@ from lmlab.config import load_config
 from lmlab.presets import preset_path
 from lmlab.recipes.evaluate import perplexity_of_run
 from lmlab.training.checkpoint import load_run
+from lmlab.training.step_cost import flops_per_step, training_parts
 from lmlab.training.trainer import train
 
 RESULT = Path(__file__).parent / "results" / "transformer_xl.json"
@@ -53,18 +60,56 @@ def tokens_per_second(model, memory_length: int, steps: int, batch: int, length:
     return speeds
 
 
+def _config(steps: int, overrides: list[str] = ()):
+    return load_config(preset_path("transformer_xl/tiny"), [
+        f"train.max_steps={steps}", "train.max_epochs=0", "train.warmup_steps=30",
+        f"train.eval_every={steps}", f"train.checkpoint_every={steps}",
+        "train.eval_batches=5", "train.progress=false", "train.log_every=50", *overrides])
+
+
+# The vanilla baseline: the same stack with learned absolute positions and no memory.
+GPT = ["model.embedding.position=learned", "model.embedding.max_positions=512",
+       "model.encoder.position=absolute", "model.encoder.memory_length=0"]
+
+
+def gpt_beside(result_path: Path, eval_tokens: int) -> dict:
+    """Train and score the same-FLOPs vanilla row beside a saved Transformer-XL result."""
+    report = json.loads(result_path.read_text())
+    xl_steps = report["training_budget"]["steps"]
+    cost = {name: flops_per_step(training_parts(config), config)
+            for name, config in (("xl", _config(xl_steps)), ("gpt", _config(1, GPT)))}
+    steps = round(xl_steps * cost["xl"] / cost["gpt"])
+    config = _config(steps, GPT)
+    with tempfile.TemporaryDirectory() as folder:
+        run = Path(folder) / "gpt"
+        start = time.perf_counter()
+        train(config, run, log=lambda *_: None)
+        seconds = time.perf_counter() - start
+        scored = {f"stride={stride}": round(perplexity_of_run(
+            str(run), None, "valid", stride, eval_tokens)["perplexity"], 2) for stride in (64, 32)}
+    report["same_flops_gpt"] = {
+        "model": "the same L2 / H128 stack, learned absolute positions, no memory",
+        "flops_per_step": {"transformer_xl": cost["xl"], "gpt": cost["gpt"]},
+        "steps": steps, "train_seconds": round(seconds), "valid_perplexity": scored}
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpt-beside", type=Path, help="add the same-FLOPs GPT row to this "
+                        "saved result (trains GPT only)")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--eval-tokens", type=int, default=30000,
                         help="validation tokens scored per memory length (0: all 217k)")
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = load_config(preset_path("transformer_xl/tiny"), [
-        f"train.max_steps={args.steps}", "train.max_epochs=0", "train.warmup_steps=30",
-        f"train.eval_every={args.steps}", f"train.checkpoint_every={args.steps}",
-        "train.eval_batches=5", "train.progress=false", "train.log_every=50"])
+    if args.gpt_beside:
+        report = gpt_beside(args.gpt_beside, report_tokens(args.gpt_beside, args.eval_tokens))
+        print(json.dumps(report["same_flops_gpt"]))
+        args.gpt_beside.write_text(json.dumps(report, indent=2) + "\n")
+        return 0
+    config = _config(args.steps)
     with tempfile.TemporaryDirectory() as folder:
         run = Path(folder) / "xl"
         start = time.perf_counter()
@@ -100,6 +145,12 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def report_tokens(path: Path, default: int) -> int:
+    """The validation tokens a saved result scored, so the new row reads the same ones."""
+    scored = json.loads(path.read_text()).get("valid_tokens_scored", default)
+    return 0 if scored == "all" else int(scored)
 
 
 if __name__ == "__main__":
