@@ -136,12 +136,17 @@ class TransformerLayer(nn.Module):
                 sinusoids: torch.Tensor | None = None, negative: int = 0) -> torch.Tensor:
         """``memory`` (B, M, D): this layer's earlier inputs; ``sinusoids``: the XL table R
         for distances -``negative``.. (both for ``position: xl`` only)."""
+        attended = self._attend(self.attention_norm(x) if self.pre_norm else x, mask, causal,
+                                cache, memory, sinusoids, negative)
+        return self._finish(x, attended)
+
+    def _finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        """The attention sub-block's residual and the feed-forward sub-block, pre- or
+        post-LN: x (B, T, D) the layer's input, ``attended`` its attention output."""
         if self.pre_norm:
-            x = x + self.dropout(self._attend(self.attention_norm(x), mask, causal, cache,
-                                              memory, sinusoids, negative))
+            x = x + self.dropout(attended)
             return x + self.ffn(self.ffn_norm(x))
-        x = self.attention_norm(x + self.dropout(self._attend(x, mask, causal, cache, memory,
-                                                              sinusoids, negative)))
+        x = self.attention_norm(x + self.dropout(attended))
         return self.ffn_norm(x + self.ffn(x))
 
     def two_stream(self, h: torch.Tensor, g: torch.Tensor, mask: torch.Tensor,
@@ -155,15 +160,7 @@ class TransformerLayer(nn.Module):
         h_attention = self.attention(keys, mask, False, None, None, sinusoids, negative)
         g_attention = self.attention(keys, query_mask, False, None, None, sinusoids, negative,
                                      query=queries)
-        outputs = []
-        for x, attention in ((h, h_attention), (g, g_attention)):
-            if self.pre_norm:
-                x = x + self.dropout(attention)
-                outputs.append(x + self.ffn(self.ffn_norm(x)))
-            else:
-                x = self.attention_norm(x + self.dropout(attention))
-                outputs.append(self.ffn_norm(x + self.ffn(x)))
-        return outputs[0], outputs[1]
+        return self._finish(h, h_attention), self._finish(g, g_attention)
 
     def _attend(self, x, mask, causal, cache, memory, sinusoids, negative) -> torch.Tensor:
         if sinusoids is None:
@@ -255,7 +252,6 @@ class TransformerEncoder(nn.Module):
             x = self.final_norm(x)
         return EncoderOutput(x, tuple(new_memory) if self.memory_length else None,
                              tuple(states) if return_layers else None)
-
 
     def two_stream(self, x: torch.Tensor, query: torch.Tensor, content_mask: torch.Tensor,
                    query_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
