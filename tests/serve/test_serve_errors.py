@@ -61,7 +61,7 @@ def test_an_endpoint_the_model_lacks_is_a_400(client, endpoint, model, kind):
     ("generate", {"model": "gpt", "text": "a", "top_p": 0}, "top_p: must be in (0, 1]"),
     ("generate", {"model": "gpt", "text": "a", "do_sample": True, "num_beams": 2},
      "num_beams: beam search does not sample"),
-    ("generate", {"model": "kn3", "text": "a", "num_beams": 2}, "an n-gram model samples"),
+    ("generate", {"model": "kn3", "text": "a", "num_beams": 2}, "kn3 is an n-gram model: it samples"),
     ("fill-mask", {"model": "bert", "text": "no mask here"}, "text: no [MASK] token"),
     ("fill-mask", {"model": "bert", "text": "a [MASK]", "top_k": 0}, "top_k: must be >= 1"),
     ("embed", {"model": "vectors", "text": "two words"}, "text: one word per text"),

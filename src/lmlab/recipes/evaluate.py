@@ -46,16 +46,23 @@ def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None
     return {"run": str(run), "data": config.data.dataset, "split": split, **extra, **result}
 
 
+def ngram_sampling(options: GenerationOptions, what: str) -> dict:
+    """The keywords of ``ngram.generate.sample`` for ``options`` (temperature 0 = greedy);
+    what an n-gram model cannot do (beams, n-gram blocking, a minimum length) is refused
+    naming ``what``."""
+    if options.num_beams > 1 or options.no_repeat_ngram_size or options.min_new_tokens:
+        raise ConfigError(f"{what} is an n-gram model: it samples (temperature, top-k, "
+                          f"top-p) but has no beam search, n-gram blocking or min_new_tokens")
+    return {"temperature": options.temperature if options.do_sample else 0.0,
+            "top_k": options.top_k, "top_p": options.top_p, "seed": options.seed}
+
+
 def generate_from_run(run: str, texts: list[str], options: GenerationOptions) -> list[str]:
     """Generated text for each input: a continuation (n-gram and causal LMs) or an
     encoder–decoder's output for it as source."""
     if _is_ngram_run(run):
-        if options.num_beams > 1 or options.no_repeat_ngram_size or options.min_new_tokens:
-            raise ConfigError(f"{run} is an n-gram model: it samples (temperature, top-k, "
-                              f"top-p) but has no beam search or n-gram blocking")
-        temperature = options.temperature if options.do_sample else 0.0
-        return [ngram_generate(run, text, options.max_new_tokens, temperature, options.top_k,
-                               options.top_p, options.seed) for text in texts]
+        sampling = ngram_sampling(options, run)
+        return [ngram_generate(run, text, options.max_new_tokens, **sampling) for text in texts]
 
     config, tokenizer, model = load_run(run)
     objective = build_objectives(config.objectives[:1], tokenizer)[0]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from lmlab.errors import ConfigError
 from lmlab.ngram import is_ngram_run, load_run
 from lmlab.ngram.generate import sample
 from lmlab.ngram.score import score_batch
 from lmlab.ngram.vocab import TEXT_UNK_WORD, UNK_TOKEN
+from lmlab.recipes.evaluate import ngram_sampling
 from lmlab.serve import RequestError, ServedModel
 from lmlab.serve.neural import score_result
 from lmlab.wordvec.evaluate import neighbors
@@ -21,18 +21,6 @@ from lmlab.wordvec.io import load_vectors
 from lmlab.wordvec.runs import read_run_info
 
 LN10 = math.log(10.0)
-
-
-def _sampling(options) -> tuple[float, int, float]:
-    """(temperature, top_k, top_p) of ``ngram.generate.sample`` for the request, with the
-    refusal of ``recipes.evaluate.generate_from_run``; greedy is sampling from the top 1.
-    (The model is loaded once here: generate_from_run reloads and re-hashes it per call.)"""
-    if options.num_beams > 1 or options.no_repeat_ngram_size or options.min_new_tokens:
-        raise ConfigError("num_beams, no_repeat_ngram_size: an n-gram model samples "
-                          "(temperature, top_k, top_p) but has no beam search or n-gram blocking")
-    if not options.do_sample:
-        return 1.0, 1, 1.0
-    return options.temperature, options.top_k, options.top_p
 
 
 def ngram_model(name: str, path: Path) -> ServedModel | None:
@@ -49,11 +37,10 @@ def ngram_model(name: str, path: Path) -> ServedModel | None:
                              oov=result.oov.tolist()) for result in score_batch(model, sentences)]
 
     def generate(texts: list[str], request) -> list[dict]:
-        options = request.options()
-        temperature, top_k, top_p = _sampling(options)
-        return [{"generated_text": sample(model, text, options.max_new_tokens,
-                                          temperature=temperature, top_k=top_k, top_p=top_p,
-                                          seed=options.seed)} for text in texts]
+        options = request.options()  # the model is loaded once, not per call
+        sampling = ngram_sampling(options, name)
+        return [{"generated_text": sample(model, text, options.max_new_tokens, **sampling)}
+                for text in texts]
 
     return ServedModel(name, "ngram", {"score": score, "generate": generate},
                        {"order": model.order, "smoothing": model.info.get("smoothing")})
