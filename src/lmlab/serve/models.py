@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from lmlab.config import load_raw
 from lmlab.errors import CheckpointError, ConfigError
 from lmlab.finetune.run_folder import load_finetuned
 from lmlab.registry import build_objectives
 from lmlab.serve import neural
-from lmlab.training.checkpoint import checkpoint_folder, load_run
+from lmlab.training.checkpoint import checkpoint_folder, load_run, read_checkpoint_raw
 
 ENDPOINTS = ("score", "fill-mask", "generate", "classify", "tag", "embed")
 
@@ -60,10 +59,7 @@ CornerLoader = Callable[[str, Path], "ServedModel | None"]
 def load_neural(name: str, path: Path) -> ServedModel:
     """A pre-training run or a fine-tuned run (its config.yaml names a task)."""
     folder = checkpoint_folder(path, verify=False)  # a peek; the loaders below verify
-    if not (folder / "config.yaml").is_file():
-        checkpoint_folder(path)  # its manifest names what is missing
-        raise CheckpointError(f"{folder}: no config.yaml; the checkpoint is incomplete")
-    if "task" in load_raw(folder / "config.yaml"):
+    if "task" in read_checkpoint_raw(folder):
         config, tokenizer, model = load_finetuned(path)
         return _finetuned(name, config, tokenizer, model)
     config, tokenizer, model = load_run(path)
