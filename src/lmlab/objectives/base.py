@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lmlab.data.batching import IGNORE  # noqa: F401  (re-exported for objectives)
+from lmlab.data.batching import IGNORE, eval_blocks  # IGNORE: re-exported for objectives
 
 EVALUATION_SEED = 1234
 """Seed of the fixed held-out corruption (static masks), the same for every run."""
@@ -201,3 +201,13 @@ def detach_memory(memory):
     if isinstance(memory, torch.Tensor):
         return memory.detach()
     return type(memory)(detach_memory(m) for m in memory)
+
+
+def held_out_blocks(ids, settings: "EvaluationSettings", tokenizer):
+    """Held-out ``[CLS] block [SEP]`` batches of ``ids`` (at most ``settings.max_tokens``
+    tokens), not yet corrupted: what the block objectives (MLM, ELECTRA, the seq2seq
+    objectives, XLNet) each corrupt with their fixed held-out noise."""
+    block = settings.seq_len - 2
+    max_blocks = max(1, settings.max_tokens // block) if settings.max_tokens else 0
+    return eval_blocks(ids, settings.seq_len, tokenizer.cls_id, tokenizer.sep_id,
+                       settings.batch_size, max_blocks, settings.marks)

@@ -32,7 +32,8 @@ from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead, LMHeadConfig
 from lmlab.layers.feed_forward import activation_fn
 from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput,
-                                   StatelessObjective, perplexity_summary, row_generator)
+                                   StatelessObjective, held_out_blocks, perplexity_summary,
+                                   row_generator)
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 
 
@@ -151,7 +152,7 @@ class ElectraObjective(StatelessObjective):
                                  "discriminator_accuracy": accuracy})
 
     def evaluation_batches(self, model, ids, settings: EvaluationSettings):
-        return map(self.corrupt, self.masker.held_out_blocks(ids, settings))
+        return map(self.corrupt, held_out_blocks(ids, settings, self.masker.tokenizer))
 
     def evaluate(self, model, batch: dict) -> dict:
         """Per-batch means, averaged over batches by :meth:`summarize`."""

@@ -29,11 +29,12 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from lmlab.data.batching import IGNORE, eval_blocks
+from lmlab.data.batching import IGNORE
 from lmlab.data.tokenizers import word_start_table
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective,
-                                   perplexity_summary, row_generator, shared_forward)
+                                   held_out_blocks, perplexity_summary, row_generator,
+                                   shared_forward)
 from lmlab.objectives.masking_units import choose_spans, choose_tokens, choose_whole_words
 
 
@@ -210,15 +211,8 @@ class MaskedLMObjective(StatelessObjective):
         loss = model.lm_head.loss(output.hidden[chosen], targets)
         return LossOutput(loss, {"loss": loss.item(), "tokens": int(chosen.sum())})
 
-    def held_out_blocks(self, ids, settings: EvaluationSettings):
-        """``[CLS] block [SEP]`` batches of ``ids``, not yet masked."""
-        block = settings.seq_len - 2
-        max_blocks = max(1, settings.max_tokens // block) if settings.max_tokens else 0
-        return eval_blocks(ids, settings.seq_len, self.tokenizer.cls_id, self.tokenizer.sep_id,
-                           settings.batch_size, max_blocks, settings.marks)
-
     def evaluation_batches(self, model, ids, settings: EvaluationSettings):
-        for batch in self.held_out_blocks(ids, settings):  # masked here, on the CPU
+        for batch in held_out_blocks(ids, settings, self.tokenizer):  # masked here, on the CPU
             corrupted, labels = self.choose(batch, static=True)
             yield {**batch, "masked_ids": corrupted, "masked_labels": labels}
 

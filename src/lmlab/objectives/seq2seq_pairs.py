@@ -29,10 +29,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from lmlab.data.batching import IGNORE, eval_blocks
+from lmlab.data.batching import IGNORE
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import (EvaluationSettings, LossOutput, StatelessObjective,
-                                   perplexity_summary, row_generator)
+                                   held_out_blocks, perplexity_summary, row_generator)
 
 Pair = tuple  # (source (S,), target (T,), target positions (T,) or None)
 MakePair = Callable[[torch.Tensor, torch.Generator], Pair]
@@ -113,10 +113,7 @@ class DenoisingPairs:
 
     def evaluation_batches(self, model, ids, settings: EvaluationSettings):
         """Held-out ``[CLS] block [SEP]`` batches with their fixed noise, made on the CPU."""
-        block = settings.seq_len - 2
-        max_blocks = max(1, settings.max_tokens // block) if settings.max_tokens else 0
-        for batch in eval_blocks(ids, settings.seq_len, self.tokenizer.cls_id,
-                                 self.tokenizer.sep_id, settings.batch_size, max_blocks):
+        for batch in held_out_blocks(ids, settings, self.tokenizer):
             yield self.corrupt(batch, static=True)
 
     def evaluate(self, model, batch: dict) -> dict:

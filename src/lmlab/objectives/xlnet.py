@@ -33,9 +33,8 @@ from torch import nn
 from lmlab.data.batching import IGNORE
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import (EVALUATION_SEED, ConfigDefaults, EvaluationSettings,
-                                   LossOutput, StatelessObjective, perplexity_summary,
-                                   row_generator)
-from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
+                                   LossOutput, StatelessObjective, held_out_blocks,
+                                   perplexity_summary, row_generator)
 
 
 @dataclass
@@ -75,15 +74,14 @@ def factorisation_order(real: int, predictable: torch.Tensor, count: int, span: 
     random order, whose last ``count`` are the targets (``span``: a contiguous run)."""
     fixed = (~predictable[:real]).nonzero().squeeze(1)  # (s,)
     free = predictable[:real].nonzero().squeeze(1)  # (n,)
-    shuffled = free[torch.randperm(free.numel(), generator=generator)]
-    if span and count:
-        start = int(torch.randint(0, free.numel() - count + 1, (1,), generator=generator))
-        chosen = torch.zeros(free.numel(), dtype=torch.bool)
-        chosen[start:start + count] = True
-        targets = free[chosen][torch.randperm(count, generator=generator)]
-        others = free[~chosen][torch.randperm(free.numel() - count, generator=generator)]
-        shuffled = torch.cat([others, targets])
-    return torch.cat([fixed, shuffled])
+    if not (span and count):
+        return torch.cat([fixed, free[torch.randperm(free.numel(), generator=generator)]])
+    start = int(torch.randint(0, free.numel() - count + 1, (1,), generator=generator))
+    chosen = torch.zeros(free.numel(), dtype=torch.bool)
+    chosen[start:start + count] = True
+    targets = free[chosen][torch.randperm(count, generator=generator)]
+    others = free[~chosen][torch.randperm(free.numel() - count, generator=generator)]
+    return torch.cat([fixed, others, targets])
 
 
 def two_stream_masks(rank: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,8 +115,7 @@ class XLNetObjective(StatelessObjective):
 
     def __init__(self, config: XLNetConfig, tokenizer, seed: int = 0):
         super().__init__(config, tokenizer, seed)
-        self.num_special = tokenizer.num_special
-        self.blocks = MaskedLMObjective(MaskedLMConfig(), tokenizer, seed)  # its held-out blocks
+        self.tokenizer, self.num_special = tokenizer, tokenizer.num_special
 
     def heads(self, model_config, embedding) -> dict:
         return {"xlnet": QueryVector(model_config.embedding.hidden_size)}
@@ -168,7 +165,7 @@ class XLNetObjective(StatelessObjective):
         return LossOutput(loss, {"loss": loss.item(), "tokens": int(chosen.sum())})
 
     def evaluation_batches(self, model, ids, settings: EvaluationSettings):
-        for batch in self.blocks.held_out_blocks(ids, settings):  # ordered here, on the CPU
+        for batch in held_out_blocks(ids, settings, self.tokenizer):  # ordered on the CPU
             yield self.permute(batch, static=True)
 
     def evaluate(self, model, batch: dict) -> dict:
