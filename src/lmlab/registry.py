@@ -13,6 +13,7 @@ from lmlab.composition import LanguageModel
 from lmlab.decoders.transformer_decoder import TransformerDecoderConfig, build_transformer_decoder
 from lmlab.embeddings.token_embedding import TokenEmbedding
 from lmlab.encoders.attention_rnn import AttentionRNNConfig, build_attention_rnn
+from lmlab.encoders.bilstm import BiLSTMConfig, build_bilstm
 from lmlab.encoders.elman import ElmanConfig, build_elman
 from lmlab.encoders.lstm import LSTMConfig, build_lstm
 from lmlab.encoders.transformer import TransformerConfig, build_transformer
@@ -35,6 +36,7 @@ from lmlab.objectives.softmax.output import build_output_head
 ENCODERS = {
     "transformer": (TransformerConfig, build_transformer),
     "lstm": (LSTMConfig, build_lstm),
+    "bilstm": (BiLSTMConfig, build_bilstm),
     "window_mlp": (WindowMLPConfig, build_window_mlp),
     "elman": (ElmanConfig, build_elman),
     "attention_rnn": (AttentionRNNConfig, build_attention_rnn),
@@ -95,8 +97,10 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
     embedding = TokenEmbedding(embedding_config)
     _, build_encoder = ENCODERS[model_config.encoder.name]
     encoder = build_encoder(embedding_config.hidden_size, model_config.encoder)
-    # An encoder may emit features of another width (window_mlp's direct connections).
-    head_size = getattr(encoder, "output_size", embedding_config.hidden_size)
+    # An encoder may emit features of another width (window_mlp's direct connections); a
+    # biLM predicts from each direction's half through one softmax (``lm_input_size``).
+    head_size = getattr(encoder, "lm_input_size",
+                        getattr(encoder, "output_size", embedding_config.hidden_size))
     if head_size != embedding_config.hidden_size and model_config.lm_head.tie_weights:
         raise ConfigError(f"model.lm_head.tie_weights: the {model_config.encoder.name} encoder "
                           f"emits {head_size} features, not the embedding's "

@@ -60,7 +60,8 @@ def build_finetune_model(backbone, kind: str, num_labels: int, options,
                          pooler: dict | None = None, seed: int = 0) -> FineTuneModel:
     if kind == "generation":
         return FineTuneModel(backbone, GenerationHead(backbone.lm_head))
-    hidden = backbone.embedding.config.hidden_size
+    # What the head reads: the encoder's output width (a biLSTM's [forward ; backward]).
+    hidden = getattr(backbone.encoder, "output_size", backbone.embedding.config.hidden_size)
     torch.manual_seed(seed)
     head = HEADS[kind](hidden, num_labels, options)
     for module in head.modules():  # BERT's initialiser: normal(0, 0.02), zero bias
