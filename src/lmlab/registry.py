@@ -26,6 +26,8 @@ from lmlab.objectives.electra import ElectraConfig, ElectraObjective
 from lmlab.objectives.mass import MassConfig, MassObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
+from lmlab.objectives.sequence_autoencoder import (SequenceAutoencoderConfig,
+                                                   SequenceAutoencoderObjective)
 from lmlab.objectives.span_boundary import SpanBoundaryConfig, SpanBoundaryObjective
 from lmlab.objectives.t5 import SpanCorruptionConfig, SpanCorruptionObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
@@ -60,6 +62,7 @@ OBJECTIVES = {
     "bart": (BartConfig, BartObjective),
     "t5": (SpanCorruptionConfig, SpanCorruptionObjective),
     "xlnet": (XLNetConfig, XLNetObjective),
+    "autoencoder": (SequenceAutoencoderConfig, SequenceAutoencoderObjective),
 }
 
 

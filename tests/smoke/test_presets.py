@@ -34,7 +34,8 @@ def test_preset_trains_and_evaluates(preset, precision, tiny_corpus, tmp_path):
     scored = perplexity_of_run(str(tmp_path / "run"), None, "test", max_tokens=300)
     assert scored["tokens"] > 0 and scored["perplexity"] > 1
     kind = {"clm": "causal", "mass": "denoising", "bart": "denoising",
-            "t5": "denoising", "xlnet": "permutation"}.get(config.objectives[0].name, "masked")
+            "t5": "denoising", "xlnet": "permutation",
+            "autoencoder": "reconstruction"}.get(config.objectives[0].name, "masked")
     assert scored["kind"].endswith(kind)  # ELECTRA: "generator-masked"
     if kind in ("causal", "denoising"):  # every model that generates: sampling and beams
         for options in (GenerationOptions(max_new_tokens=5, do_sample=True, top_p=0.9),

@@ -31,6 +31,7 @@ class LSTMConfig:
 
 class LSTMEncoder(nn.Module):
     recurrent = True
+    left_to_right = True  # output t reads tokens <= t: right padding never reaches it
     memory_batch_dims = (1, 1)  # (h, c), each (L, B, D)
 
     def __init__(self, hidden_size: int, config: LSTMConfig):

@@ -29,7 +29,8 @@ from lmlab.finetune import task_data
 from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
 from lmlab.finetune.job import BEST, FinetuneJob
 from lmlab.finetune.model import build_finetune_model
-from lmlab.finetune.run_folder import generation_setup, load_base, save_finetuned
+from lmlab.finetune.run_folder import (check_pooling, generation_setup, load_base,
+                                       save_finetuned)
 from lmlab.outputs import prepare_output_folder
 from lmlab.tasks.catalogue import get_task
 from lmlab.tasks.text_to_text import text_to_text
@@ -102,7 +103,8 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
     if options.text_to_text:
         spec = text_to_text(spec)
     options = options.for_kind(spec.kind)  # unset options: the task family's defaults
-    model_config, tokenizer, _, _ = load_base(base)
+    model_config, tokenizer, backbone, _ = load_base(base)
+    check_pooling(backbone, spec.kind, options.pooling, str(base))
     mode, start = generation_setup(base, tokenizer) if spec.kind == "generation" else ("", None)
     if options.text_to_text:
         task_data.check_label_texts(tokenizer, task, str(base))

@@ -42,10 +42,21 @@ def load_base(base: str):
         return copy.deepcopy(config.model), tokenizer, model.backbone, None
 
     config, tokenizer, model = load_run(base)
-    if getattr(model.encoder, "recurrent", False):
+    # A left-to-right LSTM's output at a real token never reads the right padding after
+    # it, so the heads can read it (Dai & Le 2015: the classifier from the last state).
+    if getattr(model.encoder, "recurrent", False) and \
+            not getattr(model.encoder, "left_to_right", False):
         raise CheckpointError(f"{base}: a recurrent LM cannot be fine-tuned with these heads "
-                              f"(they expect a transformer encoder)")
+                              f"(they expect a transformer encoder or an lstm)")
     return config.model, tokenizer, model, None
+
+
+def check_pooling(backbone, kind: str, pooling: str, base: str) -> None:
+    """Refuse ``pooling: cls`` on a left-to-right encoder: position 0 has read only [CLS]."""
+    pooled = kind in ("classification", "regression", "multiple_choice")
+    if pooled and pooling == "cls" and getattr(backbone.encoder, "left_to_right", False):
+        raise ConfigError(f"--pooling cls: {base} reads left to right, so its first position "
+                          f"has seen only [CLS]; use --pooling last (or mean)")
 
 
 def load_finetuned(path: str | Path):

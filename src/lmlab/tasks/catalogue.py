@@ -21,6 +21,7 @@ from lmlab.data.catalogue import data_dir
 from lmlab.errors import DataError
 from lmlab.tasks.seq2seq_readers import read_headlines, read_parallel, seeded_split
 from lmlab.tasks.structured_readers import read_c3, read_conll, read_race, read_squad
+from lmlab.tasks.topic_readers import read_topics
 from lmlab.tasks.tsv_readers import ColumnLayout, read_columns
 
 _SLICED = re.compile(r"^(?P<split>[\w.-]+)\[(?P<start>\d*%?):(?P<stop>\d*%?)\]$")
@@ -212,6 +213,11 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in [
     TaskSpec("mc/c3", "multiple_choice", "accuracy",
              {s: f"uer_py/datasets/c3/{s}.json" for s in ("train", "dev", "test")}, read_c3,
              language="zh", column="C3"),
+    # The same file and seeded 6000/800/800 partition as gen/ag_news_headlines.
+    TaskSpec("topic/ag_news", "classification", "accuracy",
+             {s: "ag_news/test.csv" for s in ("train", "dev", "test")}, read_topics,
+             labels=("0", "1", "2", "3"), column="AG News",
+             split_sizes=(("train", 6000), ("dev", 800), ("test", 800))),
     TaskSpec("gen/ag_news_headlines", "generation", "rouge",
              {s: "ag_news/test.csv" for s in ("train", "dev", "test")}, read_headlines,
              column="AG-Headline", split_sizes=(("train", 6000), ("dev", 800), ("test", 800))),
