@@ -64,6 +64,9 @@ class LanguageModel(nn.Module):
         """``positions`` (T,) or (B, T): position ids (default 0..T-1); ``cache``: a causal
         transformer's ``encoder.new_cache()`` for incremental decoding (generation)."""
         x = self.embedding(ids, segments, positions)  # (B, T, D)
+        if getattr(self.encoder, "relative_segments", False):  # XLNet §2.5: read in attention
+            return self.encoder(x, attention_mask, memory=memory, return_layers=return_layers,
+                                segments=segments)
         if cache is not None:
             return self.encoder(x, attention_mask, memory=memory, return_layers=return_layers,
                                 cache=cache)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from lmlab.config import load_config
 from lmlab.encoders.transformer import TransformerConfig, TransformerEncoder
 from lmlab.errors import ConfigError
-from lmlab.objectives.base import IGNORE
+from lmlab.objectives.base import IGNORE, EvaluationSettings
 from lmlab.objectives.xlnet import XLNetConfig, XLNetObjective, two_stream_masks
 from lmlab.presets import preset_path
 from lmlab.registry import build_model
@@ -64,7 +64,7 @@ def test_query_stream_never_sees_its_own_content(norm):
     for i in range(6):
         if rank[i] == 0:
             continue  # the first of the order is never a target
-        _, g = model.encoder.two_stream(x, model.heads["xlnet"](x), batch["content_mask"],
+        _, g, _ = model.encoder.two_stream(x, model.heads["xlnet"](x), batch["content_mask"],
                                         batch["query_mask"])
         probe = torch.randn(D, dtype=torch.float64, generator=torch.Generator().manual_seed(i))
         (gradient,) = torch.autograd.grad(g[0, i] @ probe, x)  # not .sum(): LN outputs sum to 0
@@ -95,17 +95,18 @@ def test_identity_order_is_a_causal_lm():
     labels[0, 0] = IGNORE  # the first has nothing to read
     batch = {"input_ids": ids, "content_mask": content, "query_mask": query, "xlnet_labels": labels}
     loss = objective.loss(model, batch).loss
-    h, _ = objective.streams(model, batch)
+    h, _, _ = objective.streams(model, batch)
     causal = TransformerEncoder(D, TransformerConfig(
         num_layers=2, num_heads=2, ffn_size=16, norm="post", mask="causal", dropout=0.0,
-        attention_dropout=0.0, position="xl", layer_norm_eps=1e-12)).double().eval()
+        attention_dropout=0.0, position="xl", layer_norm_eps=1e-12, relative_biases="per_layer",
+        attention_bias=False, relative_segments=True)).double().eval()  # as xlnet/tiny
     causal.load_state_dict(model.encoder.state_dict())
     torch.testing.assert_close(h, causal(model.embedding(ids)).hidden, rtol=0, atol=1e-12)
     losses = []
     for i in range(1, length):
         prefix = ids[:, :i + 1]
         c, q = two_stream_masks(torch.arange(i + 1)[None], torch.ones(1, i + 1, dtype=torch.bool))
-        _, g = objective.streams(model, {"input_ids": prefix, "content_mask": c, "query_mask": q})
+        _, g, _ = objective.streams(model, {"input_ids": prefix, "content_mask": c, "query_mask": q})
         losses.append(F.cross_entropy(model.lm_head(g[0, i:]), prefix[0, i:]))
     torch.testing.assert_close(loss, torch.stack(losses).mean(), rtol=0, atol=1e-12)
 
@@ -174,7 +175,9 @@ def test_fine_tuning_forward_is_bidirectional_with_relative_positions():
     (["model.encoder.mask=bidirectional"], "model.encoder.mask"),
     (["model.encoder.mask=causal"], "model.encoder.mask"),
     (["model.encoder.position=absolute"], "model.encoder.position"),
-    (["model.encoder.memory_length=8"], "model.encoder.memory_length"),
+    (["model.encoder.memory_length=8"], "data.batching"),  # a memory reads a stream
+    (["model.encoder.relative_segments=true", "model.encoder.position=absolute"],
+     "model.encoder.relative_segments"),
     (["data.batching=stream"], "data.batching"),
     (["objectives=[{name: xlnet, partial_k: 0}]"], "partial_k"),
     (["model.encoder={name: lstm}"], "model.encoder.name"),
@@ -225,5 +228,48 @@ def test_two_stream_reference_path_equals_sdpa():
     for layer in model.encoder.layers:
         layer.attention.use_reference = True
     slow = objective.streams(model, batch)
-    for a, b in zip(fast, slow):
+    for a, b in zip(fast[:2], slow[:2]):  # h, g (no memory)
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_memory_carries_the_previous_segment_and_resumes_exactly():
+    """§2.5 recurrence: with memory_length the loss of a stream batch reads the previous
+    segment's content stream (reset at the stream's start), and the carried memory is
+    trainer state: restored into a fresh objective, the next loss is the same."""
+    config = load_config(preset_path("xlnet/tiny"), [
+        f"model.embedding.hidden_size={D}", "model.embedding.dropout=0.0",
+        "model.encoder.ffn_size=16", "model.encoder.dropout=0.0",
+        "model.encoder.attention_dropout=0.0", "model.encoder.memory_length=6",
+        "data.batching=stream"])
+    objective = XLNetObjective(XLNetConfig(), TOKENIZER, seed=3)
+    model = build_model(config.model, vocab_size=V, seed=0, objectives=[objective]).double().eval()
+    assert model.recurrent
+    first = objective.corrupt({"input_ids": _ids(5, batch=2, seed=1), "step": 0, "reset_memory": True})
+    second = objective.corrupt({"input_ids": _ids(5, batch=2, seed=2), "step": 1, "reset_memory": False})
+    objective.loss(model, first)
+    assert [m.shape for m in objective.memory] == [(2, 5, D)] * 2  # both layers' inputs
+    saved = {key: value.clone() for key, value in objective.state_dict().items()}
+    with_memory = objective.loss(model, second).loss
+    assert objective.memory[0].shape == (2, 6, D)  # the last M = 6 of 5 + 5
+    fresh = XLNetObjective(XLNetConfig(), TOKENIZER, seed=3)
+    fresh.load_state_dict(saved)
+    torch.testing.assert_close(fresh.loss(model, second).loss, with_memory, rtol=0, atol=0)
+    restarted = objective.loss(model, {**second, "reset_memory": True}).loss
+    assert not torch.isclose(restarted, with_memory)  # the memory is read
+
+
+def test_held_out_with_a_memory_reads_one_stream():
+    config = load_config(preset_path("xlnet/tiny"), [
+        f"model.embedding.hidden_size={D}", "model.encoder.ffn_size=16",
+        "model.encoder.memory_length=4", "data.batching=stream"])
+    objective = XLNetObjective(XLNetConfig(partial_k=2), TOKENIZER, seed=3)
+    model = build_model(config.model, vocab_size=V, seed=0, objectives=[objective]).eval()
+    ids = _ids(25, seed=5)[0].numpy()
+    batches = list(objective.evaluation_batches(model, ids, EvaluationSettings(seq_len=8)))
+    assert [tuple(b["input_ids"].shape) for b in batches] == [(1, 8)] * 3  # 25 tokens, windows of 8
+    assert [b["reset_memory"] for b in batches] == [True, False, False]
+    assert [int(b["example_ids"]) for b in batches] == [0, 1, 2]  # a fixed order per window
+    with torch.no_grad():
+        totals = [objective.evaluate(model, batch) for batch in batches]
+    assert [t["tokens"] for t in totals] == [4] * 3  # ceil(8 / 2) targets per window
+    assert [m.shape[1] for m in objective.eval_memory] == [4, 4]

@@ -90,9 +90,13 @@ def test_unsupported_hf_architecture(tmp_path, capsys):
     folder = tmp_path / "xlnet"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(
-        {"architectures": ["XLNetLMHeadModel"], "model_type": "xlnet"}))
+        {"architectures": ["CTRLLMHeadModel"], "model_type": "ctrl"}))
     error = _one_line_error(["convert", str(folder), "--from", "hf", str(tmp_path / "r")], capsys)
-    assert "XLNetLMHeadModel" in error and "no lmlab counterpart" in error
+    assert "CTRLLMHeadModel" in error and "no lmlab counterpart" in error
+    (folder / "config.json").write_text(json.dumps(  # XLNet is read, but not every head
+        {"architectures": ["XLNetForQuestionAnswering"], "model_type": "xlnet"}))
+    error = _one_line_error(["convert", str(folder), "--from", "hf", str(tmp_path / "r")], capsys)
+    assert "XLNetForQuestionAnswering" in error and "no lmlab counterpart" in error
     (folder / "config.json").write_text(json.dumps(  # T5 is read, but needs its tokenizer
         {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"}))
     error = _one_line_error(["convert", str(folder), "--from", "hf", str(tmp_path / "r")], capsys)

@@ -5,7 +5,9 @@ into the ``transformers`` class that ``AutoModelFor...`` picks for the task, whi
 writes itself (``save_pretrained``: config.json + model.safetensors) beside the
 tokenizer (:mod:`lmlab.interop.hf_tokenizer`). An ELECTRA run also writes its generator
 as ``<dir>/generator`` (``ElectraForMaskedLM``; load it with ``subfolder="generator"``).
-An encoder–decoder (BART, T5, MASS in BART's layout) is written as
+An XLNet (pre-trained, or fine-tuned for classification / regression with ``pooling:
+last``) is written as ``XLNetLMHeadModel`` / ``XLNetForSequenceClassification``
+(:mod:`lmlab.interop.hf_xlnet`). An encoder–decoder (BART, T5, MASS in BART's layout) is written as
 ``BartForConditionalGeneration`` or ``T5ForConditionalGeneration``
 (:mod:`lmlab.interop.hf_seq2seq_export`), which ``AutoModelForSeq2SeqLM`` loads and whose
 ``generate`` starts and stops as ``lmlab generate`` does.
@@ -26,6 +28,7 @@ from lmlab.interop.families import (CLASSES, PRETRAINED, export_architecture, he
 from lmlab.interop.hf_seq2seq_export import (SEQ2SEQ_CLASSES, hf_seq2seq_config,
                                              lmlab_to_hf_seq2seq)
 from lmlab.interop.hf_tokenizer import write_hf_tokenizer
+from lmlab.interop.hf_xlnet import XLNET_CLASSES, hf_xlnet_config, lmlab_to_xlnet
 from lmlab.interop.tables import electra_generator, to_hf
 from lmlab.outputs import prepare_output_folder
 from lmlab.registry import build_objectives
@@ -85,11 +88,30 @@ def _export_seq2seq(run: ConvertibleRun, out: str | Path, overwrite: bool) -> di
             "architecture": architecture, "kind": run.kind}
 
 
+def _export_xlnet(run: ConvertibleRun, out: str | Path, overwrite: bool) -> dict:
+    """An XLNet run as ``XLNetLMHeadModel`` or ``XLNetForSequenceClassification``."""
+    model_config, tokenizer = run.model_config, run.tokenizer
+    config = hf_xlnet_config(model_config, tokenizer)
+    if run.kind != PRETRAINED:
+        config.update(head_config("xlnet", run.kind, run.labels))
+    config["lmlab"] = {"family": model_config.family, "kind": run.kind, "task": run.task}
+    class_name = XLNET_CLASSES[run.kind]
+    hf = build_hf_model("xlnet", class_name, config,
+                        lmlab_to_xlnet(run.model.state_dict(), model_config, run.kind))
+    out = prepare_output_folder(out, "hf", overwrite)
+    hf.save_pretrained(str(out))
+    # [CLS] A [SEP] B [SEP], segments 0 and 1, as lmlab's XLNet runs read pairs.
+    write_hf_tokenizer(tokenizer, out, True, model_config.embedding.max_positions)
+    return {"out": str(out), "class": class_name, "architecture": "xlnet", "kind": run.kind}
+
+
 def export_hf(run_path: str | Path, out: str | Path, overwrite: bool = False) -> dict:
     """Write ``out`` (an HF folder); returns a summary (class, architecture, files)."""
     run = open_run(run_path, HF)
     if run.model_config.decoder is not None:
         return _export_seq2seq(run, out, overwrite)
+    if run.architecture == "xlnet":
+        return _export_xlnet(run, out, overwrite)
     architecture = export_architecture(run.architecture, run.kind, run.options)
     class_name = CLASSES[architecture][run.kind]
     tokenizer = run.tokenizer

@@ -23,6 +23,8 @@ from lmlab.interop.families import BARE, BODY_PREFIX, PRETRAINED, class_of, name
 from lmlab.interop.hf_folder import read_json, resolve_hf_folder
 from lmlab.interop.hf_seq2seq import seq2seq_model_config_from_hf, seq2seq_to_lmlab
 from lmlab.interop.hf_tokenizer import read_hf_tokenizer
+from lmlab.interop.hf_xlnet import (XLNET_CLASSES, entries_to_lmlab, xlnet_entries,
+                                    xlnet_model_config_from_hf)
 from lmlab.interop.tables import electra_generator, to_lmlab
 from lmlab.outputs import prepare_output_folder
 from lmlab.registry import build_model, build_objectives
@@ -68,12 +70,12 @@ def _generator_size(folder: Path, hf: dict, model_config) -> float | None:
     return size
 
 
-def _labels(hf: dict, kind: str, rules, state: dict) -> list[str]:
-    """Label names from ``id2label``; their number from the classifier's rows (the last
-    rule of a classification or tagging table), which is what the weights say."""
+def _labels(hf: dict, kind: str, classifier_weight: str, state: dict) -> list[str]:
+    """Label names from ``id2label``; their number from the classifier's (C, D) rows
+    (``classifier_weight``), which is what the weights say."""
     if kind not in ("classification", "tagging"):
         return []
-    count = state[rules[-2].theirs[0]].shape[0]  # (C, D) classifier weight
+    count = state[classifier_weight].shape[0]
     id2label = {int(key): str(value) for key, value in (hf.get("id2label") or {}).items()}
     return [id2label.get(i, f"LABEL_{i}") for i in range(count)]
 
@@ -91,13 +93,56 @@ def _check_fit(model, mapped: dict, allowed_missing: tuple[str, ...], where: str
                               f"unexpected {sorted(unexpected)[:3]}")
 
 
-def _import_seq2seq(folder: Path, hf: dict, out, overwrite: bool) -> dict:
-    """An HF BART or T5 (``...ForConditionalGeneration``) folder as a pre-training run of
-    the bart or t5 objective (its denoising held-out measure, generate and finetune work)."""
+def _read_tokenizer(folder: Path, hf: dict):
+    """The folder's tokenizer, checked against config.json's vocab_size."""
     tokenizer = read_hf_tokenizer(folder)
     if tokenizer.vocab_size != hf["vocab_size"]:
         raise CheckpointError(f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens but "
                               f"config.json says vocab_size={hf['vocab_size']}")
+    return tokenizer
+
+
+def _import_xlnet(folder: Path, hf: dict, out, overwrite: bool) -> dict:
+    """An HF ``XLNetLMHeadModel`` folder as a pre-training run of the xlnet objective, or
+    ``XLNetForSequenceClassification`` as a fine-tuned run (``pooling: last``)."""
+    class_name = (hf.get("architectures") or ["XLNetLMHeadModel"])[0]
+    if class_name not in XLNET_CLASSES.values():
+        raise CheckpointError(f"{folder}/config.json: {class_name} has no lmlab counterpart "
+                              f"(XLNet imports as {', '.join(sorted(set(XLNET_CLASSES.values())))})")
+    tokenizer = _read_tokenizer(folder, hf)
+    raw_model = xlnet_model_config_from_hf(hf)
+    state = _load_state(folder, None, False)
+    where = f"{folder}/model.safetensors"
+    if class_name == XLNET_CLASSES[PRETRAINED]:
+        kind = PRETRAINED
+        memory = raw_model["encoder"]["memory_length"]
+        data = {"seq_len": 128, "batching": "stream" if memory else "blocks",
+                "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size}}
+        config = from_dict(RunConfig, {"model": raw_model, "data": data,
+                                       "objectives": [{"name": "xlnet"}]}, f"{folder}/config.json")
+        model = build_model(config.model, tokenizer.vocab_size,
+                            objectives=build_objectives(config.objectives, tokenizer))
+    else:
+        kind = "regression" if hf.get("problem_type") == "regression" else "classification"
+        labels = _labels(hf, kind, "logits_proj.weight", state)
+        options = FinetuneOptions(pooling="last")
+        config = FinetuneRunConfig(task=(hf.get("lmlab") or {}).get("task", ""), kind=kind,
+                                   base=f"hf:{folder}", labels=labels,
+                                   model=from_dict(ModelConfig, raw_model, f"{folder}/config.json"),
+                                   options=options)
+        backbone = build_model(copy.deepcopy(config.model), tokenizer.vocab_size)
+        model = build_finetune_model(backbone, kind, max(1, len(labels)), options)
+    entries = xlnet_entries(hf["n_layer"], hf["d_model"], hf["n_head"], kind)
+    _check_fit(model, entries_to_lmlab(entries, state), (), where)
+    out = prepare_output_folder(out, "neural" if kind == PRETRAINED else "finetune", overwrite)
+    save_checkpoint(out, model.eval(), config, tokenizer, {"imported_from": str(folder)})
+    return {"out": str(out), "class": class_name, "kind": kind}
+
+
+def _import_seq2seq(folder: Path, hf: dict, out, overwrite: bool) -> dict:
+    """An HF BART or T5 (``...ForConditionalGeneration``) folder as a pre-training run of
+    the bart or t5 objective (its denoising held-out measure, generate and finetune work)."""
+    tokenizer = _read_tokenizer(folder, hf)
     raw_model = seq2seq_model_config_from_hf(hf)
     positions = raw_model["embedding"].get("max_positions", 512)
     data = {"seq_len": min(128, positions), "batching": "blocks",
@@ -120,15 +165,14 @@ def import_hf(hf_path: str | Path, out: str | Path, overwrite: bool = False) -> 
     hf = read_json(folder / "config.json")
     if hf.get("model_type") in ("bart", "t5"):
         return _import_seq2seq(folder, hf, out, overwrite)
+    if hf.get("model_type") == "xlnet":
+        return _import_xlnet(folder, hf, out, overwrite)
     architecture, kind = class_of(hf.get("architectures"), hf)
     if hf.get("model_type") != architecture:
         raise CheckpointError(f"{folder}/config.json: model_type {hf.get('model_type')!r} "
                               f"does not match its class {hf['architectures'][0]}")
     model_config = from_dict(ModelConfig, model_config_from_hf(hf), f"{folder}/config.json")
-    tokenizer = read_hf_tokenizer(folder)
-    if tokenizer.vocab_size != hf["vocab_size"]:
-        raise CheckpointError(f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens but "
-                              f"config.json says vocab_size={hf['vocab_size']}")
+    tokenizer = _read_tokenizer(folder, hf)
     bare = hf["architectures"][0] in BARE
     state = _load_state(folder, architecture, bare)
     rules = name_table(architecture, kind, model_config, hf.get("pad_token_id") or 0)
@@ -165,7 +209,7 @@ def import_hf(hf_path: str | Path, out: str | Path, overwrite: bool = False) -> 
         summary["untrained"] = [name.rstrip(".") for name in untrained]
         kind_of_output = "neural"
     else:
-        labels = _labels(hf, kind, rules, state)
+        labels = _labels(hf, kind, rules[-2].theirs[0], state)  # the classifier's weight
         config = FinetuneRunConfig(task=(hf.get("lmlab") or {}).get("task", ""), kind=kind,
                                    base=f"hf:{folder}", labels=labels, model=model_config,
                                    options=FinetuneOptions())

@@ -16,6 +16,7 @@ from lmlab.finetune.run_folder import load_finetuned
 from lmlab.interop.configs import NoCounterpartError, hf_architecture
 from lmlab.interop.families import PRETRAINED
 from lmlab.interop.hf_seq2seq_export import seq2seq_architecture
+from lmlab.interop.hf_xlnet import XLNET_CLASSES, is_xlnet
 from lmlab.outputs import kind_of
 from lmlab.training.checkpoint import checkpoint_folder, load_run
 
@@ -83,9 +84,23 @@ def open_run(path: str | Path, target: str) -> ConvertibleRun:
     if getattr(run.model_config, "decoder", None) is not None:
         _need_seq2seq_export(path, run, target)
         run.architecture = seq2seq_architecture(run.model_config)
+    elif target == HF and is_xlnet(run.model_config):
+        _need_xlnet_export(path, run)
+        run.architecture = "xlnet"
     elif target == HF:
         run.architecture = hf_architecture(run.model_config, run.objective_names)
     return run
+
+
+def _need_xlnet_export(path: Path, run: ConvertibleRun) -> None:
+    """XLNet exports pre-trained, or with a sequence head that reads the last token."""
+    if run.kind not in XLNET_CLASSES:
+        raise NoCounterpartError(f"{path}: a fine-tuned XLNet ({run.kind}) has no HF export "
+                                 f"yet (pre-trained, classification and regression have)")
+    if run.kind != PRETRAINED and run.options.pooling != "last":
+        raise NoCounterpartError(f"{path}: HF XLNetForSequenceClassification reads the last "
+                                 f"token; this run pools {run.options.pooling!r} (fine-tune "
+                                 f"with --pooling last)")
 
 
 def _need_seq2seq_export(path: Path, run: ConvertibleRun, target: str) -> None:

@@ -79,6 +79,16 @@ class TransformerConfig:
     """Transformer-XL memory M (§3.2): per layer, the last M hidden states of earlier
     segments, detached; 0 = none. Needs ``position: xl``; M > 0 carries state across
     stream batches (``data.batching: stream``)."""
+    relative_biases: Literal["shared", "per_layer"] = "shared"
+    """``position: xl``: one u and v for the stack (Transformer-XL §3.3) or one per layer
+    (XLNet's released models; HF ``untie_r: true``)."""
+    attention_bias: bool = True
+    """Biases in the attention projections (XLNet has none, its feed-forward has them);
+    ``bias: false`` removes every projection bias (T5)."""
+    relative_segments: bool = False
+    """XLNet's relative segment encoding (Yang et al. 2019 §2.5): per layer and head, a
+    "same segment" and a "different segment" vector s and a bias b add (q_i + b)·s_ij to
+    the attention logit of query i and key j; no absolute segment embedding is needed."""
 
     def validate(self, path: str) -> None:
         for name in ("num_layers", "num_heads", "ffn_size"):
@@ -99,12 +109,12 @@ class TransformerConfig:
         if self.position == "xl" and self.mask == "bidirectional":
             raise ConfigError(f"{path}.position: xl is causal (Transformer-XL) or permutation "
                               f"(XLNet); set {path}.mask: causal or permutation, got {self.mask}")
+        if self.relative_segments and self.position != "xl":
+            raise ConfigError(f"{path}.relative_segments: XLNet's relative segment encoding "
+                              f"is part of relative attention; set {path}.position: xl")
         if self.mask == "permutation" and self.position != "xl":
             raise ConfigError(f"{path}.mask: permutation (XLNet) needs relative positions; set "
                               f"{path}.position: xl")
-        if self.mask == "permutation" and self.memory_length:
-            raise ConfigError(f"{path}.memory_length: no memory with mask: permutation (XLNet "
-                              f"memory is not built); set 0")
         if self.position == "xl" and self.relative_buckets:
             raise ConfigError(f"{path}.relative_buckets: T5 buckets and position: xl are two "
                               f"relative schemes; set one")
@@ -122,9 +132,13 @@ class TransformerLayer(nn.Module):
     def __init__(self, hidden_size: int, config: TransformerConfig):
         super().__init__()
         self.pre_norm = config.norm == "pre"
-        attention = RelativeMultiHeadAttention if config.position == "xl" else MultiHeadAttention
-        self.attention = attention(hidden_size, config.num_heads, config.attention_dropout,
-                                   config.bias)
+        bias = config.bias and config.attention_bias
+        self.attention = (RelativeMultiHeadAttention(hidden_size, config.num_heads,
+                                                     config.attention_dropout, bias,
+                                                     config.relative_segments)
+                          if config.position == "xl" else
+                          MultiHeadAttention(hidden_size, config.num_heads,
+                                             config.attention_dropout, bias))
         self.attention_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout,
                                config.bias)
@@ -133,11 +147,13 @@ class TransformerLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool,
                 cache: LayerCache | None = None, memory: torch.Tensor | None = None,
-                sinusoids: torch.Tensor | None = None, negative: int = 0) -> torch.Tensor:
+                sinusoids: torch.Tensor | None = None, negative: int = 0,
+                different: torch.Tensor | None = None) -> torch.Tensor:
         """``memory`` (B, M, D): this layer's earlier inputs; ``sinusoids``: the XL table R
-        for distances -``negative``.. (both for ``position: xl`` only)."""
+        for distances -``negative``..; ``different`` (B, T, K) bool: query and key in
+        different segments (all three for ``position: xl`` only)."""
         attended = self._attend(self.attention_norm(x) if self.pre_norm else x, mask, causal,
-                                cache, memory, sinusoids, negative)
+                                cache, memory, sinusoids, negative, different)
         return self._finish(x, attended)
 
     def _finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
@@ -150,24 +166,30 @@ class TransformerLayer(nn.Module):
         return self.ffn_norm(x + self.ffn(x))
 
     def two_stream(self, h: torch.Tensor, g: torch.Tensor, mask: torch.Tensor,
-                   query_mask: torch.Tensor, sinusoids: torch.Tensor,
-                   negative: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """XLNet eq. 5 for one layer: h <- Attn(Q=h, KV=h, content mask), g <- Attn(Q=g,
-        KV=h, query mask), then each its own residual, norms and FFN, one set of weights.
-        h, g: (B, T, D); masks (B, 1, T, T) bool."""
+                   query_mask: torch.Tensor, sinusoids: torch.Tensor, negative: int,
+                   memory: torch.Tensor | None = None,
+                   different: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """XLNet eq. 5 for one layer: h <- Attn(Q=h, KV=[mem ∘ h], content mask), g <-
+        Attn(Q=g, KV=[mem ∘ h], query mask), then each its own residual, norms and FFN, one
+        set of weights. h, g: (B, T, D); memory (B, M, D) or None; masks (B, 1, T, M+T)."""
         keys = self.attention_norm(h) if self.pre_norm else h
         queries = self.attention_norm(g) if self.pre_norm else g
-        h_attention = self.attention(keys, mask, False, None, None, sinusoids, negative)
-        g_attention = self.attention(keys, query_mask, False, None, None, sinusoids, negative,
-                                     query=queries)
+        if memory is not None and self.pre_norm:
+            memory = self.attention_norm(memory)
+        h_attention = self.attention(keys, mask, False, None, memory, sinusoids, negative,
+                                     different=different)
+        g_attention = self.attention(keys, query_mask, False, None, memory, sinusoids, negative,
+                                     query=queries, different=different)
         return self._finish(h, h_attention), self._finish(g, g_attention)
 
-    def _attend(self, x, mask, causal, cache, memory, sinusoids, negative) -> torch.Tensor:
+    def _attend(self, x, mask, causal, cache, memory, sinusoids, negative,
+                different) -> torch.Tensor:
         if sinusoids is None:
             return self.attention(x, mask, causal, cache)
         if memory is not None and self.pre_norm:  # the keys see [LN(memory) ∘ LN(x)]
             memory = self.attention_norm(memory)
-        return self.attention(x, mask, causal, cache, memory, sinusoids, negative)
+        return self.attention(x, mask, causal, cache, memory, sinusoids, negative,
+                              different=different)
 
 
 class TransformerEncoder(nn.Module):
@@ -179,8 +201,10 @@ class TransformerEncoder(nn.Module):
                                     for _ in range(config.num_layers))
         _share_parameters(self.layers, config.share_layers)
         self.xl = config.position == "xl"
-        if self.xl:
+        if self.xl and config.relative_biases == "shared":
             tie_global_biases([layer.attention for layer in self.layers])
+        self.relative_segments = config.relative_segments
+        """Whether the encoder reads segment ids (``forward(..., segments=)``)."""
         self.memory_length = config.memory_length
         """XL memory M; may be changed after loading (evaluate with a longer memory)."""
         self.final_norm = (build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
@@ -209,9 +233,11 @@ class TransformerEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 memory=None, return_layers: bool = False,
-                cache: KeyValueCache | None = None) -> EncoderOutput:
+                cache: KeyValueCache | None = None,
+                segments: torch.Tensor | None = None) -> EncoderOutput:
         """x: (B, T, D), the positions after the ``cache.length`` cached ones (if any);
-        attention_mask over the keys, cached ones included: (B, t+T) or (B, T, t+T)."""
+        attention_mask over the keys, cached ones included: (B, t+T) or (B, T, t+T);
+        ``segments`` (B, T): segment ids, read by ``relative_segments`` only."""
         # (B, T) keep-mask -> (B, 1, 1, T), broadcast over heads and queries; a (B, T, T)
         # mask (query × key, e.g. UniLM's) -> (B, 1, T, T), broadcast over heads.
         if attention_mask is None:
@@ -222,7 +248,7 @@ class TransformerEncoder(nn.Module):
             mask = attention_mask.bool()[:, None, :, :]
         past = cache.length if cache is not None else 0
         memories = memory if self.xl and memory is not None else (None,) * len(self.layers)
-        sinusoids, negative = None, 0
+        sinusoids, negative, different = None, 0, None
         if self.xl:  # R for distances -N..K-1 over [memory ∘ cached ∘ x], shared by the layers
             remembered = memories[0].shape[1] if memories[0] is not None else 0
             keys = remembered + past + x.shape[1]
@@ -230,6 +256,7 @@ class TransformerEncoder(nn.Module):
             sinusoids = relative_sinusoids(negative, keys, x.shape[-1]).to(x.device)
             if mask is not None and remembered:  # the memory keys are always visible
                 mask = torch.cat([mask.new_ones(*mask.shape[:-1], remembered), mask], dim=-1)
+            different = self._different_segments(segments, remembered)
         if self.relative_bias is not None:  # bool keep-mask -> additive float mask
             length = x.shape[1]
             bias = self.relative_bias(length, past + length, past)  # (1, H, T, t+T)
@@ -239,13 +266,12 @@ class TransformerEncoder(nn.Module):
         new_memory = []
         for index, layer in enumerate(self.layers):
             layer_cache = cache.layers[index] if cache is not None else None
-            if self.memory_length:  # §3.2: SG([m ∘ h]) keeps the last M inputs of the layer
-                kept = x if memories[index] is None else torch.cat([memories[index], x], dim=1)
-                new_memory.append(kept[:, max(kept.shape[1] - self.memory_length, 0):].detach())
+            if self.memory_length:
+                new_memory.append(self._keep_memory(x, memories[index]))
             x = (checkpoint(layer, x, mask, self.causal, None, memories[index], sinusoids,
-                            negative, use_reentrant=False) if recompute
+                            negative, different, use_reentrant=False) if recompute
                  else layer(x, mask, self.causal, layer_cache, memories[index], sinusoids,
-                            negative))
+                            negative, different))
             if return_layers:
                 states.append(x)
         if self.final_norm is not None:
@@ -253,26 +279,52 @@ class TransformerEncoder(nn.Module):
         return EncoderOutput(x, tuple(new_memory) if self.memory_length else None,
                              tuple(states) if return_layers else None)
 
+    def _different_segments(self, segments: torch.Tensor | None,
+                            remembered: int) -> torch.Tensor | None:
+        """(B, T, M+T) bool: query i and key j in different segments (§2.5); the memory's
+        keys count as segment 0 (HF XLNet's ``mem_pad``). None without segment ids."""
+        if not self.relative_segments or segments is None:
+            return None
+        keys = torch.cat([segments.new_zeros(segments.shape[0], remembered), segments], dim=1)
+        return segments[:, :, None] != keys[:, None, :]  # (B, T, M+T)
+
+    def _keep_memory(self, x: torch.Tensor, memory: torch.Tensor | None) -> torch.Tensor:
+        """§3.2: SG([m ∘ h]) keeps the last M inputs of a layer for the next segment."""
+        kept = x if memory is None else torch.cat([memory, x], dim=1)
+        return kept[:, max(kept.shape[1] - self.memory_length, 0):].detach()
+
     def two_stream(self, x: torch.Tensor, query: torch.Tensor, content_mask: torch.Tensor,
-                   query_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                   query_mask: torch.Tensor, memory=None, segments: torch.Tensor | None = None):
         """XLNet's two-stream self-attention (Yang et al. 2019 §2.3, eqs. 4-5), for
         ``mask: permutation``. x: (B, T, D) the embedded tokens (h^(0)); query: (B, T, D)
         g^(0) (the learned w at every position); content_mask, query_mask: (B, T, T) bool,
         [i, j] = position i may read position j's content (z_<=t for h, z_<t for g).
-        Returns (h, g), each (B, T, D), after the final norm (pre-LN)."""
+        ``memory``: per layer (B, M, D), the content stream of the previous segment (§2.5
+        "Incorporating ideas from Transformer-XL"), always visible. ``segments`` (B, T):
+        for ``relative_segments``. Returns (h, g, new memory or None); h and g (B, T, D)
+        after the final norm (pre-LN)."""
         length = x.shape[1]
-        negative = length - 1  # distances -(T-1)..T-1
-        sinusoids = relative_sinusoids(negative, length, x.shape[-1]).to(x.device)
+        memories = memory if memory is not None else (None,) * len(self.layers)
+        remembered = memories[0].shape[1] if memories[0] is not None else 0
+        negative = length - 1  # distances -(T-1)..M+T-1
+        sinusoids = relative_sinusoids(negative, remembered + length, x.shape[-1]).to(x.device)
         mask, query_mask = content_mask.bool()[:, None], query_mask.bool()[:, None]  # (B, 1, T, T)
+        if remembered:  # (B, 1, T, M+T): everyone reads the memory
+            mask, query_mask = (torch.cat([m.new_ones(*m.shape[:-1], remembered), m], dim=-1)
+                                for m in (mask, query_mask))
+        different = self._different_segments(segments, remembered)
         recompute = self.checkpoint_activations and self.training and torch.is_grad_enabled()
-        h, g = x, query
-        for layer in self.layers:
+        h, g, new_memory = x, query, []
+        for layer, remembered_states in zip(self.layers, memories):
+            if self.memory_length:
+                new_memory.append(self._keep_memory(h, remembered_states))
             h, g = (checkpoint(layer.two_stream, h, g, mask, query_mask, sinusoids, negative,
-                               use_reentrant=False) if recompute
-                    else layer.two_stream(h, g, mask, query_mask, sinusoids, negative))
+                               remembered_states, different, use_reentrant=False) if recompute
+                    else layer.two_stream(h, g, mask, query_mask, sinusoids, negative,
+                                          remembered_states, different))
         if self.final_norm is not None:
             h, g = self.final_norm(h), self.final_norm(g)
-        return h, g
+        return h, g, (tuple(new_memory) if self.memory_length else None)
 
 
 def relative_sinusoids(negative: int, keys: int, width: int) -> torch.Tensor:

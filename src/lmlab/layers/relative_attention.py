@@ -42,7 +42,7 @@ class RelativeMultiHeadAttention(nn.Module):
     """Causal self-attention over ``[memory ∘ x]`` with Transformer-XL relative positions."""
 
     def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0,
-                 bias: bool = True):
+                 bias: bool = True, relative_segments: bool = False):
         super().__init__()
         self.num_heads = num_heads
         head_size = hidden_size // num_heads
@@ -51,6 +51,11 @@ class RelativeMultiHeadAttention(nn.Module):
         self.out = nn.Linear(hidden_size, hidden_size, bias=bias)
         self.content_bias = nn.Parameter(torch.zeros(num_heads, head_size))  # u (H, d)
         self.position_bias = nn.Parameter(torch.zeros(num_heads, head_size))  # v (H, d)
+        # XLNet §2.5: s+ (same segment), s- (different) and the bias b of the segment term.
+        self.segment_vectors = (nn.Parameter(torch.randn(2, num_heads, head_size) * 0.02)
+                                if relative_segments else None)  # (2, H, d)
+        self.segment_bias = (nn.Parameter(torch.zeros(num_heads, head_size))
+                             if relative_segments else None)  # (H, d)
         self.dropout = dropout
         self.use_reference = False
 
@@ -65,7 +70,8 @@ class RelativeMultiHeadAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool, cache=None,
                 memory: torch.Tensor | None = None,
                 sinusoids: torch.Tensor | None = None, negative: int = 0,
-                query: torch.Tensor | None = None) -> torch.Tensor:
+                query: torch.Tensor | None = None,
+                different: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, T, D); memory: (B, M, D) earlier hidden states (detached), or None;
         sinusoids: (N + K, D) R for distances -N..K-1, K = M + cached + T keys (N =
         ``negative``: 0 when causal, T - 1 for a bidirectional/permutation mask); mask over
@@ -73,7 +79,8 @@ class RelativeMultiHeadAttention(nn.Module):
         a :class:`~lmlab.layers.decoder_attention.LayerCache` (incremental decoding).
         ``query`` (B, T, D): XLNet's query stream (Yang et al. 2019, eq. 4, g): the queries
         come from it, the keys and values from ``x`` (the content stream h), with the same
-        weights; its position i is x's position i."""
+        weights; its position i is x's position i. ``different`` (B, T, K) bool: query i
+        and key j are in different segments (XLNet §2.5: adds (q_i + b)·s_ij)."""
         q, k, v = project_qkv(self.qkv, self.num_heads, x, cache)  # k, v: (B, H, t+T, d)
         if query is not None:  # W_q of the fused projection on g: (B, H, T, d)
             width = query.shape[-1]
@@ -87,7 +94,12 @@ class RelativeMultiHeadAttention(nn.Module):
         r = split_heads(r, self.num_heads)  # (1, H, N+K, d)
         by_distance = (q + self.position_bias[:, None]) @ r.transpose(-2, -1)  # (B, H, T, N+K)
         # attend() scales q·k by 1/sqrt(d) but adds a bias as given: the paper scales all of A.
-        bias = relative_gather(by_distance, keys - q.shape[2], negative) / math.sqrt(q.shape[-1])
+        bias = relative_gather(by_distance, keys - q.shape[2], negative)  # (B, H, T, K)
+        if different is not None and self.segment_vectors is not None:
+            by_segment = torch.einsum("bhtd,shd->bhts", q + self.segment_bias[:, None],
+                                      self.segment_vectors)  # (B, H, T, 2): same, different
+            bias = bias + torch.where(different[:, None], by_segment[..., 1:], by_segment[..., :1])
+        bias = bias / math.sqrt(q.shape[-1])
         if mask is not None:
             bias = (bias + mask if mask.is_floating_point()
                     else bias.masked_fill(~mask, float("-inf")))

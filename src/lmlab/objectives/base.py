@@ -194,6 +194,24 @@ def perplexity_summary(totals: dict, kind: str) -> dict:
             "kind": kind}
 
 
+def memory_state(memory) -> dict:
+    """A carried recurrent state as flat tensors for the trainer state: ``memory`` (one
+    tensor: Elman, window MLP) or ``memory.0``.. (LSTM (h, c), one per XL layer)."""
+    if memory is None:
+        return {}
+    if isinstance(memory, torch.Tensor):
+        return {"memory": memory}
+    return {f"memory.{i}": tensor for i, tensor in enumerate(memory)}
+
+
+def memory_from_state(state: dict):
+    """The inverse of :func:`memory_state` (None when no state was saved)."""
+    if "memory" in state:
+        return state["memory"]
+    parts = sum(1 for key in state if key.startswith("memory."))
+    return tuple(state[f"memory.{i}"] for i in range(parts)) if parts else None
+
+
 def detach_memory(memory):
     """Cut the graph between truncated-BPTT segments, keeping the values."""
     if memory is None:

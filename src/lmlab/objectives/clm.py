@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from lmlab.data.batching import IGNORE, eval_stream, eval_windows
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective,
-                                   detach_memory, perplexity_summary)
+                                   detach_memory, memory_from_state, memory_state,
+                                   perplexity_summary)
 from lmlab.objectives.softmax.config import FACTORISED, SAMPLED, OutputConfig
 from lmlab.objectives.softmax.output import SampledSoftmax
 from lmlab.objectives.softmax.proposal import unigram_counts
@@ -116,16 +117,10 @@ class CausalLMObjective(StatelessObjective):
     # The carried state is part of the trainer state, so resume is exact.
     def state_dict(self) -> dict:
         state = {f"output.{k}": v for k, v in (self.sampler.state_dict() if self.sampler else {}).items()}
-        if isinstance(self.memory, torch.Tensor):  # a single-tensor state (Elman, window)
-            return {**state, "memory": self.memory}
-        if self.memory is None:
-            return state
-        return {**state, **{f"memory.{i}": tensor for i, tensor in enumerate(self.memory)}}
+        return {**state, **memory_state(self.memory)}
 
     def load_state_dict(self, state: dict) -> None:
         if self.sampler is not None:
             self.sampler.load_state_dict({k[len("output."):]: v for k, v in state.items()
                                           if k.startswith("output.")})
-        parts = sum(1 for key in state if key.startswith("memory."))
-        self.memory = (state["memory"] if "memory" in state else
-                       tuple(state[f"memory.{i}"] for i in range(parts)) if parts else None)
+        self.memory = memory_from_state(state)

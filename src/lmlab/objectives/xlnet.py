@@ -30,11 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmlab.data.batching import IGNORE
+from lmlab.data.batching import IGNORE, eval_stream
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import (EVALUATION_SEED, ConfigDefaults, EvaluationSettings,
                                    LossOutput, StatelessObjective, held_out_blocks,
-                                   perplexity_summary, row_generator)
+                                   memory_from_state, memory_state, perplexity_summary,
+                                   row_generator)
 
 
 @dataclass
@@ -62,8 +63,13 @@ class XLNetConfig(ConfigDefaults):
         if encoder.mask != "permutation":
             raise ConfigError(f"model.encoder.mask: xlnet's objective gives the permutation "
                               f"masks; set permutation, got {encoder.mask}")
-        if run_config.data.batching != "blocks":
-            raise ConfigError(f"{path}: xlnet needs data.batching: blocks, got "
+        # With a memory each row must continue its text from batch to batch (§2.5).
+        wanted = "stream" if encoder.memory_length else "blocks"
+        if run_config.data.batching != wanted:
+            why = (f"a memory (model.encoder.memory_length={encoder.memory_length}) carries "
+                   f"each row into its next segment" if encoder.memory_length else
+                   "xlnet reads [CLS] block [SEP] rows")
+            raise ConfigError(f"data.batching: {why}; set {wanted}, got "
                               f"{run_config.data.batching}")
 
 
@@ -116,6 +122,8 @@ class XLNetObjective(StatelessObjective):
     def __init__(self, config: XLNetConfig, tokenizer, seed: int = 0):
         super().__init__(config, tokenizer, seed)
         self.tokenizer, self.num_special = tokenizer, tokenizer.num_special
+        self.memory = None  # the previous segment's content stream (detached), training
+        self.eval_memory = None  # the same while reading a held-out stream
 
     def heads(self, model_config, embedding) -> dict:
         return {"xlnet": QueryVector(model_config.embedding.hidden_size)}
@@ -151,29 +159,51 @@ class XLNetObjective(StatelessObjective):
     def corrupt(self, batch: dict) -> dict:
         return self.permute(batch)
 
-    def streams(self, model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """(h, g), each (B, T, D)."""
+    def streams(self, model, batch: dict, memory=None):
+        """(h, g, new memory), h and g (B, T, D); ``memory`` from the previous segment."""
         x = model.embedding(batch["input_ids"], batch.get("segments"))  # (B, T, D)
         g = model.heads["xlnet"](x)  # (B, T, D): w everywhere
-        return model.encoder.two_stream(x, g, batch["content_mask"], batch["query_mask"])
+        return model.encoder.two_stream(x, g, batch["content_mask"], batch["query_mask"],
+                                        memory, batch.get("segments"))
 
-    def loss(self, model, batch: dict) -> LossOutput:
-        _, g = self.streams(model, batch)
+    def _carried(self, model, batch: dict, memory):
+        """The memory this batch reads: none at the start of a stream or without one."""
+        return None if (batch.get("reset_memory") or not model.recurrent) else memory
+
+    @staticmethod
+    def _targets(batch: dict, g: torch.Tensor):
         labels = batch["xlnet_labels"]
         chosen = labels != IGNORE  # (B, T)
-        loss = model.lm_head.loss(g[chosen], labels[chosen])  # (N, D) -> scalar
-        return LossOutput(loss, {"loss": loss.item(), "tokens": int(chosen.sum())})
+        return g[chosen], labels[chosen]  # (N, D), (N,)
+
+    def loss(self, model, batch: dict) -> LossOutput:
+        _, g, self.memory = self.streams(model, batch, self._carried(model, batch, self.memory))
+        states, labels = self._targets(batch, g)
+        loss = model.lm_head.loss(states, labels)
+        return LossOutput(loss, {"loss": loss.item(), "tokens": int(labels.numel())})
 
     def evaluation_batches(self, model, ids, settings: EvaluationSettings):
+        self.eval_memory = None
+        if model.recurrent:  # one stream, each window reading the last as its memory
+            for index, batch in enumerate(eval_stream(ids, settings.seq_len, settings.max_tokens)):
+                yield self.permute({**batch, "example_ids": torch.tensor([index])}, static=True)
+            return
         for batch in held_out_blocks(ids, settings, self.tokenizer):  # ordered on the CPU
             yield self.permute(batch, static=True)
 
     def evaluate(self, model, batch: dict) -> dict:
-        _, g = self.streams(model, batch)
-        labels = batch["xlnet_labels"]
-        chosen = labels != IGNORE
-        nll = F.cross_entropy(model.lm_head(g[chosen]), labels[chosen], reduction="sum")
-        return {"nll": nll.item(), "tokens": int(chosen.sum())}
+        _, g, self.eval_memory = self.streams(model, batch,
+                                              self._carried(model, batch, self.eval_memory))
+        states, labels = self._targets(batch, g)
+        nll = F.cross_entropy(model.lm_head(states), labels, reduction="sum")
+        return {"nll": nll.item(), "tokens": int(labels.numel())}
 
     def summarize(self, totals: dict) -> dict:
         return perplexity_summary(totals, "permutation")
+
+    # The carried memory is part of the trainer state, so resume is exact.
+    def state_dict(self) -> dict:
+        return memory_state(self.memory)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.memory = memory_from_state(state)
