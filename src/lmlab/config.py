@@ -56,6 +56,9 @@ class ModelConfig:
         _require(not factorised or self.lm_head.transform or not self.lm_head.tie_weights,
                  f"{path}.lm_head.transform", "a factorised embedding (embedding_size != "
                  "hidden_size) with tied weights needs transform: true (H -> E before the decoder)")
+        _require(self.embedding.char_cnn is None or not self.lm_head.tie_weights,
+                 f"{path}.lm_head.tie_weights", "a char-CNN embedding (model.embedding.char_cnn) "
+                 "has no token table to tie the LM head to; set tie_weights: false")
         check = getattr(self.encoder, "check_compatible", None)
         if check is not None:
             check(self.embedding, f"{path}.encoder")

@@ -11,6 +11,7 @@ from torch import nn
 
 from lmlab.composition import LanguageModel
 from lmlab.decoders.transformer_decoder import TransformerDecoderConfig, build_transformer_decoder
+from lmlab.embeddings.char_cnn import CharCNNEmbedding
 from lmlab.embeddings.token_embedding import TokenEmbedding
 from lmlab.encoders.attention_rnn import AttentionRNNConfig, build_attention_rnn
 from lmlab.encoders.bilstm import BiLSTMConfig, build_bilstm
@@ -20,6 +21,7 @@ from lmlab.encoders.transformer import TransformerConfig, build_transformer
 from lmlab.encoders.window_mlp import WindowMLPConfig, build_window_mlp
 from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead
+from lmlab.objectives.bilm import BiLMConfig, BiLMObjective
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
 from lmlab.objectives.bart import BartConfig, BartObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
@@ -62,6 +64,7 @@ OBJECTIVES = {
     "bart": (BartConfig, BartObjective),
     "t5": (SpanCorruptionConfig, SpanCorruptionObjective),
     "xlnet": (XLNetConfig, XLNetObjective),
+    "bilm": (BiLMConfig, BiLMObjective),
     "autoencoder": (SequenceAutoencoderConfig, SequenceAutoencoderObjective),
 }
 
@@ -86,10 +89,13 @@ def _initialise(model: nn.Module, method: str, scale: float) -> None:
 
 
 def build_model(model_config, vocab_size: int | None = None, seed: int | None = None,
-                objectives=()) -> LanguageModel:
+                objectives=(), vocabulary: list[str] | None = None) -> LanguageModel:
     """The one builder: embedding + encoder + LM head from a :class:`ModelConfig`, plus the
     heads the run's built ``objectives`` add (:meth:`Objective.heads`). A clm ``output``
-    that asks for a factorised softmax (hierarchical / class) is part of the model too."""
+    that asks for a factorised softmax (hierarchical / class) is part of the model too.
+    ``vocabulary``: the tokenizer's tokens in id order, given when a model is first built
+    for training; a char-CNN embedding spells them into its word table (a loaded model
+    gets the table from its checkpoint)."""
     embedding_config = model_config.embedding
     if vocab_size is not None:
         embedding_config.vocab_size = vocab_size
@@ -97,7 +103,8 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
         raise ValueError("model.embedding.vocab_size is unknown: train a tokenizer first")
     if seed is not None:
         torch.manual_seed(seed)
-    embedding = TokenEmbedding(embedding_config)
+    char_cnn = embedding_config.char_cnn is not None
+    embedding = CharCNNEmbedding(embedding_config) if char_cnn else TokenEmbedding(embedding_config)
     _, build_encoder = ENCODERS[model_config.encoder.name]
     encoder = build_encoder(embedding_config.hidden_size, model_config.encoder)
     # An encoder may emit features of another width (window_mlp's direct connections); a
@@ -119,6 +126,10 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
              for name, module in objective.heads(model_config, embedding).items()}
     model = LanguageModel(embedding, encoder, lm_head, heads, decoder, decoder_embedding)
     _initialise(model, model_config.init, model_config.init_scale)
+    if char_cnn:
+        embedding.highway.initialise_gates()  # the negative gate bias _initialise reset
+        if vocabulary is not None:
+            embedding.spell_vocabulary(vocabulary)
     return model
 
 

@@ -35,7 +35,8 @@ def test_preset_trains_and_evaluates(preset, precision, tiny_corpus, tmp_path):
     assert scored["tokens"] > 0 and scored["perplexity"] > 1
     kind = {"clm": "causal", "mass": "denoising", "bart": "denoising",
             "t5": "denoising", "xlnet": "permutation",
-            "autoencoder": "reconstruction"}.get(config.objectives[0].name, "masked")
+            "autoencoder": "reconstruction",
+            "bilm": "bilm"}.get(config.objectives[0].name, "masked")
     assert scored["kind"].endswith(kind)  # ELECTRA: "generator-masked"
     if kind in ("causal", "denoising"):  # every model that generates: sampling and beams
         for options in (GenerationOptions(max_new_tokens=5, do_sample=True, top_p=0.9),

@@ -18,6 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from lmlab.embeddings.char_cnn import CharCNNConfig
 from lmlab.errors import ConfigError
 
 
@@ -36,8 +37,17 @@ class EmbeddingConfig:
     layer_norm: bool = False
     layer_norm_eps: float = 1e-12
     dropout: float = 0.1
+    char_cnn: CharCNNConfig | None = None
+    """ELMo's character-CNN token encoder (:mod:`lmlab.embeddings.char_cnn`) in place of
+    the token table; None = the ordinary token table."""
 
     def validate(self, path: str) -> None:
+        if self.char_cnn is not None and (self.position != "none" or self.num_segments
+                                          or self.embedding_size or self.layer_norm):
+            raise ConfigError(f"{path}.char_cnn: a char-CNN embedding has no position, "
+                              f"segment or factorised tables and no LayerNorm; set "
+                              f"position: none, num_segments: 0, embedding_size: 0, "
+                              f"layer_norm: false")
         for name in ("vocab_size", "num_segments"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{path}.{name}: must be >= 0")

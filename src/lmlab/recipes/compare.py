@@ -34,6 +34,7 @@ from lmlab.report.compare_tables import (table1_markdown, table2_json, table2_ma
 from lmlab.tasks.catalogue import get_task
 from lmlab.training.checkpoint import (CHECKPOINT, checkpoint_folder, load_checkpoint_config,
                                       save_checkpoint)
+from lmlab.training.parts import tokenizer_vocabulary
 from lmlab.training.step_cost import flops_per_step, training_parts
 from lmlab.training.trainer import train
 
@@ -178,7 +179,7 @@ def untrained_unit(config: RunConfig, folder: Path, log) -> dict:
         tokenizer = prepare_tokenizer(config.data)
         objectives = build_objectives(config.objectives, tokenizer, config.train.seed)
         model = build_model(config.model, tokenizer.vocab_size, seed=config.train.seed,
-                            objectives=objectives)
+                            objectives=objectives, vocabulary=tokenizer_vocabulary(tokenizer))
         save_checkpoint(folder, model, config, tokenizer, {"step": 0})
         done = {"label": UNTRAINED, "run_dir": str(folder)}
         write_json(folder / UNIT_FILE, done)

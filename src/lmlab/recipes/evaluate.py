@@ -66,6 +66,10 @@ def generate_from_run(run: str, texts: list[str], options: GenerationOptions) ->
 
     config, tokenizer, model = load_run(run)
     objective = build_objectives(config.objectives[:1], tokenizer)[0]
+    if getattr(model.encoder, "lm_input_size", None) is not None:  # bilstm: [h→ ; h←]
+        raise LmlabError(f"{run} is a bidirectional LM ({config.objectives[0].describe()}): "
+                         f"its backward half reads the text's future, so it does not "
+                         f"continue a prompt; score text with 'lmlab eval perplexity {run}'")
     if not model.is_seq2seq and not objective.causal:
         raise LmlabError(f"{run} is a masked LM ({config.objectives[0].describe()}); use "
                          f"'lmlab fill-mask {run} TEXT' instead of generate")

@@ -26,6 +26,11 @@ class TrainingParts:
     batches: object
 
 
+def tokenizer_vocabulary(tokenizer: TextTokenizer) -> list[str]:
+    """The tokenizer's tokens in id order (what a char-CNN embedding spells)."""
+    return [tokenizer.id_to_token(index) or "" for index in range(tokenizer.vocab_size)]
+
+
 def make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: bool,
                  marks=None):
     data = config.data
@@ -42,7 +47,8 @@ def make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: boo
 def build_parts(config: RunConfig, tokenizer: TextTokenizer) -> TrainingParts:
     seed = config.train.seed
     objectives = build_objectives(config.objectives, tokenizer, seed)
-    model = build_model(config.model, tokenizer.vocab_size, seed=seed, objectives=objectives)
+    model = build_model(config.model, tokenizer.vocab_size, seed=seed, objectives=objectives,
+                        vocabulary=tokenizer_vocabulary(tokenizer))
     store = token_store(config.data, tokenizer, "train")
     for objective in objectives:  # train-split statistics, e.g. unigram counts
         objective.prepare(model, store.ids)
