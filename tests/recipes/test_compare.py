@@ -13,7 +13,7 @@ import yaml
 from lmlab.errors import ConfigError
 from lmlab.presets import suite_path
 from lmlab.recipes.compare import BOW, UNTRAINED, run_compare
-from lmlab.recipes.compare_suite import load_suite, task_options
+from lmlab.recipes.compare_suite import load_suite, row_options, task_options
 from lmlab.report.compare_tables import verdict_line
 
 def _suite(tmp_path: Path, presets: list[str]) -> Path:
@@ -110,7 +110,7 @@ def test_suite_files_load():
     suite = load_suite("suites/objectives")
     assert [e.preset for e in suite.presets] == [
         "bert/tiny", "roberta/tiny", "bert_wwm/tiny", "spanbert/tiny", "structbert/tiny",
-        "albert/tiny", "electra/tiny", "unilm/tiny"]
+        "albert/tiny", "electra/tiny", "unilm/tiny", "xlnet/tiny"]
     assert suite.verdict == ["BERT", "ELECTRA"] and len(suite.finetune.seeds) >= 2
     quick = load_suite("suites/objectives", quick=True)
     assert quick.budget_flops < suite.budget_flops and quick.finetune.seeds == [0]
@@ -214,3 +214,16 @@ def test_seq2seq_suite_compares_objectives_on_one_architecture(tmp_path, tiny_co
         assert all(0 <= value["mean"] <= 100 for value in scores.values())
     assert "AG-Headline (R-L/R-1/R-2)" in (out / "table2.md").read_text()
     assert "Valid ppl" in (out / "table1.md").read_text()
+
+
+def test_a_row_may_pool_its_own_way():
+    """XLNet's row fine-tunes with pooling: last, every other row with the suite's."""
+    suite = load_suite("suites/objectives")
+    entries = {entry.label: entry for entry in suite.presets}
+    options = task_options(suite, "glue/sst2")
+    assert options.pooling == "cls"
+    assert row_options(options, entries["XLNet"]).pooling == "last"
+    assert row_options(options, entries["BERT"]) is options
+    assert row_options(options, None) is options  # the untrained floor
+    with pytest.raises(ConfigError, match=r"presets\[0\]\.pooling"):
+        load_suite("suites/objectives", suite_overrides=["presets=[{preset: xlnet/tiny, pooling: first}]"])

@@ -27,7 +27,8 @@ from lmlab.finetune.loop import finetune
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
 from lmlab.recipes.benchmark import bow_result, split_available
-from lmlab.recipes.compare_suite import CompareSuite, SuiteEntry, load_suite, task_options
+from lmlab.recipes.compare_suite import (CompareSuite, SuiteEntry, load_suite, row_options,
+                                         task_options)
 from lmlab.registry import build_model, build_objectives
 from lmlab.report.compare_tables import (table1_markdown, table2_json, table2_markdown,
                                          verdict_line)
@@ -265,7 +266,8 @@ def run_compare(suite_path: str, out: str, budget: float | None = None, quick: b
             units.append(pretrain_unit(entry, config, suite, folder, log))
             write_tables(out_dir, suite, units, rows, tasks, missing)
         for task in tasks:
-            rows[label][task] = finetune_unit(label, folder, task, options[task],
+            rows[label][task] = finetune_unit(label, folder, task,
+                                              row_options(options[task], entry),
                                               out_dir / "finetune" / _slug(label) / _slug(task), log)
             write_tables(out_dir, suite, units, rows, tasks, missing)
     write_tables(out_dir, suite, units, rows, tasks, missing)

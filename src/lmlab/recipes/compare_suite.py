@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Literal
 
 from lmlab.config import load_config, load_raw
 from lmlab.errors import ConfigError, DataError
@@ -27,6 +28,9 @@ class SuiteEntry:
     overrides: list[str] = field(default_factory=list)
     """``KEY=VALUE`` overrides of this row only, after the suite's (e.g. another objective
     on the same architecture: ``objectives=[{name: mass}]``)."""
+    pooling: Literal["cls", "mean", "last"] | None = None
+    """How this row's classifiers pool, if not the suite's ``finetune.pooling``: XLNet
+    reads the last token (its [CLS] sees nothing special in a permutation LM)."""
 
     def validate(self, path: str) -> None:
         if not self.preset:
@@ -98,6 +102,13 @@ class CompareSuite:
         unknown = [label for label in self.verdict if label not in labels]
         if len(self.verdict) not in (0, 2) or unknown:
             raise ConfigError(f"{path}.verdict: two labels from presets ({', '.join(labels)})")
+
+
+def row_options(options: FinetuneOptions, entry: SuiteEntry | None) -> FinetuneOptions:
+    """A task's fine-tuning options for one row (its ``pooling``, if it sets one)."""
+    if entry is None or entry.pooling is None:
+        return options
+    return dataclasses.replace(options, pooling=entry.pooling)
 
 
 def task_options(suite: CompareSuite, task: str) -> FinetuneOptions:
