@@ -1,11 +1,13 @@
-"""XLNet's cost per training step against MLM at the same size (issue 19): xlnet/tiny
-(two-stream attention, Yang et al. 2019 §2.3) and bert/tiny's encoder trained with MLM
-alone (BERT's corruption, no NSP), both L2 / H128 / A2 / FFN 512 on blocks of 16 × 64
+"""XLNet and Transformer-XL training-step speed (issue 19), one JSON: xlnet/tiny
+(two-stream attention, Yang et al. 2019 §2.3) against bert/tiny's encoder trained with MLM
+alone (BERT's corruption, no NSP) at the same size, XLNet with a 64-token memory of the
+previous segment (§2.5), and transformer_xl/tiny (causal LM) with its 64-token memory
+(Dai et al. 2019 §3.2) and without. All L2 / H128 / A2 / FFN 512 on batches of 16 × 64
 tokens with WikiText-2's word vocabulary size. A step is corrupt (orders and masks, or
 the 15 % masking, on the CPU) + loss + backward + AdamW update; tokens/s counts every
 input token. Prints one JSON object (saved to bench/results/xlnet.json).
 
-    python bench/xlnet.py                 # 30 steps each, about a minute on one core
+    python bench/xlnet.py                 # 30 steps each, about two minutes on one core
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ RESULT = Path(__file__).parent / "results" / "xlnet.json"
 VOCAB = 33278  # WikiText-2 words + specials (the word tokenizer's vocabulary)
 TOKENIZER = SimpleNamespace(pad_id=0, unk_id=1, eos_id=2, cls_id=3, sep_id=4, mask_id=5,
                             num_special=6, vocab_size=VOCAB)
+MEMORY = ["model.encoder.memory_length=64", "data.batching=stream"]
 PRESETS = {"xlnet": ("xlnet/tiny", []),
-           "mlm": ("bert/tiny", ["objectives=[{name: mlm}]", "data.batching=blocks"])}
+           "mlm": ("bert/tiny", ["objectives=[{name: mlm}]", "data.batching=blocks"]),
+           "xlnet_memory": ("xlnet/tiny", MEMORY),
+           "transformer_xl_memory": ("transformer_xl/tiny", MEMORY),
+           "transformer_xl_no_memory": ("transformer_xl/tiny", ["model.encoder.memory_length=0"])}
 
 
 def step_speed(preset: str, overrides: list[str], steps: int, batch: int, length: int) -> dict:
@@ -41,7 +47,9 @@ def step_speed(preset: str, overrides: list[str], steps: int, batch: int, length
     seconds = 0.0
     for step, rows in enumerate(ids):
         start = time.perf_counter()
-        raw = {"input_ids": rows, "step": step, "example_ids": torch.arange(batch) + step * batch}
+        # Stream objectives read the batch as the next segment of each row's text.
+        raw = {"input_ids": rows, "labels": rows.roll(-1, dims=1), "step": step,
+               "example_ids": torch.arange(batch) + step * batch, "reset_memory": step == 0}
         corrupted = objectives[0].corrupt(raw)
         loss = objectives[0].loss(model, corrupted).loss
         optimizer.zero_grad()
@@ -65,11 +73,17 @@ def main() -> int:
     torch.set_num_threads(1)
     rows = {name: step_speed(preset, overrides, args.steps, args.batch, args.length)
             for name, (preset, overrides) in PRESETS.items()}
-    report = {"benchmark": "xlnet vs mlm training step, same L2/H128/A2 size",
+    def ratio(a: str, b: str) -> float:
+        return round(rows[a]["seconds_per_step"] / rows[b]["seconds_per_step"], 2)
+
+    report = {"benchmark": "xlnet vs mlm and transformer-xl memory vs none, training step, "
+                           "same L2/H128/A2 size",
               "device": "cpu, 1 thread", "steps": args.steps,
               "batch": [args.batch, args.length], "vocab": VOCAB, **rows,
-              "xlnet_cost_per_step_relative_to_mlm": round(
-                  rows["xlnet"]["seconds_per_step"] / rows["mlm"]["seconds_per_step"], 2)}
+              "xlnet_cost_per_step_relative_to_mlm": ratio("xlnet", "mlm"),
+              "xlnet_memory_cost_relative_to_xlnet": ratio("xlnet_memory", "xlnet"),
+              "transformer_xl_memory_cost_relative_to_none": ratio("transformer_xl_memory",
+                                                                   "transformer_xl_no_memory")}
     print(json.dumps(report))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
