@@ -17,7 +17,8 @@ FAMILIES = ["bert/tiny", "roberta/tiny", "albert/tiny", "electra/tiny"]
 KINDS = [None, "classification", "regression", "tagging", "span_qa", "multiple_choice"]
 CASES = [(f, k) for f in FAMILIES for k in KINDS] + \
         [("gpt/tiny", None), ("gpt/tiny", "tagging"), ("gpt/tiny", "span_qa"),
-         ("gpt/tiny", "classification")]  # ONNX has no HF restriction on GPT pooling
+         ("gpt/tiny", "classification"),  # ONNX has no HF restriction on GPT pooling
+         ("xlnet/tiny", None), ("xlnet/tiny", "classification"), ("xlnet/tiny", "tagging")]
 
 
 @pytest.mark.parametrize("preset,kind", CASES, ids=str)
@@ -27,6 +28,8 @@ def test_onnx_matches_pytorch(make_run, tmp_path, preset, kind):
     assert summary["max_abs_diff"] <= 1e-4
     saved = json.loads((tmp_path / "onnx" / "onnx.json").read_text())
     assert saved["inputs"][:2] == ["input_ids", "attention_mask"]
+    if preset == "xlnet/tiny":  # relative segment encoding reads the segment ids
+        assert saved["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
     # A shape the export never saw: batch 4, 23 tokens.
     run = open_run(run_dir, ONNX)
     segments = "token_type_ids" in saved["inputs"]

@@ -185,6 +185,36 @@ def test_cli_export_loads_in_transformers_with_lmlab_logits_and_imports_back(xln
         torch.testing.assert_close(theirs[key], mine[key], atol=0, rtol=0, msg=key)
 
 
+def test_fine_tuned_classifier_exports_to_xlnet_for_sequence_classification(make_run, tmp_path):
+    from lmlab.convert.hf_export import export_hf
+    from lmlab.finetune.run_folder import load_finetuned
+
+    run = make_run("xlnet/tiny", "classification", pooling="last")
+    summary = export_hf(run, tmp_path / "hf")
+    assert summary["class"] == "XLNetForSequenceClassification"
+    reference = transformers.AutoModelForSequenceClassification.from_pretrained(
+        str(tmp_path / "hf")).eval()
+    _, tokenizer, model = load_finetuned(run)
+    ids, segments = _inputs(5)
+    ids = ids % (tokenizer.vocab_size - tokenizer.num_special) + tokenizer.num_special
+    with torch.no_grad():
+        theirs = reference(ids, token_type_ids=segments).logits
+        ours = model({"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                      "segments": segments})
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    assert main(["convert", str(tmp_path / "hf"), "--from", "hf", str(tmp_path / "back")]) == 0
+    _, _, back = load_finetuned(tmp_path / "back")
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(back.state_dict()[key], value, atol=0, rtol=0, msg=key)
+
+
+def test_a_classifier_that_does_not_read_the_last_token_is_refused(make_run, tmp_path, capsys):
+    run = make_run("xlnet/tiny", "classification", pooling="mean")
+    assert main(["convert", str(run), "--to", "hf", str(tmp_path / "hf")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "--pooling last" in error, error
+
+
 @pytest.mark.parametrize("override, setting", [
     ("model.encoder.relative_segments=false", "model.encoder.relative_segments"),
     ("model.encoder.attention_bias=true", "model.encoder.attention_bias"),

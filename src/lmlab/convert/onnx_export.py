@@ -105,7 +105,9 @@ def export_onnx(run_path: str | Path, out: str | Path, int8: bool = False,
     import onnxruntime
 
     run = open_run(run_path, ONNX)
-    segments = bool(run.model_config.embedding.num_segments)
+    # Segment ids enter through a segment table (BERT) or the attention (XLNet §2.5).
+    segments = bool(run.model_config.embedding.num_segments
+                    or getattr(run.model_config.encoder, "relative_segments", False))
     graph = OnnxGraph(run.model, run.kind, segments).eval()
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if segments else [])
     out = prepare_output_folder(out, "onnx", overwrite)
