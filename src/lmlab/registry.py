@@ -23,6 +23,7 @@ from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.bilm import BiLMConfig, BiLMObjective
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
+from lmlab.objectives.context2vec import Context2VecConfig, Context2VecObjective
 from lmlab.objectives.bart import BartConfig, BartObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
 from lmlab.objectives.mass import MassConfig, MassObjective
@@ -64,6 +65,7 @@ OBJECTIVES = {
     "bart": (BartConfig, BartObjective),
     "t5": (SpanCorruptionConfig, SpanCorruptionObjective),
     "xlnet": (XLNetConfig, XLNetObjective),
+    "context2vec": (Context2VecConfig, Context2VecObjective),
     "bilm": (BiLMConfig, BiLMObjective),
     "autoencoder": (SequenceAutoencoderConfig, SequenceAutoencoderObjective),
 }

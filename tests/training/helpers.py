@@ -12,6 +12,7 @@ TINY = {
         "bert_wwm_zh/tiny", "mass/tiny", "bart/tiny")},
     # 46 text tokens: T5 drops 7 in 2 spans placed at random (30 or fewer: 1 span, at the end).
     "t5/tiny": ["data.seq_len=48", "data.batch_size=4"],
+    "context2vec/tiny": ["data.seq_len=16", "data.batch_size=4"],
     "elmo/tiny": ["data.seq_len=10", "data.batch_size=4", "model.embedding.hidden_size=32",
                   "model.encoder.cell_size=48"],
     "sa_lstm/tiny": ["data.seq_len=12", "data.batch_size=4", "model.embedding.hidden_size=32"],

@@ -37,6 +37,7 @@ class _Interrupted(Exception):
                                     "electra/tiny", "unilm/tiny", "spanbert/tiny",
                                     "structbert/tiny", "ernie/tiny", "bert_wwm/tiny",
                                     "bert_zh/tiny", "bert_wwm_zh/tiny", "mass/tiny",
+                                    "context2vec/tiny",
                                     "bart/tiny", "t5/tiny", "xlnet/tiny", "sa_lstm/tiny",
                                     "elmo/tiny"])
 def test_interrupted_then_resumed_run_is_bit_identical(preset, tiny_corpus, tmp_path, monkeypatch):

@@ -50,7 +50,9 @@ def _train(args) -> int:
     _say(json.dumps({"run": str(result.run_dir), "steps": result.steps,
                       "train_seconds": round(result.train_seconds, 1),
                       "tokens_per_second": round(result.tokens_per_second),
-                      "valid_perplexity": result.valid and round(result.valid["perplexity"], 2),
+                      # None for a run measured otherwise (context2vec: fill-slot accuracy)
+                      "valid_perplexity": (round(result.valid["perplexity"], 2) if result.valid
+                                           and "perplexity" in result.valid else None),
                       "stopped_early": result.stopped_early}))
     return 0
 
