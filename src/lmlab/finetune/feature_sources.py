@@ -43,6 +43,8 @@ class OOVCount:
     words: int = 0
     oov: int = 0
     examples: list[str] = field(default_factory=list)
+    truncated: int = 0
+    """Words spelled by a char-CNN that were longer than its W - 2 bytes (cut, not OOV)."""
 
     def add(self, word: str, known: bool) -> None:
         self.words += 1
@@ -53,8 +55,9 @@ class OOVCount:
 
     def as_dict(self) -> dict:
         rate = self.oov / self.words if self.words else 0.0
-        return {"words": self.words, "oov": self.oov, "oov_rate": round(rate, 4),
-                "oov_examples": self.examples}
+        counts = {"words": self.words, "oov": self.oov, "oov_rate": round(rate, 4),
+                  "oov_examples": self.examples}
+        return {**counts, "truncated": self.truncated} if self.truncated else counts
 
 
 class VectorTable:
@@ -174,6 +177,7 @@ class FrozenLMFeatures:
         for words in sentences:
             for word in words:
                 self.oov.add(word, True)  # every word is spelled, none unknown
+                self.oov.truncated += len(word.encode("utf-8")) > chars - 2
         layers = self.features(self.model, ids, mask)  # (L, B, n, F)
         out = []
         for row, words in enumerate(sentences):

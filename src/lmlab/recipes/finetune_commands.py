@@ -8,16 +8,21 @@ import shlex
 import sys
 
 from lmlab.config import from_dict
+from lmlab.errors import ConfigError
 from lmlab.finetune.config import FinetuneOptions
 from lmlab.finetune.evaluate import evaluate_run, predict_file
 from lmlab.finetune.loop import finetune
+from lmlab.finetune.feature_loop import FeatureTaskOptions
 from lmlab.recipes.benchmark import run_benchmark
+from lmlab.recipes.feature_based import run_feature_based
 
 EXAMPLES = """examples:
   lmlab finetune runs/bert-tiny --task glue/sst2 --out runs/sst2
   lmlab finetune hf:path/to/all-MiniLM-L6-v2 --task glue/mrpc --epochs 5 --seeds 1 2 3 --out runs/mrpc
   lmlab finetune runs/bart-tiny --task gen/ag_news_headlines --num-beams 4 --out runs/headlines
   lmlab finetune runs/t5-tiny --task glue/sst2 --text-to-text --out runs/sst2-t5
+  lmlab finetune vectors:runs/sg --task ner/conll2003 --feature-based --out runs/ner-sg
+  lmlab finetune elmo:runs/elmo --task glue/sst2 --feature-based --feature-layers mix --out runs/sst2-elmo
   lmlab evaluate runs/sst2 --task glue/sst2 --split dev
   lmlab predict runs/sst2 --input new.tsv --out preds.txt
   lmlab benchmark --suite glue --model runs/bert-tiny --out results/
@@ -39,7 +44,27 @@ def _command() -> str:
     return "lmlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
+def _feature_options(args) -> FeatureTaskOptions:
+    names = ["lr", "batch_size", "seeds", "max_train_examples", "subset_seed", "dropout",
+             "num_threads", "train_split", "dev_split", "feature_layers"]
+    raw = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if args.epochs is not None:
+        raw["epochs"] = int(args.epochs)
+    if args.max_seq_len is not None:
+        raw["max_words"] = args.max_seq_len
+    raw["progress"] = not args.quiet
+    return from_dict(FeatureTaskOptions, raw, "feature_based")
+
+
 def _finetune(args) -> int:
+    if args.feature_based:
+        result = run_feature_based(args.base, args.task, _feature_options(args), args.out,
+                                   _command())
+        print(json.dumps({k: result[k] for k in ("task", "metric", "scores", "best_seed",
+                                                  "train_seconds_per_seed", "oov")}))
+        return 0
+    if args.feature_layers is not None:
+        raise ConfigError("--feature-layers: only with --feature-based")
     result = finetune(args.base, args.task, _options(args), args.out, _command(),
                       resume=args.resume, overwrite=args.overwrite)
     print(json.dumps({k: result[k] for k in ("task", "metric", "scores", "best_seed",
@@ -123,6 +148,14 @@ def add_commands(subparsers) -> None:
                       help="continue the fine-tuning in --out (same options) where it stopped")
     _add_overwrite(tune, "the lmlab output already in --out (by default an existing run is "
                          "refused, and a folder never holds two kinds of model)")
+    tune.add_argument("--feature-based", dest="feature_based", action="store_true",
+                      help="BASE is a frozen feature source (random, vectors:<file or run>, "
+                           "elmo:<run>, context2vec:<run>, transformer:<run>) read by one "
+                           "BiLSTM task model (CRF tagger / mean-pooled classifier); "
+                           "docs/feature_based.md")
+    tune.add_argument("--feature-layers", dest="feature_layers", choices=["mix", "top"],
+                      help="--feature-based: ELMo's scalar mix of every layer, or the top "
+                           "layer only (default)")
     _add_options(tune)
     tune.set_defaults(run=_finetune)
 
