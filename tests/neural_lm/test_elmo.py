@@ -23,6 +23,7 @@ from lmlab.objectives.base import EvaluationSettings
 from lmlab.objectives.bilm import BiLMConfig, BiLMObjective
 from lmlab.presets import preset_path
 from lmlab.registry import build_model
+from lmlab.serve.models import load_neural
 from lmlab.training.trainer import train
 
 V = 30
@@ -270,6 +271,13 @@ def test_hf_export_says_elmo_has_no_transformers_counterpart(elmo_run, tmp_path,
     error = _one_line_error(["convert", str(elmo_run), "--to", "hf", str(tmp_path / "hf")],
                             capsys)
     assert "elmo model (bilstm encoder) has no HF transformers counterpart" in error
+
+
+def test_served_elmo_embeds_and_offers_no_scoring_or_generation(elmo_run):
+    served = load_neural("elmo", elmo_run)
+    assert served.kind == "bidirectional-lm" and list(served.handlers) == ["embed"]
+    (result,) = served.handlers["embed"](["the company said"], SimpleNamespace(neighbors=0))
+    assert result["dimensions"] == 32 and result["tokens"] == 3  # [h→ ; h←], 2 x 16
 
 
 def test_finetuned_elmo_reads_both_directions():

@@ -5,6 +5,7 @@ fit what it can do (issue 23).
 |-----------------------------------------|-------------|---------------------------|
 | causal LM (gpt, lstm, nnlm, rnnlm, ...) | causal-lm   | score, generate, embed    |
 | masked LM (bert, roberta, unilm, ...)   | masked-lm   | fill-mask, embed          |
+| bidirectional LM (elmo: bilm)           | bidirectional-lm | embed                |
 | encoder–decoder (bart, t5, mass)        | seq2seq     | generate, embed           |
 | fine-tuned classification / regression  | classifier  | classify, embed           |
 | fine-tuned tagging                      | tagger      | tag, embed                |
@@ -40,8 +41,8 @@ Handler = Callable[[list[str], object], list[dict]]
 class ServedModel:
     name: str
     kind: str
-    """causal-lm, masked-lm, seq2seq, classifier, tagger, generator, finetuned, ngram,
-    word-vectors (the table above)."""
+    """causal-lm, masked-lm, bidirectional-lm, seq2seq, classifier, tagger, generator,
+    finetuned, ngram, word-vectors (the table above)."""
     handlers: dict[str, Handler]
     """Endpoint name (``ENDPOINTS``) -> its handler."""
     info: dict = field(default_factory=dict)
@@ -69,6 +70,9 @@ def load_neural(name: str, path: Path) -> ServedModel:
         return ServedModel(name, "seq2seq", {
             "generate": neural.generator(model, tokenizer, objective.decoder_start_id),
             "embed": neural.embedder(model, tokenizer, framed=True)}, about)
+    if getattr(model.encoder, "lm_input_size", None) is not None:  # biLM (ELMo): [h→ ; h←]
+        return ServedModel(name, "bidirectional-lm", {  # its backward half reads the future
+            "embed": neural.embedder(model, tokenizer, framed=False)}, about)
     if objective.causal:
         return ServedModel(name, "causal-lm", {
             "score": neural.scorer(model, tokenizer, config.data.seq_len),
