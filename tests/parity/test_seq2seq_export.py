@@ -170,9 +170,6 @@ def test_runs_without_an_exact_counterpart_are_refused_in_one_line(trained, tmp_
     biased = trained("t5/tiny", ("model.encoder.bias=true", "model.decoder.bias=true"))
     error = _one_line_error(["convert", str(biased), "--to", "hf", str(out)], capsys)
     assert "encoder.layers.0.attention.qkv.bias: " in error and "no biases" in error
-    error = _one_line_error(["convert", str(trained("bart/tiny")), "--to", "onnx", str(out)],
-                            capsys)
-    assert "encoder–decoder has no ONNX export" in error
     assert not out.exists()
 
 

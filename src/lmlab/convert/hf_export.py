@@ -11,6 +11,14 @@ last``) is written as ``XLNetLMHeadModel`` / ``XLNetForSequenceClassification``
 ``BartForConditionalGeneration`` or ``T5ForConditionalGeneration``
 (:mod:`lmlab.interop.hf_seq2seq_export`), which ``AutoModelForSeq2SeqLM`` loads and whose
 ``generate`` starts and stops as ``lmlab generate`` does.
+
+A generation fine-tune keeps its whole LM (``backbone.*``; its head is the same tied LM
+head): an encoder–decoder is written as the pre-trained one is, with the run's decoder
+start, a GPT prefix-LM fine-tune as ``GPT2LMHeadModel`` (prompt: ``source [SEP]``, stop
+``<eos>``). Their generation config makes HF ``generate()`` decode as the fine-tuning's
+dev evaluation does (:func:`lmlab.finetune.generate.generate_features`): the same stop
+token, ``suppress_tokens`` (the special tokens it never proposes), ``max_new_tokens``
+(``max_target_len``), ``num_beams``, ``length_penalty`` and ``no_repeat_ngram_size``.
 """
 
 from __future__ import annotations
@@ -20,8 +28,10 @@ from pathlib import Path
 
 import torch
 
-from lmlab.convert.runs import HF, ConvertibleRun, open_run
+from lmlab.convert.runs import GENERATION, HF, ConvertibleRun, open_run
 from lmlab.errors import CheckpointError
+from lmlab.finetune.generate import special_ids
+from lmlab.generation.api import finetuned_suppressed_ids
 from lmlab.interop.configs import electra_generator_config, hf_config
 from lmlab.interop.families import (CLASSES, PRETRAINED, export_architecture, head_config,
                                     name_table)
@@ -53,9 +63,35 @@ def build_hf_model(architecture: str, class_name: str, config: dict, state: dict
     return hf.eval()
 
 
+def _language_model_state(run: ConvertibleRun) -> dict:
+    """The LanguageModel's state: a generation fine-tune's ``backbone.*`` unprefixed (its
+    ``head.lm_head`` is the backbone's tied LM head, the same tensors)."""
+    state = run.model.state_dict()
+    if run.kind != GENERATION:
+        return dict(state)
+    return {key[len("backbone."):]: value for key, value in state.items()
+            if key.startswith("backbone.")}
+
+
+def _write_generation_config(hf, run: ConvertibleRun) -> None:
+    """HF ``generate()`` defaults that decode as the fine-tuning's evaluation does."""
+    special = special_ids(run.tokenizer, run.generation_mode, run.decoder_start_id)
+    options, settings = run.options, hf.generation_config
+    settings.suppress_tokens = finetuned_suppressed_ids(run.tokenizer, special)
+    settings.eos_token_id = special.stop_ids[0]
+    settings.pad_token_id = special.pad_id
+    settings.max_new_tokens = options.max_target_len
+    settings.max_length = None
+    settings.num_beams = options.num_beams
+    if options.num_beams > 1:
+        settings.length_penalty = options.length_penalty
+    if options.no_repeat_ngram_size:
+        settings.no_repeat_ngram_size = options.no_repeat_ngram_size
+
+
 def _lmlab_state(run: ConvertibleRun) -> dict:
-    state = dict(run.model.state_dict())
-    prefix = "backbone." if run.kind != PRETRAINED else ""
+    state = _language_model_state(run)
+    prefix = "backbone." if run.kind not in (PRETRAINED, GENERATION) else ""
     embedding = run.model_config.embedding
     if not embedding.num_segments:  # HF always adds token type 0: zeros add nothing
         state[prefix + "embedding.segments.weight"] = torch.zeros(
@@ -71,11 +107,14 @@ def _generator_size(run: ConvertibleRun) -> float:
 def _export_seq2seq(run: ConvertibleRun, out: str | Path, overwrite: bool) -> dict:
     """A pre-trained encoder–decoder as ``...ForConditionalGeneration`` (BART or T5)."""
     tokenizer, model_config = run.tokenizer, run.model_config
-    start = build_objectives(run.objectives[:1], tokenizer)[0].decoder_start_id
+    start = (run.decoder_start_id if run.kind == GENERATION
+             else build_objectives(run.objectives[:1], tokenizer)[0].decoder_start_id)
     config = hf_seq2seq_config(model_config, tokenizer, start)
     config["lmlab"] = {"family": model_config.family, "kind": run.kind, "task": run.task}
-    architecture, state = lmlab_to_hf_seq2seq(run.model.state_dict(), model_config)
+    architecture, state = lmlab_to_hf_seq2seq(_language_model_state(run), model_config)
     hf = build_hf_model(architecture, SEQ2SEQ_CLASSES[architecture], config, state)
+    if run.kind == GENERATION:
+        _write_generation_config(hf, run)
     out = prepare_output_folder(out, "hf", overwrite)
     hf.save_pretrained(str(out))
     # [CLS] text [SEP], as lmlab's seq2seq sources; BART and T5 take no token types.
@@ -112,17 +151,20 @@ def export_hf(run_path: str | Path, out: str | Path, overwrite: bool = False) ->
         return _export_seq2seq(run, out, overwrite)
     if run.architecture == "xlnet":
         return _export_xlnet(run, out, overwrite)
-    architecture = export_architecture(run.architecture, run.kind, run.options)
-    class_name = CLASSES[architecture][run.kind]
+    kind = PRETRAINED if run.kind == GENERATION else run.kind  # a generator is its LM
+    architecture = export_architecture(run.architecture, kind, run.options)
+    class_name = CLASSES[architecture][kind]
     tokenizer = run.tokenizer
     config = hf_config(architecture, run.model_config, tokenizer.pad_id, tokenizer.cls_id,
                        tokenizer.eos_id if architecture == "gpt2" else tokenizer.sep_id)
-    if run.kind != PRETRAINED:
-        config.update(head_config(architecture, run.kind, run.labels))
+    if kind != PRETRAINED:
+        config.update(head_config(architecture, kind, run.labels))
     config["lmlab"] = {"family": run.model_config.family, "kind": run.kind, "task": run.task}
     state = _lmlab_state(run)
-    rules = name_table(architecture, run.kind, run.model_config, tokenizer.pad_id)
+    rules = name_table(architecture, kind, run.model_config, tokenizer.pad_id)
     hf = build_hf_model(architecture, class_name, config, to_hf(rules, state))
+    if run.kind == GENERATION:
+        _write_generation_config(hf, run)
     out = prepare_output_folder(out, "hf", overwrite)
     hf.save_pretrained(str(out))
     bidirectional = architecture != "gpt2"

@@ -13,6 +13,9 @@ The command runs the graph in onnxruntime on two batch shapes and fails unless i
 with PyTorch to 1e-4; ``--int8`` adds ``model.int8.onnx`` (dynamic quantisation of the
 weights, ``onnxruntime.quantization.quantize_dynamic``), whose difference is reported,
 not bounded: int8 is an approximation.
+
+An encoder–decoder (BART, T5, MASS) is written as two graphs instead
+(:mod:`lmlab.convert.onnx_seq2seq`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lmlab.convert.onnx_seq2seq import export_seq2seq_onnx
 from lmlab.convert.runs import ONNX, open_run
 from lmlab.errors import CheckpointError
 from lmlab.interop.families import PRETRAINED
@@ -105,6 +109,11 @@ def export_onnx(run_path: str | Path, out: str | Path, int8: bool = False,
     import onnxruntime
 
     run = open_run(run_path, ONNX)
+    if run.model_config.decoder is not None:  # two graphs, as HF Optimum writes them
+        out = prepare_output_folder(out, "onnx", overwrite)
+        summary = export_seq2seq_onnx(run, out, int8)
+        write_hf_tokenizer(run.tokenizer, out, True, run.model_config.embedding.max_positions)
+        return summary
     # Segment ids enter through a segment table (BERT) or the attention (XLNet §2.5).
     segments = bool(run.model_config.embedding.num_segments
                     or getattr(run.model_config.encoder, "relative_segments", False))

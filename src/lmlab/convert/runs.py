@@ -30,6 +30,7 @@ OTHER_FORMATS = {
                  "tokenizer/), read by lmlab eval, generate and finetune",
 }
 HF, ONNX = "HF transformers", "ONNX"
+GENERATION = "generation"  # a fine-tuned generator: the whole LM, its LM head included
 REQUIRED = ("config.yaml", "model.safetensors", "tokenizer/tokenizer.json",
             "tokenizer/lmlab_tokenizer.json")
 
@@ -49,6 +50,10 @@ class ConvertibleRun:
     labels: list[str] = field(default_factory=list)
     task: str = ""
     options: object = None
+    generation_mode: str = ""
+    """Fine-tuned generators: encoder_decoder, prefix_lm or unilm (finetune.seq2seq_features)."""
+    decoder_start_id: int | None = None
+    """Fine-tuned encoder–decoders: the decoder's first input (FinetuneRunConfig)."""
 
 
 def open_run(path: str | Path, target: str) -> ConvertibleRun:
@@ -71,7 +76,9 @@ def open_run(path: str | Path, target: str) -> ConvertibleRun:
     if "task" in raw:
         config, tokenizer, model = load_finetuned(path)
         run = ConvertibleRun(folder, config.model, tokenizer, model, "", config.kind,
-                             labels=list(config.labels), task=config.task, options=config.options)
+                             labels=list(config.labels), task=config.task, options=config.options,
+                             generation_mode=config.generation_mode,
+                             decoder_start_id=config.decoder_start_id)
     else:
         config, tokenizer, model = load_run(path)
         names = [objective.name for objective in config.objectives]
@@ -83,13 +90,29 @@ def open_run(path: str | Path, target: str) -> ConvertibleRun:
                                  f"counterpart; {OTHER_FORMATS['recurrent']}")
     if getattr(run.model_config, "decoder", None) is not None:
         _need_seq2seq_export(path, run, target)
-        run.architecture = seq2seq_architecture(run.model_config)
+        # ONNX traces lmlab's own modules: any encoder–decoder, HF class or not.
+        run.architecture = seq2seq_architecture(run.model_config) if target == HF else "seq2seq"
     elif target == HF and is_xlnet(run.model_config):
         _need_xlnet_export(path, run)
         run.architecture = "xlnet"
     elif target == HF:
         run.architecture = hf_architecture(run.model_config, run.objective_names)
+        if run.kind == GENERATION:
+            _need_decoder_only_export(path, run)
+    elif run.kind == GENERATION:
+        raise NoCounterpartError(f"{path}: a fine-tuned {run.generation_mode} generator of a "
+                                 f"{run.model_config.family} model has no {target} export "
+                                 f"(encoder–decoders have); export it with --to hf")
     return run
+
+
+def _need_decoder_only_export(path: Path, run: ConvertibleRun) -> None:
+    """A GPT fine-tuned as a prefix LM is a plain GPT-2 LM (source [SEP] target <eos>, one
+    causal sequence); UniLM's bidirectional source attention has no HF class."""
+    if run.architecture != "gpt2" or run.generation_mode != "prefix_lm":
+        raise NoCounterpartError(f"{path}: a {run.generation_mode} generation fine-tune of a "
+                                 f"{run.model_config.family} model has no HF class (only GPT "
+                                 f"prefix-LM fine-tunes export, as GPT2LMHeadModel)")
 
 
 def _need_xlnet_export(path: Path, run: ConvertibleRun) -> None:
@@ -104,10 +127,8 @@ def _need_xlnet_export(path: Path, run: ConvertibleRun) -> None:
 
 
 def _need_seq2seq_export(path: Path, run: ConvertibleRun, target: str) -> None:
-    """Encoder–decoders export to HF (BART, T5) as pre-trained models only."""
-    if target != HF:
-        raise NoCounterpartError(f"{path}: a {run.model_config.family} encoder–decoder has no "
-                                 f"{target} export; export it with --to hf")
-    if run.kind != PRETRAINED:
+    """Encoder–decoders export pre-trained or fine-tuned to generate (the whole model)."""
+    if run.kind not in (PRETRAINED, GENERATION):
         raise NoCounterpartError(f"{path}: a fine-tuned {run.model_config.family} "
-                                 f"encoder–decoder ({run.kind}) has no {target} export yet")
+                                 f"encoder–decoder ({run.kind}) has no {target} export (only "
+                                 f"pre-trained and generation runs have)")

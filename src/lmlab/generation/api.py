@@ -135,14 +135,20 @@ def generate_texts(model, tokenizer, texts: list[str], options: GenerationOption
             for prompt, output in zip(prompts, outputs)]
 
 
+def finetuned_suppressed_ids(tokenizer, special: SpecialIds) -> list[int]:
+    """The ids a fine-tuned generator never proposes: the special tokens but its stop token
+    (an HF export writes them as ``suppress_tokens``)."""
+    specials = {tokenizer.pad_id, tokenizer.unk_id, tokenizer.mask_id, tokenizer.cls_id,
+                tokenizer.eos_id, tokenizer.sep_id}
+    return sorted(specials - set(special.stop_ids))
+
+
 def generate_outputs(model, tokenizer, prompts: list[list[int]], options: GenerationOptions,
                      special: SpecialIds) -> list[str]:
     """The text of what a fine-tuned generator writes after each prompt (ids as its
     fine-tuning laid them out): only target tokens are proposed (no padding, [UNK],
     [MASK], [CLS] or the separator that is not its stop token), the stop token dropped."""
-    specials = {tokenizer.pad_id, tokenizer.unk_id, tokenizer.mask_id, tokenizer.cls_id,
-                tokenizer.eos_id, tokenizer.sep_id}
-    never = specials - set(special.stop_ids)
+    never = set(finetuned_suppressed_ids(tokenizer, special))
     options = GenerationOptions(**{**options.__dict__,
                                    "suppress_ids": tuple(sorted(never | set(options.suppress_ids)))})
     outputs = generate_ids(model, prompts, options, special)
