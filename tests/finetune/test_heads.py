@@ -1,9 +1,12 @@
 """Heads: shapes, loss on a tiny batch, CRF Viterbi vs brute force, QA decoding."""
 
+import math
+
+import pytest
 import torch
 
 from lmlab.finetune.features import collate
-from lmlab.finetune.qa_features import decode_qa
+from lmlab.finetune.qa_features import best_answers, decode_qa
 from lmlab.heads import (MultipleChoiceHead, SequenceClassificationHead, SequenceHeadConfig,
                          SpanQAHead, TokenClassificationHead, TokenHeadConfig, best_spans)
 from lmlab.layers.crf import LinearChainCRF
@@ -100,6 +103,21 @@ def test_qa_decoding_across_windows_maps_back_to_characters():
     assert decode_qa([example], features, [low, low], 20, 30)[0] in ("Tom", "met", "Ann",
                                                                      "Tom met", "met Ann")
 
+
+
+def test_best_answer_has_characters_score_and_n_best_probability():
+    """Window 1 proposes "Tom" (6), "Tom met" (3), "met" (0); window 2 "Ann" (10), "met
+    Ann" (5), "met" (0, a repeat): the n-best softmax over the 2 best distinct answers."""
+    example = QAExample("q", "who?", "Tom met Ann", [])
+    features = [{"example": 0, "context_start": 2, "offsets": [(0, 3), (4, 7)]},
+                {"example": 0, "context_start": 2, "offsets": [(4, 7), (8, 11)]}]
+    second = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [5.0, 5.0]]
+    first = [[0.0, 0.0], [0.0, 0.0], [3.0, 3.0], [0.0, 0.0]]
+    (answer,) = best_answers([example], features, [first, second], 2, 30)
+    assert answer == {"text": "Ann", "start": 8, "end": 11, "score": 10.0,
+                      "probability": pytest.approx(1 / (1 + math.exp(-4)))}
+    empty = [{"example": 0, "context_start": 2, "offsets": []}]
+    assert best_answers([example], empty, [[[0.0, 0.0]] * 2], 20, 30)[0]["text"] == ""
 
 def test_span_head_and_multiple_choice_head():
     torch.manual_seed(0)

@@ -10,12 +10,18 @@ back to characters of the original context through the tokenizer's offsets.
 
 from __future__ import annotations
 
+import math
+
 from lmlab.heads.span_qa import best_spans
 from lmlab.tasks.examples import QAExample
 
 
+MAX_QUESTION_TOKENS = 64
+"""Question tokens a window keeps (``run_squad.py``'s ``max_query_length``)."""
+
+
 def encode_qa(tokenizer, examples: list[QAExample], max_len: int, doc_stride: int,
-              max_question_len: int = 64) -> list[dict]:
+              max_question_len: int = MAX_QUESTION_TOKENS) -> list[dict]:
     questions = tokenizer.backend.encode_batch([e.question for e in examples],
                                                add_special_tokens=False)
     contexts = tokenizer.backend.encode_batch([e.context for e in examples],
@@ -66,19 +72,44 @@ def _answer_tokens(offsets, answer: tuple[str, int], span: range):
 def decode_qa(examples: list[QAExample], features: list[dict], logits: list, n_best: int,
               max_answer_length: int) -> list[str]:
     """Best answer text per example. ``logits[i]`` is feature i's (T, 2) start/end scores."""
-    best: dict[int, tuple[float, str]] = {}
+    return [answer["text"] for answer in
+            best_answers(examples, features, logits, n_best, max_answer_length)]
+
+
+def best_answers(examples: list[QAExample], features: list[dict], logits: list, n_best: int,
+                 max_answer_length: int) -> list[dict]:
+    """Per example, its best span over every window: ``text``, ``start`` / ``end``
+    (characters of the context, end exclusive), ``score`` (start + end logit) and
+    ``probability``, the softmax of the score over the example's n-best distinct answers
+    (``run_squad.py``'s ``nbest`` probabilities). No valid span: text "", score and
+    probability 0, start = end = 0."""
+    candidates: dict[int, list[tuple[float, int, int]]] = {}
     for feature, scores in zip(features, logits):
         shift, offsets = feature["context_start"], feature["offsets"]
         length = shift + len(offsets)
         start_logits = [s[0] for s in scores[:length]]
         end_logits = [s[1] for s in scores[:length]]
         context_mask = [shift <= i < length for i in range(length)]
-        spans = best_spans(start_logits, end_logits, context_mask, n_best, max_answer_length)
-        if not spans:
+        for score, i, j in best_spans(start_logits, end_logits, context_mask, n_best,
+                                      max_answer_length):
+            candidates.setdefault(feature["example"], []).append(
+                (score, offsets[i - shift][0], offsets[j - shift][1]))
+    answers = []
+    for index, example in enumerate(examples):
+        ranked, seen = [], set()
+        for score, start, end in sorted(candidates.get(index, []), key=lambda c: -c[0]):
+            text = example.context[start:end]
+            if text not in seen:  # windows overlap: one answer, its best score
+                seen.add(text)
+                ranked.append((score, start, end, text))
+            if len(ranked) == n_best:
+                break
+        if not ranked:
+            answers.append({"text": "", "start": 0, "end": 0, "score": 0.0, "probability": 0.0})
             continue
-        score, i, j = spans[0]
-        context = examples[feature["example"]].context
-        text = context[offsets[i - shift][0]:offsets[j - shift][1]]
-        if feature["example"] not in best or score > best[feature["example"]][0]:
-            best[feature["example"]] = (score, text)
-    return [best.get(index, (0.0, ""))[1] for index in range(len(examples))]
+        top = ranked[0][0]
+        weights = [math.exp(score - top) for score, *_ in ranked]
+        score, start, end, text = ranked[0]
+        answers.append({"text": text, "start": start, "end": end, "score": score,
+                        "probability": weights[0] / sum(weights)})
+    return answers

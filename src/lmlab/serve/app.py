@@ -1,7 +1,7 @@
 """The HTTP app of ``lmlab serve`` (issue 23): FastAPI over the loaded models.
 
 JSON endpoints ``/score``, ``/fill-mask``, ``/generate``, ``/classify``, ``/tag``,
-``/embed`` (POST; which ones a model has: ``/models``), ``/health``, the OpenAPI page at
+``/answer``, ``/choose``, ``/embed`` (POST; which ones a model has: ``/models``), ``/health``, the OpenAPI page at
 ``/docs`` and the playground at ``/``. Every error is ``{"error": "<one line>"}`` with a
 4xx status (503 when the queue is full): a bad field or a limit 422, an endpoint the model
 does not have 400, an unknown model 404, a missing token 401, a too large body 413.
@@ -16,10 +16,11 @@ from importlib import resources
 
 from lmlab.errors import LmlabError
 from lmlab.serve.access import Access
-from lmlab.serve.limits import BodyLimit, Gate, Limits, RequestError, check_at_most, request_texts
+from lmlab.serve.limits import (BodyLimit, Gate, Limits, RequestError, check_at_most,
+                                check_text, request_texts)
 from lmlab.serve.models import ServedModel
-from lmlab.serve.schemas import (ClassifyRequest, EmbedRequest, FillMaskRequest, GenerateRequest,
-                                 ScoreRequest, TagRequest)
+from lmlab.serve.schemas import (AnswerRequest, ChooseRequest, ClassifyRequest, EmbedRequest,
+                                 FillMaskRequest, GenerateRequest, ScoreRequest, TagRequest)
 
 PLAYGROUND = {"/": ("index.html", "text/html"),
               "/playground.js": ("playground.js", "text/javascript"),
@@ -60,6 +61,24 @@ def check_options(endpoint: str, request, limits: Limits) -> None:
         check_at_most("neighbors", request.neighbors, limits.max_top_k, "")
 
 
+def check_reading(endpoint: str, request, limits: Limits) -> None:
+    """/answer and /choose: each text within ``--max-chars``, /choose's choices within
+    ``--max-batch``."""
+    check_text("question", request.question, limits)
+    if endpoint == "answer":
+        check_text("context", request.context, limits)
+        return
+    if request.context:
+        check_text("context", request.context, limits)
+    if len(request.choices) < 2:
+        raise RequestError(422, f"choices: {len(request.choices)} given; give at least 2")
+    if len(request.choices) > limits.max_batch:
+        raise RequestError(422, f"choices: {len(request.choices)}, more than this server's "
+                                f"limit of {limits.max_batch} (lmlab serve --max-batch)")
+    for index, choice in enumerate(request.choices):
+        check_text(f"choices[{index}]", choice, limits)
+
+
 def find_model(models: dict[str, ServedModel], name: str, endpoint: str) -> ServedModel:
     if name not in models:
         raise RequestError(404, f"model: {name!r} is not served here (models: "
@@ -85,7 +104,7 @@ def build_app(models: dict[str, ServedModel], limits: Limits = Limits(), token: 
     limits.validate()
     gate = Gate(limits.max_queue)
     app = FastAPI(title="lmlab serve", description="Language models of lmlab run folders over "
-                  "HTTP: score, fill-mask, generate, classify, tag, embed (issue 23).")
+                  "HTTP: score, fill-mask, generate, classify, tag, answer, choose, embed (issue 23).")
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -100,16 +119,19 @@ def build_app(models: dict[str, ServedModel], limits: Limits = Limits(), token: 
     app.add_exception_handler(Exception, lambda _, e: error(
         500, f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
 
+    async def call(served: ServedModel, endpoint: str, texts: list[str], request) -> list[dict]:
+        gate.enter()  # 503 when max_queue requests are inside already
+        try:
+            return await run_in_threadpool(
+                gate.call, lambda: served.handlers[endpoint](texts, request))
+        finally:
+            gate.leave()
+
     async def answer(endpoint: str, request) -> dict:
         served = find_model(models, request.model, endpoint)
         texts = request_texts(request.text, request.texts, limits)
         check_options(endpoint, request, limits)
-        gate.enter()  # 503 when max_queue requests are inside already
-        try:
-            results = await run_in_threadpool(
-                gate.call, lambda: served.handlers[endpoint](texts, request))
-        finally:
-            gate.leave()
+        results = await call(served, endpoint, texts, request)
         if request.text is not None:
             return {"model": served.name, **results[0]}
         return {"model": served.name, "results": results}
@@ -133,6 +155,21 @@ def build_app(models: dict[str, ServedModel], limits: Limits = Limits(), token: 
     @app.post("/tag", summary="One tag per word")
     async def tag(request: TagRequest) -> dict:
         return await answer("tag", request)
+
+    async def read(endpoint: str, request) -> dict:
+        """/answer and /choose: one question per request (no ``text``/``texts``)."""
+        served = find_model(models, request.model, endpoint)
+        check_reading(endpoint, request, limits)
+        (result,) = await call(served, endpoint, [], request)
+        return {"model": served.name, **result}
+
+    @app.post("/answer", summary="The answer span of a question in a context (span QA)")
+    async def answer_question(request: AnswerRequest) -> dict:
+        return await read("answer", request)
+
+    @app.post("/choose", summary="Each choice's probability (multiple choice)")
+    async def choose(request: ChooseRequest) -> dict:
+        return await read("choose", request)
 
     @app.post("/embed", summary="A word's or a text's vector")
     async def embed(request: EmbedRequest) -> dict:

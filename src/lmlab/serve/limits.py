@@ -63,13 +63,17 @@ def request_texts(text: str | None, texts: list[str] | None, limits: Limits) -> 
         raise RequestError(422, f"texts: {len(items)} texts, more than this server's limit of "
                                 f"{limits.max_batch} per request (lmlab serve --max-batch)")
     for index, item in enumerate(items):
-        where = field if text is not None else f"texts[{index}]"
-        if not item.strip():
-            raise RequestError(422, f"{where}: empty text")
-        if len(item) > limits.max_chars:
-            raise RequestError(422, f"{where}: {len(item)} characters, more than this server's "
-                                    f"limit of {limits.max_chars} (lmlab serve --max-chars)")
+        check_text(field if text is not None else f"texts[{index}]", item, limits)
     return items
+
+
+def check_text(where: str, text: str, limits: Limits) -> None:
+    """One input text: not empty, at most ``limits.max_chars`` characters."""
+    if not text.strip():
+        raise RequestError(422, f"{where}: empty text")
+    if len(text) > limits.max_chars:
+        raise RequestError(422, f"{where}: {len(text)} characters, more than this server's "
+                                f"limit of {limits.max_chars} (lmlab serve --max-chars)")
 
 
 def check_at_most(field: str, value: int, limit: int, option: str) -> None:

@@ -10,7 +10,9 @@ fit what it can do (issue 23).
 | fine-tuned classification / regression  | classifier  | classify, embed           |
 | fine-tuned tagging                      | tagger      | tag, embed                |
 | fine-tuned generation                   | generator   | generate                  |
-| fine-tuned QA / multiple choice         | finetuned   | embed                     |
+| fine-tuned span QA (SQuAD style)        | reader      | answer, embed             |
+| fine-tuned multiple choice              | chooser     | choose, embed             |
+| other fine-tunes (text-to-text)         | finetuned   | embed                     |
 | n-gram, word vectors (corner loaders)   | ngram, word-vectors | score, generate; embed |
 
 Loading goes through lmlab's own loaders (safetensors weights, manifest checked, nothing
@@ -31,7 +33,7 @@ from lmlab.registry import build_objectives
 from lmlab.serve import neural
 from lmlab.training.checkpoint import checkpoint_folder, load_run, read_checkpoint_raw
 
-ENDPOINTS = ("score", "fill-mask", "generate", "classify", "tag", "embed")
+ENDPOINTS = ("score", "fill-mask", "generate", "classify", "tag", "answer", "choose", "embed")
 
 Handler = Callable[[list[str], object], list[dict]]
 """One endpoint of one model: (input texts, the request) -> one result per text."""
@@ -96,6 +98,12 @@ def _finetuned(name: str, config, tokenizer, model) -> ServedModel:
         return ServedModel(name, "tagger", {"tag": neural.tagger(model, tokenizer, config),
                                             "embed": embed},
                            {**about, "labels": list(config.labels)})
+    if config.kind == "span_qa":
+        return ServedModel(name, "reader", {"answer": neural.answerer(model, tokenizer, config),
+                                            "embed": embed}, about)
+    if config.kind == "multiple_choice":
+        return ServedModel(name, "chooser", {"choose": neural.chooser(model, tokenizer, config),
+                                             "embed": embed}, about)
     if config.kind == "generation" and not config.options.text_to_text:
         return ServedModel(name, "generator", {"generate": neural.finetuned_generator(
             model, tokenizer, config)}, about)

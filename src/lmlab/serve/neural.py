@@ -19,12 +19,14 @@ from lmlab.finetune import task_data
 from lmlab.finetune.features import collate
 from lmlab.finetune.generate import special_ids
 from lmlab.finetune.job import predict
+from lmlab.finetune.qa_features import MAX_QUESTION_TOKENS, best_answers
 from lmlab.generation import generate_texts
 from lmlab.generation.api import generate_outputs, position_limit
 from lmlab.heads.sequence_classification import pool
 from lmlab.serve.limits import RequestError
 from lmlab.tasks.catalogue import get_task
-from lmlab.tasks.examples import Seq2SeqExample, TaggedExample, TextExample
+from lmlab.tasks.examples import (ChoiceExample, QAExample, Seq2SeqExample, TaggedExample,
+                                  TextExample)
 
 
 def score_result(tokens: list[str], log_probs: list[float], **extra) -> dict:
@@ -139,6 +141,47 @@ def tagger(model, tokenizer, config):
         return [{"words": [{"word": word, "tag": tag} for word, tag in zip(example.tokens, row)]}
                 for example, row in zip(examples, tags)]
     return tag
+
+
+def answerer(model, tokenizer, config):
+    """Span QA as the fine-tuning's evaluation reads it: ``[CLS] question [SEP] window [SEP]``
+    windows ``doc_stride`` apart (``task_data.encode``), the head's start/end logits
+    (``job.predict``), the best of the n-best spans up to ``max_answer_length`` tokens over
+    all windows (``qa_features.best_answers``)."""
+    spec, options = get_task(config.task), config.options
+
+    def answer(texts: list[str], request) -> list[dict]:
+        asked = len(tokenizer.backend.encode(request.question, add_special_tokens=False).ids)
+        if asked > MAX_QUESTION_TOKENS:  # encode_qa would keep only the first ones
+            raise RequestError(422, f"question: {asked} tokens, more than the "
+                                    f"{MAX_QUESTION_TOKENS} a QA model reads; ask it shorter")
+        example = QAExample("request", request.question, request.context)
+        features = task_data.encode(spec, tokenizer, [example], config)
+        logits = predict(model, spec.kind, features, config, tokenizer)  # (T, 2) per window
+        (best,) = best_answers([example], features, logits, options.n_best,
+                               options.max_answer_length)
+        return [{"answer": best.pop("text"), **best, "windows": len(features)}]
+    return answer
+
+
+def chooser(model, tokenizer, config):
+    """Multiple choice as fine-tuned: ``[CLS] context [SEP] question choice [SEP]`` per
+    choice (``task_data.encode``; the context is cut to fit, as in training), the softmax
+    of the head's scores over the choices."""
+    spec = get_task(config.task)
+
+    @torch.inference_mode()
+    def choose(texts: list[str], request) -> list[dict]:
+        example = ChoiceExample(request.context, request.question, list(request.choices), None)
+        (feature,) = task_data.encode(spec, tokenizer, [example], config)
+        batch = collate([feature], spec.kind, tokenizer.pad_id)
+        probabilities = torch.softmax(model(batch).float(), dim=-1)[0].tolist()  # (K,)
+        best = max(range(len(probabilities)), key=probabilities.__getitem__)
+        context = len(tokenizer.encode(request.context)) if request.context.strip() else 0
+        kept = min(sequence["segments"].count(0) - 2 for sequence in feature["choices"])
+        return [{"label": best, "choice": request.choices[best],
+                 "probabilities": probabilities, "context_truncated": kept < context}]
+    return choose
 
 
 def embedder(backbone, tokenizer, framed: bool):

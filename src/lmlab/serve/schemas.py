@@ -87,3 +87,30 @@ class EmbedRequest(TextRequest):
     """A word's vector (word2vec runs) or a text's mean-pooled vector (neural runs)."""
     neighbors: int = 0
     """Word vectors: also the nearest words by cosine, this many."""
+
+
+@dataclass
+class AnswerRequest:
+    """The answer span of a question in a context (fine-tuned span-QA runs, SQuAD style):
+    a long context is read in the fine-tuning's doc-stride windows."""
+    model: str
+    """A model's name, as ``/models`` lists it."""
+    question: str
+    """The question."""
+    context: str
+    """The passage the answer is taken from."""
+    __pydantic_config__ = _STRICT
+
+
+@dataclass
+class ChooseRequest:
+    """The probability of each choice (fine-tuned multiple-choice runs, RACE style)."""
+    model: str
+    """A model's name, as ``/models`` lists it."""
+    question: str
+    """The question (or the sentence the choices complete)."""
+    choices: list[str]
+    """The candidate answers (2 or more)."""
+    context: str = ""
+    """The passage the question is about; empty when there is none."""
+    __pydantic_config__ = _STRICT
