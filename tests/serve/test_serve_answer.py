@@ -5,8 +5,10 @@ probabilities are the head's softmax; every refusal is one line."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -172,3 +174,41 @@ def test_a_body_over_the_limit_is_a_413(readers):
     response = client.post("/answer", json={"model": "qa", "question": "q", "context": "c" * 990})
     assert response.status_code == 413
     assert "more than this server's limit of 1000 bytes" in response.json()["error"]
+
+
+def test_the_playground_highlights_the_answer_in_headless_chromium(readers, live_server,
+                                                                   reader_client, tmp_path):
+    from test_serve_playground import CHROMIUM, DevTools
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary (.ci/run installs Debian's chromium package where it "
+                    "runs as root)")
+    expected = _post(reader_client, "answer", model="qa", question=QUESTION, context=CONTEXT)
+    server = live_server(load_models([str(readers["qa"]), str(readers["mc"])]))
+    browser = DevTools(CHROMIUM, tmp_path / "profile")
+    try:
+        browser.open(server.url + "/")
+        browser.wait_for("document.querySelectorAll('#model option').length === 2")
+        browser.evaluate(f"(() => {{ document.getElementById('text').value = {CONTEXT!r};"
+                         f" document.getElementById('option-question').value = {QUESTION!r};"
+                         f" }})()")
+        browser.click("#run")
+        browser.wait_for("document.getElementById('output').dataset.state === 'done'")
+        marked = browser.evaluate("document.querySelector('#output .context mark').textContent")
+        shown = browser.evaluate("document.getElementById('output').innerText")
+        png = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
+        browser.evaluate("(() => { const s = document.getElementById('model'); s.value = 'mc';"
+                         " s.dispatchEvent(new Event('change')); })()")
+        browser.click("#run")  # the example passage, question and three choices
+        browser.wait_for("document.getElementById('output').dataset.state === 'done'")
+        choices = browser.evaluate("document.querySelectorAll('#output .bars .bar').length")
+        errors = browser.errors()
+    finally:
+        browser.close()
+    assert choices == 3
+    assert marked == expected["answer"] and "/answer · qa" in shown
+    assert f"answer “{expected['answer']}”" in shown
+    assert not errors, errors
+    (tmp_path / "playground_answer.png").write_bytes(png)
+    if os.environ.get("LMLAB_UPDATE_DOCS") == "1":
+        (Path(__file__).resolve().parents[2] / "docs" / "serve_answer.png").write_bytes(png)

@@ -1,6 +1,7 @@
 // lmlab serve playground (issue 23): plain JS, no build step, nothing loaded from elsewhere.
 // Pick a model, type text, see fill-mask candidates, generated text, per-token surprisal,
-// class probabilities, tags or vectors. Every text the server sends back is set with
+// class probabilities, tags, a QA answer highlighted in its context, choice probabilities
+// or vectors. Every text the server sends back is set with
 // textContent, never parsed as HTML.
 "use strict";
 
@@ -13,6 +14,8 @@ const EXAMPLES = {
   generate: (m) => (m.kind === "seq2seq" || m.kind === "generator" ? "shares of the company fell sharply in trading" : "the company said"),
   classify: () => "a gripping , funny and moving film",
   tag: () => "EU rejects German call to boycott British lamb .",
+  answer: () => "the company said its profit rose in the third quarter while shares of banks fell sharply on monday",
+  choose: () => "the company said its profit rose in the third quarter while shares of banks fell sharply on monday",
   embed: (m) => (m.kind === "word-vectors" ? "market" : "the stock market fell sharply"),
 };
 const HINTS = {
@@ -21,6 +24,8 @@ const HINTS = {
   generate: (m) => (m.kind === "seq2seq" || m.kind === "generator" ? "the source text" : "the prompt to continue"),
   classify: () => "one text (a pair: fill in the second text)",
   tag: () => "words separated by spaces",
+  answer: () => "the context; the question below",
+  choose: () => "the passage (may be empty); the question and choices below",
   embed: (m) => (m.kind === "word-vectors" ? "one word" : "a sentence (mean-pooled)"),
 };
 // Per endpoint: [field, label, type, default, extra attributes].
@@ -37,7 +42,18 @@ const OPTIONS = {
     ["seed", "seed", "number", 0, {}],
   ],
   classify: [["text_pair", "second text", "text", "", {}]],
+  answer: [["question", "question", "text", "what rose", { size: 40 }]],
+  choose: [["question", "question", "text", "what rose", { size: 30 }],
+    ["choices", "choices (a | b | …)", "text", "profit | shares | banks", { size: 30 }]],
   embed: [["neighbors", "neighbours", "number", 8, { min: 0, max: 50 }]],
+};
+// Endpoints whose body is not {text, options}: the text box is their context.
+const BODIES = {
+  answer: (body) => ({ model: body.model, question: body.question || "", context: body.text }),
+  choose: (body) => ({
+    model: body.model, question: body.question || "", context: body.text.trim() ? body.text : "",
+    choices: (body.choices || "").split("|").map((choice) => choice.trim()).filter(Boolean),
+  }),
 };
 
 function el(tag, attributes = {}, ...children) {
@@ -130,7 +146,7 @@ function requestBody() {
     else if (input.type === "number") body[field] = Number(input.value);
     else if (input.value.trim()) body[field] = input.value;
   }
-  return body;
+  return BODIES[state.endpoint] ? BODIES[state.endpoint](body) : body;
 }
 
 async function run() {
@@ -141,8 +157,9 @@ async function run() {
   output.dataset.state = "running";
   const started = performance.now();
   try {
-    const data = await api(state.endpoint, requestBody());
-    output.replaceChildren(el("h2", { text: `/${state.endpoint} · ${state.model.name}` }), RENDER[state.endpoint](data));
+    const body = requestBody();
+    const data = await api(state.endpoint, body);
+    output.replaceChildren(el("h2", { text: `/${state.endpoint} · ${state.model.name}` }), RENDER[state.endpoint](data, body));
     setStatus(`answered in ${Math.round(performance.now() - started)} ms`);
     output.dataset.state = "done";
   } catch (error) {
@@ -199,6 +216,13 @@ const RENDER = {
   },
   tag: (data) => el("div", {}, ...data.words.map((w) => el("span", { class: "tagged" },
     el("span", { text: w.word }), el("span", { class: `tag${w.tag === "O" ? "" : " entity"}`, text: w.tag })))),
+  answer: (data, body) => el("div", {},
+    el("div", { text: data.answer ? `answer “${data.answer}” · p = ${probability(data.probability)} · score ${data.score.toFixed(2)} · ${data.windows} window${data.windows === 1 ? "" : "s"}` : "no answer span found" }),
+    el("div", { class: "context" }, body.context.slice(0, data.start),
+      el("mark", { text: body.context.slice(data.start, data.end) }), body.context.slice(data.end))),
+  choose: (data, body) => el("div", {},
+    el("div", { text: `choice ${data.label + 1}: ${data.choice}${data.context_truncated ? " (the passage was cut to fit the model)" : ""}` }),
+    bars(body.choices.map((choice, index) => [choice, data.probabilities[index], probability(data.probabilities[index])]), data.choice)),
   embed: (data) => {
     const largest = Math.max(...data.vector.map(Math.abs)) || 1;
     const strip = el("div", { class: "vector", title: "each bar one dimension (orange: negative)" },
