@@ -27,7 +27,7 @@ OTHER_FORMATS = {
     "wordvec": "word vectors: their formats are word2vec text and binary and safetensors "
                "(lmlab embed train writes them)",
     "recurrent": "its format is the lmlab run folder (model.safetensors + config.yaml + "
-                 "tokenizer/), read by lmlab eval, generate and finetune",
+                 "tokenizer/), read by lmlab eval, finetune and (left-to-right LMs) generate",
 }
 HF, ONNX = "HF transformers", "ONNX"
 GENERATION = "generation"  # a fine-tuned generator: the whole LM, its LM head included
