@@ -77,6 +77,7 @@ def _write_generation_config(hf, run: ConvertibleRun) -> None:
     """HF ``generate()`` defaults that decode as the fine-tuning's evaluation does."""
     special = special_ids(run.tokenizer, run.generation_mode, run.decoder_start_id)
     options, settings = run.options, hf.generation_config
+    settings._from_model_config = False  # never rebuilt from config.json: these are the run's
     settings.suppress_tokens = finetuned_suppressed_ids(run.tokenizer, special)
     settings.eos_token_id = special.stop_ids[0]
     settings.pad_token_id = special.pad_id
