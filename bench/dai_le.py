@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -112,11 +113,14 @@ def main() -> None:
     parser.add_argument("--work", default="runs/dai_le", help="folder for runs and corpus")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--sst2-train", type=int, default=5000)
+    parser.add_argument("--lr", type=float, default=1e-3, help="fine-tuning peak lr (all rows); "
+                        "another value reuses the pre-trained runs and writes dai_le_lr<LR>.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     work = Path(args.work + ("_quick" if args.quick else ""))
     steps = 20 if args.quick else args.steps
-    log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)  # noqa: E731
+    log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}",  # noqa: E731
+                                file=sys.stderr, flush=True)
     started = time.perf_counter()
 
     corpus = write_corpus(work / "corpus" / "unlabeled.txt")
@@ -127,7 +131,7 @@ def main() -> None:
     bases = {"random LSTM": str(work / "random"), "LM-LSTM": lm["run_dir"],
              "SA-LSTM": sa["run_dir"]}
 
-    shared = {"lr": 1e-3, "epochs": 1.0 if args.quick else 3.0, "batch_size": 32,
+    shared = {"lr": args.lr, "epochs": 1.0 if args.quick else 3.0, "batch_size": 32,
               "pooling": "last", "dropout": 0.1, "seeds": args.seeds[:2] if args.quick
               else args.seeds, "num_threads": 1, "progress": False, "max_unk_rate": 1.0}
     options = {"glue/sst2": {**shared, "max_train_examples": 200 if args.quick
@@ -135,7 +139,8 @@ def main() -> None:
                              else "dev"},
                "topic/ag_news": {**shared, "max_train_examples": 200 if args.quick else 0,
                                  "dev_split": "dev[:200]" if args.quick else "dev"}}
-    rows = fine_tune_all(bases, options, work / "finetune", log)
+    tag = "" if args.lr == 1e-3 else f"_lr{args.lr:g}"
+    rows = fine_tune_all(bases, options, work / f"finetune{tag}", log)
 
     result = {"bench": "dai_le", "quick": args.quick, "pretrain_steps": steps,
               "unlabeled_text": corpus, "tokenizer": TOKENIZER,
@@ -144,11 +149,12 @@ def main() -> None:
               "finetune_options": options, "dev_accuracy": rows,
               "wall_seconds": round(time.perf_counter() - started, 1),
               "torch_threads": torch.get_num_threads(), "device": "cpu",
-              "command": "python bench/dai_le.py" + (" --quick" if args.quick else "")}
+              "command": "python bench/dai_le.py" + (" --quick" if args.quick else "") +
+              (f" --lr {args.lr:g}" if tag else "")}
     text = json.dumps(result, indent=1)
     if not args.quick:
         RESULT.parent.mkdir(parents=True, exist_ok=True)
-        RESULT.write_text(text + "\n")
+        RESULT.with_name(f"dai_le{tag}.json").write_text(text + "\n")
     print(text)
 
 
