@@ -4,10 +4,10 @@
 
 RUN is an encoder–decoder run (BART, T5, MASS), pre-trained (sources: PTB valid lines,
 decoded as ``lmlab generate`` does) or fine-tuned to generate (sources: its task's dev
-split, decoded as the fine-tuning's evaluation does). The run is exported with ``lmlab convert --to hf`` and
-``--to onnx --int8`` into a temporary folder; the first ``--examples`` sources are
-decoded greedily by lmlab (``generate_ids``, KV cache),
-by HF ``generate()`` with the exported generation config only, and by the two ONNX graphs
+split, decoded as the fine-tuning's evaluation does). The run is exported with ``lmlab
+convert --to hf`` and ``--to onnx --int8`` into a temporary folder; the first
+``--examples`` sources are decoded greedily by lmlab (``generate_ids``, KV cache), by HF
+``generate()`` with the exported generation config only, and by the two ONNX graphs
 (fp32 and int8, :func:`lmlab.convert.onnx_seq2seq.greedy`, no KV cache). Reported: the
 share of outputs equal to lmlab's (token ids), lmlab's mean output length and number of
 distinct outputs (an agreement of empty outputs says nothing), and sources/s of each (batch 1, one

@@ -1,8 +1,8 @@
 """The HTTP app of ``lmlab serve`` (issue 23): FastAPI over the loaded models.
 
 JSON endpoints ``/score``, ``/fill-mask``, ``/generate``, ``/classify``, ``/tag``,
-``/answer``, ``/choose``, ``/embed`` (POST; which ones a model has: ``/models``), ``/health``, the OpenAPI page at
-``/docs`` and the playground at ``/``. Every error is ``{"error": "<one line>"}`` with a
+``/answer``, ``/choose``, ``/embed`` (POST; which ones a model has: ``/models``),
+``/health``, the OpenAPI page at ``/docs`` and the playground at ``/``. Every error is ``{"error": "<one line>"}`` with a
 4xx status (503 when the queue is full): a bad field or a limit 422, an endpoint the model
 does not have 400, an unknown model 404, a missing token 401, a too large body 413.
 
@@ -104,7 +104,8 @@ def build_app(models: dict[str, ServedModel], limits: Limits = Limits(), token: 
     limits.validate()
     gate = Gate(limits.max_queue)
     app = FastAPI(title="lmlab serve", description="Language models of lmlab run folders over "
-                  "HTTP: score, fill-mask, generate, classify, tag, answer, choose, embed (issue 23).")
+                  "HTTP: score, fill-mask, generate, classify, tag, answer, choose, embed "
+                  "(issue 23).")
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
