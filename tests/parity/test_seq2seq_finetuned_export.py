@@ -140,11 +140,22 @@ def test_gpt_prefix_lm_finetune_exports_as_gpt2(trained, tmp_path, capsys):
     assert len({tuple(r) for r in ids}) > 1
 
 
-def test_other_finetunes_of_an_encoder_decoder_or_unilm_are_refused(trained, tmp_path, capsys):
+def test_unilm_and_other_heads_on_an_encoder_decoder_are_refused(trained, tmp_path, capsys):
     base = trained("bert/tiny")
     run = _finetuned(base, tmp_path / "unilm", "unilm", None)
     error = _one_line_error(["convert", str(run), "--to", "hf", str(tmp_path / "hf")], capsys)
     assert "a unilm generation fine-tune" in error and "GPT2LMHeadModel" in error
     error = _one_line_error(["convert", str(run), "--to", "onnx", str(tmp_path / "onnx")], capsys)
     assert "no ONNX export (encoder–decoders have)" in error
+    config, tokenizer, backbone = load_run(trained("bart/tiny"))
+    options = FinetuneOptions()
+    classifier = build_finetune_model(backbone, "classification", 2, options)
+    save_checkpoint(tmp_path / "cls", classifier, FinetuneRunConfig(
+        task="glue/sst2", kind="classification", base="bart", labels=["0", "1"],
+        model=config.model, options=options), tokenizer, {})
+    for target in ("hf", "onnx"):
+        error = _one_line_error(["convert", str(tmp_path / "cls"), "--to", target,
+                                 str(tmp_path / target)], capsys)
+        assert "a fine-tuned bart encoder–decoder (classification) has no" in error
+        assert "only pre-trained and generation runs have" in error
     assert not (tmp_path / "hf").exists() and not (tmp_path / "onnx").exists()
