@@ -15,8 +15,9 @@ from lmlab.config import ModelConfig, from_dict, load_config
 from lmlab.finetune.config import FinetuneOptions
 from lmlab.finetune.model import build_finetune_model
 from lmlab.interop.configs import NoCounterpartError
-from lmlab.interop.hf_xlnet import (entries_to_lmlab, hf_xlnet_config, lmlab_to_xlnet,
-                                    xlnet_entries, xlnet_model_config_from_hf)
+from lmlab.interop.hf_xlnet import (hf_xlnet_config, lmlab_to_xlnet, xlnet_entries,
+                                    xlnet_model_config_from_hf)
+from lmlab.interop.tables import to_lmlab
 from lmlab.objectives.xlnet import XLNetConfig, XLNetObjective, two_stream_masks
 from lmlab.presets import preset_path
 from lmlab.registry import build_model
@@ -44,7 +45,7 @@ def _ours(hf, kind: str = "pretrained"):
         model = build_model(config, objectives=[objective])
     else:
         model = build_finetune_model(build_model(config), kind, 3, FinetuneOptions(pooling="last"))
-    model.load_state_dict(entries_to_lmlab(xlnet_entries(L, D, H, kind), hf.state_dict()),
+    model.load_state_dict(to_lmlab(xlnet_entries(L, D, H, kind), hf.state_dict()),
                           strict=True)
     return model.eval()
 

@@ -23,8 +23,7 @@ from lmlab.interop.families import BARE, BODY_PREFIX, PRETRAINED, class_of, name
 from lmlab.interop.hf_folder import read_json, resolve_hf_folder
 from lmlab.interop.hf_seq2seq import seq2seq_model_config_from_hf, seq2seq_to_lmlab
 from lmlab.interop.hf_tokenizer import read_hf_tokenizer
-from lmlab.interop.hf_xlnet import (XLNET_CLASSES, entries_to_lmlab, xlnet_entries,
-                                    xlnet_model_config_from_hf)
+from lmlab.interop.hf_xlnet import XLNET_CLASSES, xlnet_entries, xlnet_model_config_from_hf
 from lmlab.interop.tables import electra_generator, to_lmlab
 from lmlab.outputs import prepare_output_folder
 from lmlab.registry import build_model, build_objectives
@@ -133,7 +132,7 @@ def _import_xlnet(folder: Path, hf: dict, out, overwrite: bool) -> dict:
         backbone = build_model(copy.deepcopy(config.model), tokenizer.vocab_size)
         model = build_finetune_model(backbone, kind, max(1, len(labels)), options)
     entries = xlnet_entries(hf["n_layer"], hf["d_model"], hf["n_head"], kind)
-    _check_fit(model, entries_to_lmlab(entries, state), (), where)
+    _check_fit(model, to_lmlab(entries, state), (), where)
     out = prepare_output_folder(out, "neural" if kind == PRETRAINED else "finetune", overwrite)
     save_checkpoint(out, model.eval(), config, tokenizer, {"imported_from": str(folder)})
     return {"out": str(out), "class": class_name, "kind": kind}

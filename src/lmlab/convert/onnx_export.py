@@ -21,13 +21,13 @@ An encoder–decoder (BART, T5, MASS) is written as two graphs instead
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from lmlab.convert.onnx_checks import largest_difference, write_int8
 from lmlab.convert.onnx_seq2seq import export_seq2seq_onnx
 from lmlab.convert.runs import ONNX, open_run
 from lmlab.errors import CheckpointError
@@ -95,14 +95,6 @@ def _dynamic_axes(names: list[str], kind: str) -> dict:
     return {**{name: tokens for name in names}, "logits": logits, "hidden": hidden}
 
 
-def max_difference(session, graph: nn.Module, inputs: dict) -> float:
-    """Largest |onnxruntime - PyTorch| over both outputs on ``inputs``."""
-    with torch.no_grad():
-        expected = graph(**inputs)
-    got = session.run(["logits", "hidden"], {k: v.numpy() for k, v in inputs.items()})
-    return max(float((torch.from_numpy(g) - e).abs().max()) for g, e in zip(got, expected))
-
-
 def export_onnx(run_path: str | Path, out: str | Path, int8: bool = False,
                 overwrite: bool = False) -> dict:
     """Write ``out/model.onnx`` (+ ``model.int8.onnx``), the tokenizer and ``onnx.json``."""
@@ -130,7 +122,7 @@ def export_onnx(run_path: str | Path, out: str | Path, int8: bool = False,
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     # A second shape proves the batch and sequence axes are dynamic.
     checks = [example, _inputs(run.tokenizer, run.kind, segments, 3, 9, 1)]
-    difference = max(max_difference(session, graph, inputs) for inputs in checks)
+    difference = max(largest_difference(session, graph, inputs) for inputs in checks)
     if difference > TOLERANCE:
         raise CheckpointError(f"{path}: onnxruntime differs from PyTorch by {difference:.2e} "
                               f"(> {TOLERANCE:g}); the export is not trustworthy")
@@ -138,16 +130,8 @@ def export_onnx(run_path: str | Path, out: str | Path, int8: bool = False,
                "labels": run.labels, "opset": OPSET, "max_abs_diff": difference,
                "tolerance": TOLERANCE}
     if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantized = out / "model.int8.onnx"
-        logging.disable(logging.WARNING)  # its advice to pre-process (shape inference)
-        try:
-            quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
-        finally:
-            logging.disable(logging.NOTSET)
-        session = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
-        summary["int8_max_abs_diff"] = max(max_difference(session, graph, inputs)
+        session = write_int8(path, out / "model.int8.onnx")
+        summary["int8_max_abs_diff"] = max(largest_difference(session, graph, inputs)
                                            for inputs in checks)
     write_hf_tokenizer(run.tokenizer, out, run.model_config.encoder.mask != "causal",
                        run.model_config.embedding.max_positions)

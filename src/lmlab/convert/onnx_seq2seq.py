@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import warnings
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lmlab.convert.onnx_checks import largest_difference, write_int8
 from lmlab.convert.runs import GENERATION, ConvertibleRun
 from lmlab.errors import CheckpointError
 from lmlab.finetune.generate import special_ids
@@ -130,13 +130,6 @@ def _checks(model, tokenizer, start: int) -> list[tuple[dict, dict]]:
     return cases
 
 
-def _difference(session, graph: nn.Module, inputs: dict) -> float:
-    with torch.no_grad():
-        expected = graph(**inputs)
-    (got,) = session.run(None, {k: v.numpy() for k, v in inputs.items()})
-    return float((torch.from_numpy(got) - expected).abs().max())
-
-
 def _export(graph: nn.Module, inputs: dict, names: list[str], output: str, axes: dict,
             path: Path) -> None:
     with warnings.catch_warnings():  # the TorchScript exporter's deprecation and tracer notes
@@ -171,33 +164,20 @@ def export_seq2seq_onnx(run: ConvertibleRun, out: Path, int8: bool) -> dict:
         twin = (EncoderGraph if side == 0 else DecoderGraph)(traced).eval()
         _export(twin, checks[0][side], names, output, axes, path)
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        difference = max(_difference(session, graph, case[side]) for case in checks)
+        difference = max(largest_difference(session, graph, case[side]) for case in checks)
         if difference > TOLERANCE:
             raise CheckpointError(f"{path}: onnxruntime differs from PyTorch by "
                                   f"{difference:.2e} (> {TOLERANCE:g}); the export is not "
                                   f"trustworthy")
         entry = {"inputs": names, "output": output, "max_abs_diff": difference}
         if int8:
-            entry["int8_max_abs_diff"] = _quantise(path, graph, [c[side] for c in checks])
+            session = write_int8(path, path.with_suffix(".int8.onnx"))
+            entry["int8_max_abs_diff"] = max(largest_difference(session, graph, case[side])
+                                             for case in checks)
         summary["graphs"][file] = entry
     summary["max_abs_diff"] = max(g["max_abs_diff"] for g in summary["graphs"].values())
     (out / "onnx.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return summary
-
-
-def _quantise(path: Path, graph: nn.Module, checks: list[dict]) -> float:
-    """``<name>.int8.onnx`` beside ``path``; its largest difference from PyTorch."""
-    import onnxruntime
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantized = path.with_suffix(".int8.onnx")
-    logging.disable(logging.WARNING)  # its advice to pre-process (shape inference)
-    try:
-        quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
-    finally:
-        logging.disable(logging.NOTSET)
-    session = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
-    return max(_difference(session, graph, inputs) for inputs in checks)
 
 
 def greedy(encoder, decoder, prompts: list[list[int]], decoder_start_id: int, stop_id: int,

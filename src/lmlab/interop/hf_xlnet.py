@@ -21,27 +21,17 @@ is lmlab's ``pooling: last`` head: ``summary`` = its pooler, ``logits_proj`` its
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import torch
 
 from lmlab.errors import CheckpointError
 from lmlab.interop.configs import ACTIVATION_TO_HF, NoCounterpartError, _activation
+from lmlab.interop.tables import Rule, to_hf
 
 XLNET_CLASSES = {"pretrained": "XLNetLMHeadModel",
                  "classification": "XLNetForSequenceClassification",
                  "regression": "XLNetForSequenceClassification"}
 SUMMARY = {"summary_type": "last", "summary_use_proj": True, "summary_activation": "tanh",
            "summary_proj_to_labels": False}
-
-
-@dataclass(frozen=True)
-class Entry:
-    ours: tuple[str, ...]  # lmlab names (the first is read on export)
-    theirs: tuple[str, ...]  # HF names (several: stacked along dim 0 in ours)
-    to_ours: Callable[[torch.Tensor], torch.Tensor] = lambda t: t
-    to_theirs: Callable[[torch.Tensor], torch.Tensor] = lambda t: t
 
 
 def _sinusoid_order(width: int) -> torch.Tensor:
@@ -51,7 +41,7 @@ def _sinusoid_order(width: int) -> torch.Tensor:
     return torch.cat([2 * half, 2 * half + 1])  # (D,)
 
 
-def layer_entries(i: int, width: int, heads: int, ours: str = "") -> list[Entry]:
+def layer_entries(i: int, width: int, heads: int, ours: str = "") -> list[Rule]:
     """One layer's HF ``transformer.layer.i`` tensors against lmlab's ``encoder.layers.i``."""
     h, l = f"transformer.layer.{i}.", f"{ours}encoder.layers.{i}."
     size = width // heads
@@ -72,76 +62,52 @@ def layer_entries(i: int, width: int, heads: int, ours: str = "") -> list[Entry]
         return unflat(t.t()[order].contiguous())
 
     entries = [
-        Entry((f"{l}attention.qkv.weight",),
-              tuple(f"{h}rel_attn.{n}" for n in "qkv"),
-              lambda t: t.reshape(3, width, heads * size).transpose(1, 2).reshape(3 * width, width),
-              lambda t: unflat(t.t())),  # per chunk: (D_out, D_in) -> (D_in, H, d)
-        Entry((f"{l}attention.out.weight",), (f"{h}rel_attn.o",), flat, unflat),
-        Entry((f"{l}attention.position.weight",), (f"{h}rel_attn.r",), r_to_ours, r_to_theirs),
-        Entry((f"{l}attention.content_bias",), (f"{h}rel_attn.r_w_bias",)),
-        Entry((f"{l}attention.position_bias",), (f"{h}rel_attn.r_r_bias",)),
-        Entry((f"{l}attention.segment_bias",), (f"{h}rel_attn.r_s_bias",)),
-        Entry((f"{l}attention.segment_vectors",), (f"{h}rel_attn.seg_embed",)),
+        # q, k, v stacked: (3D, H, d) -> (3D, D); each part back: (D_out, D_in) -> (D_in, H, d)
+        Rule((f"{l}attention.qkv.weight",), tuple(f"{h}rel_attn.{n}" for n in "qkv"),
+             to_ours=lambda t: t.reshape(3, width, heads * size).transpose(1, 2)
+                                .reshape(3 * width, width),
+             to_theirs=lambda t: unflat(t.t())),
+        Rule((f"{l}attention.out.weight",), (f"{h}rel_attn.o",), to_ours=flat, to_theirs=unflat),
+        Rule((f"{l}attention.position.weight",), (f"{h}rel_attn.r",), to_ours=r_to_ours,
+             to_theirs=r_to_theirs),
+        Rule((f"{l}attention.content_bias",), (f"{h}rel_attn.r_w_bias",)),
+        Rule((f"{l}attention.position_bias",), (f"{h}rel_attn.r_r_bias",)),
+        Rule((f"{l}attention.segment_bias",), (f"{h}rel_attn.r_s_bias",)),
+        Rule((f"{l}attention.segment_vectors",), (f"{h}rel_attn.seg_embed",)),
     ]
     for ours_name, theirs_name in (("attention_norm", "rel_attn.layer_norm"),
                                    ("ffn_norm", "ff.layer_norm"), ("ffn.up", "ff.layer_1"),
                                    ("ffn.down", "ff.layer_2")):
-        entries += [Entry((f"{l}{ours_name}.{kind}",), (f"{h}{theirs_name}.{kind}",))
+        entries += [Rule((f"{l}{ours_name}.{kind}",), (f"{h}{theirs_name}.{kind}",))
                     for kind in ("weight", "bias")]
     return entries
 
 
-def xlnet_entries(num_layers: int, width: int, heads: int, kind: str) -> list[Entry]:
+def xlnet_entries(num_layers: int, width: int, heads: int, kind: str) -> list[Rule]:
     """Every tensor of an HF XLNet of ``kind`` (pretrained / classification / regression)."""
     ours = "" if kind == "pretrained" else "backbone."
     tokens = (f"{ours}embedding.tokens.weight",)
     entries = []
     if kind == "pretrained":
         tokens += ("lm_head.decoder.weight",)
-        entries += [Entry(("heads.xlnet.weight",), ("transformer.mask_emb",),
-                          lambda t: t.reshape(-1), lambda t: t.reshape(1, 1, -1)),
-                    Entry(("lm_head.decoder.bias",), ("lm_loss.bias",))]
+        entries += [Rule(("heads.xlnet.weight",), ("transformer.mask_emb",),
+                         to_ours=lambda t: t.reshape(-1), to_theirs=lambda t: t.reshape(1, 1, -1)),
+                    Rule(("lm_head.decoder.bias",), ("lm_loss.bias",))]
     else:
-        entries += [Entry((f"head.{o}.{k}",), (f"{t}.{k}",))
+        entries += [Rule((f"head.{o}.{k}",), (f"{t}.{k}",))
                     for o, t in (("pooler", "sequence_summary.summary"),
                                  ("classifier", "logits_proj")) for k in ("weight", "bias")]
-    entries.append(Entry(tokens, ("transformer.word_embedding.weight",)))
+    entries.append(Rule(tokens, ("transformer.word_embedding.weight",)))
     for i in range(num_layers):
         entries += layer_entries(i, width, heads, ours)
     return entries
-
-
-def entries_to_lmlab(entries: list[Entry], state: dict) -> dict:
-    out = {}
-    for entry in entries:
-        missing = [key for key in entry.theirs if key not in state]
-        if missing:
-            raise CheckpointError(f"HF checkpoint lacks {missing[0]!r}; is it an XLNet?")
-        parts = [state[key] for key in entry.theirs]
-        tensor = entry.to_ours(torch.stack(parts) if len(parts) > 1 else parts[0])
-        for key in entry.ours:
-            out[key] = tensor.contiguous()
-    return out
-
-
-def entries_to_hf(entries: list[Entry], state: dict) -> dict:
-    out = {}
-    for entry in entries:
-        key = entry.ours[0]
-        if key not in state:
-            raise CheckpointError(f"lmlab model lacks {key!r}; is it an XLNet run?")
-        tensor = state[key]
-        parts = tensor.chunk(len(entry.theirs)) if len(entry.theirs) > 1 else (tensor,)
-        for name, part in zip(entry.theirs, parts):
-            out[name] = entry.to_theirs(part).contiguous()
-    return out
 
 
 def lmlab_to_xlnet(state: dict, model, kind: str) -> dict:
     """An lmlab XLNet state dict (``model``: its ModelConfig) -> HF names. A fine-tuned
     model has no query stream: HF's ``mask_emb``, which its classifier never reads, is
     written as zeros."""
-    out = entries_to_hf(xlnet_entries(model.encoder.num_layers, model.embedding.hidden_size,
+    out = to_hf(xlnet_entries(model.encoder.num_layers, model.embedding.hidden_size,
                                       model.encoder.num_heads, kind), state)
     if kind != "pretrained":
         out["transformer.mask_emb"] = torch.zeros(1, 1, model.embedding.hidden_size)

@@ -18,6 +18,7 @@ GPT-2 stores its ``Conv1D`` weights (in, out) where ``nn.Linear`` stores (out, i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +35,11 @@ class Rule:
     transpose: bool = False
     offset: int = 0
     """HF rows before lmlab's row 0 (RoBERTa's position table)."""
+    to_ours: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """A reshaping of the (stacked) HF tensor into lmlab's (XLNet's (D, H, d) einsum
+    weights into ``nn.Linear``'s), applied last on import ..."""
+    to_theirs: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """... and its inverse, applied to each HF part on export."""
 
 
 def _pair(ours: str | tuple[str, ...], theirs: str | tuple[str, ...], **options) -> list[Rule]:
@@ -191,7 +197,10 @@ def to_lmlab(rules: list[Rule], state: dict) -> dict:
         tensor = torch.cat(parts, dim=0) if len(parts) > 1 else parts[0]
         if rule.transpose:
             tensor = tensor.t()
-        tensor = tensor[rule.offset:].contiguous()
+        tensor = tensor[rule.offset:]
+        if rule.to_ours is not None:
+            tensor = rule.to_ours(tensor)
+        tensor = tensor.contiguous()
         for key in rule.ours:
             out[key] = tensor
     return out
@@ -210,5 +219,5 @@ def to_hf(rules: list[Rule], state: dict) -> dict:
         if rule.transpose:
             tensor = tensor.t()
         for name, part in zip(rule.theirs, tensor.chunk(len(rule.theirs), dim=0)):
-            out[name] = part.contiguous()
+            out[name] = (rule.to_theirs(part) if rule.to_theirs is not None else part).contiguous()
     return out
