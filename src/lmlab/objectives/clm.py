@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import torch
 import torch.nn.functional as F
 
 from lmlab.data.batching import IGNORE, eval_stream, eval_windows
