@@ -192,7 +192,7 @@ def test_quick_suite_end_to_end(tmp_path, tiny_corpus):
     mix = table["rows"]["ELMo (scalar mix)"]["glue/sst2"]
     assert mix["feature_layers"] == "mix" and len(mix["mix_weights"][0]) == mix["layers"]
     assert table["rows"]["ELMo (top layer)"]["glue/sst2"]["mix_weights"] == [None]
-    assert "Verdict:" in result["verdict"]
+    assert "Verdict:" in result["verdict"] and "one seed: no spread" in result["verdict"]
     markdown = (tmp_path / "out" / "table.md").read_text()
     assert "| Random embeddings (trained) |" in markdown
     # Two ELMo rows share one pre-training.

@@ -265,6 +265,8 @@ def _verdict(suite: FeatureSuite, rows: dict) -> str:
         sa, sb = a["scores"][a["metric"]], b["scores"][b["metric"]]
         gap, spread = sb["mean"] - sa["mean"], max(sa["std"], sb["std"])
         word = "ahead" if gap > spread else ("behind" if -gap > spread else "within the seed spread")
+        if len(suite.task_model.seeds) < 2:
+            word = "one seed: no spread to judge the gap by"
         parts.append(f"{task}: {challenger} {gap:+.2f} vs {base} ({word}; std {spread:.2f})")
     reference = f" Paper: {suite.verdict_reference}." if suite.verdict_reference else ""
     return ("Verdict: " + "; ".join(parts) + "." + reference) if parts else ""
