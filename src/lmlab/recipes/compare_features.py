@@ -264,7 +264,8 @@ def _verdict(suite: FeatureSuite, rows: dict) -> str:
             continue
         sa, sb = a["scores"][a["metric"]], b["scores"][b["metric"]]
         gap, spread = sb["mean"] - sa["mean"], max(sa["std"], sb["std"])
-        word = "ahead" if gap > spread else ("behind" if -gap > spread else "within the seed spread")
+        word = ("ahead" if gap > spread else "behind" if -gap > spread
+                else "within the seed spread")
         if len(suite.task_model.seeds) < 2:
             word = "one seed: no spread to judge the gap by"
         parts.append(f"{task}: {challenger} {gap:+.2f} vs {base} ({word}; std {spread:.2f})")
