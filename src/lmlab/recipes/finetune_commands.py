@@ -22,7 +22,7 @@ EXAMPLES = """examples:
   lmlab finetune runs/bart-tiny --task gen/ag_news_headlines --num-beams 4 --out runs/headlines
   lmlab finetune runs/t5-tiny --task glue/sst2 --text-to-text --out runs/sst2-t5
   lmlab finetune vectors:runs/sg --task ner/conll2003 --feature-based --out runs/ner-sg
-  lmlab finetune elmo:runs/elmo --task glue/sst2 --feature-based --feature-layers mix \
+  lmlab finetune elmo:runs/elmo --task glue/sst2 --feature-based --feature-layers mix \\
       --out runs/sst2-elmo
   lmlab evaluate runs/sst2 --task glue/sst2 --split dev
   lmlab predict runs/sst2 --input new.tsv --out preds.txt
