@@ -211,6 +211,17 @@ def test_scalar_mix_weights_sum_to_one_and_equal_scalars_give_gamma_times_the_me
         mix(layers[:2])
 
 
+def test_scalar_mix_penalty_is_the_squared_norm_of_its_scalars():
+    """ELMo §3.3's λ‖w‖²: the penalty the feature-based task loss adds (mix_penalty)."""
+    mix = ScalarMix(3)
+    assert mix.penalty().item() == 0.0  # equal weights at the start
+    with torch.no_grad():
+        mix.scalars.copy_(torch.tensor([1.0, -2.0, 0.5]))
+    assert mix.penalty().item() == 5.25
+    mix.penalty().backward()
+    assert mix.scalars.grad.tolist() == [2.0, -4.0, 1.0]
+
+
 def test_scalar_mix_layer_norm_normalises_each_layer_over_real_positions():
     mix = ScalarMix(2, layer_norm=True)
     layers = [torch.randn(2, 3, 4) * 5 + 3, torch.randn(2, 3, 4)]

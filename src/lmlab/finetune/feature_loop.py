@@ -66,6 +66,9 @@ class FeatureTaskOptions:
     """The random baseline's vocabulary: training words seen this often."""
     feature_layers: Literal["mix", "top"] = "top"
     """mix: ELMo's scalar mix of every layer (eq. 1); top: the last layer only."""
+    mix_penalty: float = 0.0
+    """λ of ELMo §3.3's λ‖w‖² on the scalar-mix weights, added to the task loss (the
+    paper uses λ = 0.001 in some cases; ``dropout`` is its dropout on the ELMo vector)."""
     num_threads: int = 0
     progress: bool = True
 
@@ -76,6 +79,8 @@ class FeatureTaskOptions:
                 raise ConfigError(f"{path}.{key}: must be > 0")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"{path}.dropout: must be in [0, 1)")
+        if self.mix_penalty < 0:
+            raise ConfigError(f"{path}.mix_penalty: must be >= 0, got {self.mix_penalty}")
         if not self.seeds:
             raise ConfigError(f"{path}.seeds: list at least one seed")
 
@@ -129,6 +134,7 @@ def _train_seed(spec, build_model: Callable[[int], nn.Module], train_items, dev,
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=options.lr)
     generator = random.Random(seed)
+    mix = getattr(model.inputs, "mix", None)
     best, history, started = None, [], time.perf_counter()
     for epoch in range(1, options.epochs + 1):
         model.train()
@@ -136,6 +142,8 @@ def _train_seed(spec, build_model: Callable[[int], nn.Module], train_items, dev,
         for indices in _batches(train_items, options.batch_size, generator):
             batch = collate([train_items[i] for i in indices], spec.kind)
             loss = model.head.loss(model(batch), batch)
+            if mix is not None and options.mix_penalty:
+                loss = loss + options.mix_penalty * mix.penalty()
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(trainable, options.grad_clip)
@@ -147,7 +155,6 @@ def _train_seed(spec, build_model: Callable[[int], nn.Module], train_items, dev,
         log(f"seed {seed} epoch {epoch} loss {history[-1]['loss']} dev {scores}")
         if best is None or headline(scores) > headline(best):
             best = scores
-    mix = getattr(model.inputs, "mix", None)
     return {"seed": seed, "best": best, "history": history,
             "train_seconds": round(time.perf_counter() - started, 1),
             "mix_weights": _mix_weights(mix)}

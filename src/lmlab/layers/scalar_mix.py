@@ -26,6 +26,11 @@ class ScalarMix(nn.Module):
         self.scalars = nn.Parameter(torch.zeros(num_layers))  # w: equal weights at the start
         self.gamma = nn.Parameter(torch.tensor(float(initial_gamma)))  # γ
 
+    def penalty(self) -> torch.Tensor:
+        """‖w‖², the regulariser ELMo adds to the task loss as λ‖w‖² (§3.3: "in some cases
+        to regularize the ELMo weights"); large λ pulls the mix to the layers' average."""
+        return self.scalars.pow(2).sum()
+
     def weights(self) -> torch.Tensor:
         """s = softmax(w), (L+1,): non-negative, summing to one."""
         return torch.softmax(self.scalars, dim=0)
