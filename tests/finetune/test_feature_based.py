@@ -22,7 +22,7 @@ from lmlab.layers.scalar_mix import ScalarMix
 from lmlab.presets import preset_path, suite_path
 from lmlab.recipes.compare_features import load_feature_suite, run_feature_compare
 from lmlab.recipes.feature_based import (build_source, char_ids_of,
-                                         context_vectors_as_layers, parse_source)
+                                         context_vectors_as_layers, parse_source, run_feature_based)
 from lmlab.registry import build_model, build_objectives
 from lmlab.wordvec.io import load_vectors, save_vectors
 
@@ -141,6 +141,40 @@ def test_random_baseline_trains_and_counts_dev_oov(tmp_path):
     assert 0 < result["oov"]["oov"] < result["oov"]["words"]
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["scores"] == result["scores"]
+
+
+@pytest.mark.parametrize("kind", ["random", "vectors"])
+def test_evaluate_and_predict_read_the_best_task_model(tmp_path, capsys, kind):
+    """The best seed's best-epoch model is kept: ``lmlab evaluate`` on the dev slice it was
+    selected on gives its score exactly, and ``lmlab predict`` labels one sentence a line."""
+    source = "random"
+    if kind == "vectors":
+        words = "the a film movie good bad it is not".split()
+        vectors = torch.randn(len(words), 6, generator=torch.Generator().manual_seed(0))
+        save_vectors(tmp_path / "v.txt", words, vectors.numpy(), "text")
+        source = f"vectors:{tmp_path / 'v.txt'}"
+    options = FeatureTaskOptions(epochs=2, max_train_examples=40, dev_split="dev[:30]",
+                                 seeds=[1, 2], progress=False, hidden_size=8, random_size=8)
+    result = run_feature_based(source, "glue/sst2", options, tmp_path / "run")
+    best = next(r for r in result["runs"] if r["seed"] == result["best_seed"])["best"]
+    assert main(["evaluate", str(tmp_path / "run"), "--split", "dev[:30]"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scored["accuracy"] == best["accuracy"] and scored["examples"] == 30
+    (tmp_path / "in.txt").write_text("a good film\nit is not good at all\n")
+    assert main(["predict", str(tmp_path / "run"), "--input", str(tmp_path / "in.txt"),
+                 "--out", str(tmp_path / "out.txt")]) == 0
+    labels = (tmp_path / "out.txt").read_text().splitlines()
+    assert len(labels) == 2 and set(labels) <= {"0", "1"}
+
+
+def test_a_run_without_its_task_model_is_refused_in_one_line(tmp_path, capsys):
+    options = FeatureTaskOptions(epochs=1, max_train_examples=20, dev_split="dev[:10]",
+                                 seeds=[1], progress=False, hidden_size=8, random_size=8)
+    run_feature_based("random", "glue/sst2", options, tmp_path / "run")
+    (tmp_path / "run" / "task_model.safetensors").unlink()
+    assert main(["evaluate", str(tmp_path / "run")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "task_model.safetensors" in error
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):

@@ -21,22 +21,30 @@ def _task(name: str, config):
     return text_to_text(spec) if config.options.text_to_text else spec
 
 
-def evaluate_run(run_dir: str, task: str | None, split: str) -> dict:
-    config, tokenizer, model = load_finetuned(run_dir)
-    spec = _task(task or config.task, config)
-    if spec.kind != config.kind:
-        raise DataError(f"{run_dir} was fine-tuned for a {config.kind} task ({config.task}); "
+def scorable_examples(run_dir, spec, split: str, kind: str, trained_on: str,
+                      labels: list[str]) -> list:
+    """The examples of ``split`` a run of ``kind`` trained on ``trained_on`` with ``labels``
+    can be scored on: the same kind of task, no unseen label, gold labels present."""
+    if spec.kind != kind:
+        raise DataError(f"{run_dir} was fine-tuned for a {kind} task ({trained_on}); "
                         f"{spec.name} is a {spec.kind} task")
     examples = spec.read(split)
-    known = set(config.labels)
+    known = set(labels)
     for example in examples:
         for label in task_data._example_labels(spec.kind, example):
             if label not in known:
                 raise DataError(f"{example.source}: field 'label': {label!r} was not among the "
-                                f"labels the run was trained on ({', '.join(config.labels)})")
+                                f"labels the run was trained on ({', '.join(labels)})")
     if all(g in (None, []) for g in task_data.golds(spec, examples)):
         raise DataError(f"{spec.name}/{split} has no gold labels (GLUE test files do not); "
                         f"use 'lmlab predict' for it")
+    return examples
+
+
+def evaluate_run(run_dir: str, task: str | None, split: str) -> dict:
+    config, tokenizer, model = load_finetuned(run_dir)
+    spec = _task(task or config.task, config)
+    examples = scorable_examples(run_dir, spec, split, config.kind, config.task, config.labels)
     features = task_data.encode(spec, tokenizer, examples, config)
     scores, _ = score(model, spec, examples, features, config, tokenizer)
     return {"run": str(run_dir), "task": spec.name, "split": split,
@@ -85,6 +93,11 @@ def predict_file(run_dir: str, input_path: str, out_path: str, overwrite: bool =
     features = task_data.encode(spec, tokenizer, examples, config)
     raw = predict(model, spec.kind, features, config, tokenizer)
     predictions = task_data.decode(spec, examples, features, raw, config.labels, config.options)
+    return write_predictions(out, predictions)
+
+
+def write_predictions(out: Path, predictions: list) -> int:
+    """One prediction a line: a label, a score, or space-separated tags."""
     lines = [" ".join(p) if isinstance(p, list) else (f"{p:.4f}" if isinstance(p, float) else str(p))
              for p in predictions]
     out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

@@ -6,13 +6,17 @@ seed trains the task model (and the scalar-mix weights) with Adam for ``epochs``
 scores dev after every epoch and keeps its best dev score (model selection on dev, as
 ``lmlab finetune`` does). The folder gets ``feature_based.json`` (the options), one
 ``seeds/<seed>/result.json`` per finished seed (a re-run skips it) and ``results.json``
-in the layout of ``lmlab finetune``'s (``scores: {metric: {mean, std}}``).
+in the layout of ``lmlab finetune``'s (``scores: {metric: {mean, std}}``). The best seed's
+task model at its best dev epoch is kept (``task_model.safetensors`` + ``feature_model.json``:
+the source, labels and sizes), so ``lmlab evaluate`` and ``lmlab predict`` read the run,
+computing the frozen features again from the source.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -36,6 +40,8 @@ from lmlab.outputs import prepare_output_folder
 from lmlab.tasks.catalogue import get_task
 
 OPTIONS_FILE = "feature_based.json"
+MODEL_FILE = "feature_model.json"  # what the task model is: source, labels, sizes, options
+WEIGHTS = "task_model.safetensors"  # its best dev epoch (the best seed's, at the top)
 
 
 @dataclass
@@ -85,6 +91,73 @@ class FeatureTaskOptions:
             raise ConfigError(f"{path}.seeds: list at least one seed")
 
 
+def build_task_model(saved: dict, options: FeatureTaskOptions,
+                     mix_factory: Callable[[int], nn.Module] | None, seed: int = 0
+                     ) -> FeatureTaskModel:
+    """The task model of a run described by ``saved`` (``feature_model.json``: kind, labels,
+    feature width and layers, the random baseline's vocabulary)."""
+    if saved["vocabulary"] is not None:
+        inputs = TrainableWordEmbedding(saved["vocabulary"], options.random_size, seed)
+    else:
+        mix = mix_factory(saved["num_layers"]) if options.feature_layers == "mix" else None
+        inputs = FrozenFeatureInput(saved["width"], mix)
+    head = build_head(saved["kind"], 2 * options.hidden_size, len(saved["labels"]),
+                      options.dropout)
+    return FeatureTaskModel(inputs, options.hidden_size, options.dropout, head)
+
+
+def save_weights(state: dict, path: Path) -> None:
+    """safetensors, written to a temporary name first (a killed run leaves no half file)."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    save_file({k: v.contiguous() for k, v in state.items()}, str(partial))
+    partial.replace(path)
+
+
+def load_task_model(folder: Path, mix_factory) -> tuple[dict, FeatureTaskOptions, FeatureTaskModel]:
+    """(saved description, options, task model with its best weights) of a feature-based run."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not (folder / MODEL_FILE).is_file() or not (folder / WEIGHTS).is_file():
+        raise CheckpointError(f"{folder}: no {MODEL_FILE} and {WEIGHTS} (a feature-based run "
+                              f"that has not finished, or one made before they were saved)")
+    saved = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
+    options = FeatureTaskOptions(**{k: v for k, v in saved["options"].items()
+                                    if k in FeatureTaskOptions.__dataclass_fields__})
+    model = build_task_model(saved, options, mix_factory)
+    model.load_state_dict(load_file(str(folder / WEIGHTS)))
+    return saved, options, model.eval()
+
+
+def feature_items(spec, examples, labels: list[str], options: FeatureTaskOptions, model,
+                  source) -> tuple[list, list[dict]]:
+    """(word lists, items with features or word ids) of ``examples`` for a task model."""
+    words = [_words(spec.kind, e, options.max_words) for e in examples]
+    items = _items(spec, examples, words, labels)
+    if source is None:
+        for item, sentence in zip(items, words):
+            item["word_ids"] = model.inputs.ids(sentence)
+    else:
+        for item, tensor in zip(items, extract_all(source, words)):
+            item["features"] = tensor
+    return words, items
+
+
+@torch.no_grad()
+def predict_items(model, spec, examples, items, labels, options) -> list:
+    """Decoded predictions (a label, or one tag per word) of ``items``."""
+    model.eval()
+    raw: list = [None] * len(items)
+    for indices in _batches(items, options.eval_batch_size, None):
+        batch = collate([items[i] for i in indices], spec.kind)
+        for index, prediction in zip(indices, model.head.predict(model(batch), batch)):
+            raw[index] = prediction
+    return task_data.decode(spec, examples, [], raw, labels, options)
+
+
 def _words(kind: str, example, max_words: int) -> list[str]:
     words = example.tokens if kind == "tagging" else example.text_a.split()
     return list(words[:max_words]) or ["."]
@@ -115,20 +188,13 @@ def _batches(items: list[dict], size: int, generator: random.Random | None) -> l
     return batches
 
 
-@torch.no_grad()
 def _score(model, spec, examples, items, labels, options) -> dict:
-    model.eval()
-    raw: list = [None] * len(items)
-    for indices in _batches(items, options.eval_batch_size, None):
-        batch = collate([items[i] for i in indices], spec.kind)
-        for index, prediction in zip(indices, model.head.predict(model(batch), batch)):
-            raw[index] = prediction
-    predictions = task_data.decode(spec, examples, [], raw, labels, options)
+    predictions = predict_items(model, spec, examples, items, labels, options)
     return compute(spec.metric, predictions, task_data.golds(spec, examples))
 
 
 def _train_seed(spec, build_model: Callable[[int], nn.Module], train_items, dev, labels,
-                options: FeatureTaskOptions, seed: int, log) -> dict:
+                options: FeatureTaskOptions, seed: int, log, weights_path: Path) -> dict:
     torch.manual_seed(seed)
     model = build_model(seed)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -155,6 +221,8 @@ def _train_seed(spec, build_model: Callable[[int], nn.Module], train_items, dev,
         log(f"seed {seed} epoch {epoch} loss {history[-1]['loss']} dev {scores}")
         if best is None or headline(scores) > headline(best):
             best = scores
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    save_weights(best_state, weights_path)  # the best dev epoch: what evaluate/predict load
     return {"seed": seed, "best": best, "history": history,
             "train_seconds": round(time.perf_counter() - started, 1),
             "mix_weights": _mix_weights(mix)}
@@ -237,14 +305,12 @@ def feature_based(source, source_label: str, task: str, options: FeatureTaskOpti
     log(f"{source_label}: features of {len(train_items) + len(dev_items)} sentences in "
         f"{extract_seconds:.1f}s, {num_layers} layer(s) x {width}, OOV {oov.as_dict()}")
 
+    saved = {"source": source_label, "task": spec.name, "kind": spec.kind, "labels": labels,
+             "width": width, "num_layers": num_layers,
+             "vocabulary": vocabulary if source is None else None}
+
     def build_model(seed: int) -> FeatureTaskModel:
-        if source is None:
-            inputs = TrainableWordEmbedding(vocabulary, options.random_size, seed)
-        else:
-            mix = mix_factory(num_layers) if options.feature_layers == "mix" else None
-            inputs = FrozenFeatureInput(width, mix)
-        head = build_head(spec.kind, 2 * options.hidden_size, len(labels), options.dropout)
-        return FeatureTaskModel(inputs, options.hidden_size, options.dropout, head)
+        return build_task_model(saved, options, mix_factory, seed)
 
     runs = []
     for seed in options.seeds:
@@ -253,10 +319,13 @@ def feature_based(source, source_label: str, task: str, options: FeatureTaskOpti
             runs.append(json.loads(done.read_text()))
             continue
         run = _train_seed(spec, build_model, train_items, (dev_examples, dev_items), labels,
-                          options, seed, log)
+                          options, seed, log, done.parent / WEIGHTS)
         write_json(done, run)
         runs.append(run)
     best_run = max(runs, key=lambda r: headline(r["best"]))
+    shutil.copyfile(out / "seeds" / str(best_run["seed"]) / WEIGHTS, out / WEIGHTS)
+    write_json(out / MODEL_FILE, {**saved, "best_seed": best_run["seed"],
+                                  "options": json.loads(json.dumps(options.__dict__))})
     summary = {"task": spec.name, "base": source_label, "feature_based": True,
                "source": source_info or {"label": source_label},
                "feature_layers": options.feature_layers, "layers": num_layers,

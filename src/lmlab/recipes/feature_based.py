@@ -23,13 +23,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from lmlab.embeddings.char_cnn import CharCNNEmbedding, spell_sentences
-from lmlab.errors import ConfigError
-from lmlab.finetune.feature_loop import FeatureTaskOptions, feature_based
+from lmlab.errors import ConfigError, DataError
+from lmlab.evaluation.metrics import compute
+from lmlab.finetune import task_data
+from lmlab.finetune.evaluate import read_inputs, scorable_examples, write_predictions
+from lmlab.finetune.feature_loop import (FeatureTaskOptions, feature_based, feature_items,
+                                         load_task_model, predict_items)
 from lmlab.finetune.feature_sources import (FrozenLMFeatures, VectorTable, encoder_layers,
                                             top_layer)
 from lmlab.finetune.run_folder import load_base
 from lmlab.layers.scalar_mix import ScalarMix
 from lmlab.objectives.context2vec import context_vectors
+from lmlab.outputs import prepare_output_file
+from lmlab.tasks.catalogue import get_task
 from lmlab.training.checkpoint import load_run
 from lmlab.wordvec.io import load_vectors
 
@@ -95,3 +101,39 @@ def run_feature_based(source: str, task: str, options: FeatureTaskOptions, out: 
                       command: str = "") -> dict:
     built, info = build_source(source)
     return feature_based(built, source, task, options, out, scalar_mix, command, info)
+
+
+def _loaded(run_dir: str):
+    """(saved description, options, task model, its feature source) of a finished run."""
+    saved, options, model = load_task_model(Path(run_dir), scalar_mix)
+    source, _ = build_source(saved["source"])  # the frozen features, computed again
+    return saved, options, model, source
+
+
+def evaluate_feature_run(run_dir: str, task: str | None, split: str) -> dict:
+    """``lmlab evaluate`` of a feature-based run: its best task model on ``split`` (a split
+    name or a file in the task's public format)."""
+    saved, options, model, source = _loaded(run_dir)
+    spec = get_task(task or saved["task"])
+    examples = scorable_examples(run_dir, spec, split, saved["kind"], saved["task"],
+                                 saved["labels"])
+    _, items = feature_items(spec, examples, saved["labels"], options, model, source)
+    predictions = predict_items(model, spec, examples, items, saved["labels"], options)
+    scores = compute(spec.metric, predictions, task_data.golds(spec, examples))
+    return {"run": str(run_dir), "task": spec.name, "split": split, "source": saved["source"],
+            "examples": len(examples), **scores}
+
+
+def predict_feature_file(run_dir: str, input_path: str, out_path: str,
+                         overwrite: bool = False) -> int:
+    """``lmlab predict`` of a feature-based run: one label (or tag sequence) a line."""
+    out = prepare_output_file(out_path, overwrite, inputs=[input_path])
+    saved, options, model, source = _loaded(run_dir)
+    spec = get_task(saved["task"])
+    examples = read_inputs(Path(input_path), spec.kind)
+    if spec.kind == "classification" and any(e.text_b for e in examples):
+        raise DataError(f"{input_path}: a feature-based classifier reads one sentence a line "
+                        f"(no tab-separated pair)")
+    _, items = feature_items(spec, examples, saved["labels"], options, model, source)
+    return write_predictions(out, predict_items(model, spec, examples, items, saved["labels"],
+                                                options))

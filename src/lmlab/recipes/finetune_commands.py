@@ -14,7 +14,9 @@ from lmlab.finetune.evaluate import evaluate_run, predict_file
 from lmlab.finetune.loop import finetune
 from lmlab.finetune.feature_loop import FeatureTaskOptions
 from lmlab.recipes.benchmark import run_benchmark
-from lmlab.recipes.feature_based import run_feature_based
+from lmlab.outputs import kind_of
+from lmlab.recipes.feature_based import (evaluate_feature_run, predict_feature_file,
+                                         run_feature_based)
 
 EXAMPLES = """examples:
   lmlab finetune runs/bert-tiny --task glue/sst2 --out runs/sst2
@@ -73,13 +75,19 @@ def _finetune(args) -> int:
     return 0
 
 
+def _feature_based(run_dir: str) -> bool:
+    return kind_of(run_dir) == "feature_based"
+
+
 def _evaluate(args) -> int:
-    print(json.dumps(evaluate_run(args.run_dir, args.task, args.split)))
+    evaluate = evaluate_feature_run if _feature_based(args.run_dir) else evaluate_run
+    print(json.dumps(evaluate(args.run_dir, args.task, args.split)))
     return 0
 
 
 def _predict(args) -> int:
-    count = predict_file(args.run_dir, args.input, args.out, args.overwrite)
+    predict = predict_feature_file if _feature_based(args.run_dir) else predict_file
+    count = predict(args.run_dir, args.input, args.out, args.overwrite)
     print(json.dumps({"predictions": count, "out": args.out}))
     return 0
 
