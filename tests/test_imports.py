@@ -16,7 +16,7 @@ rules:
    4. ``objectives``
    5. ``config``, ``registry``, ``interop``
    6. ``evaluation`` (below ``training``, whose loop measures held-out perplexity)
-   7. ``training``
+   7. ``training``, ``compression``
    8. ``finetune``
    9. ``report``, ``convert``, ``serve``
    10. ``recipes``
@@ -58,7 +58,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("composition",),
     ("objectives",),
     ("config", "registry", "interop"),
-    ("training",),
+    ("training", "compression"),  # compression: transforms of a built model (issue 20)
     # The loop measures held-out text through the objectives' own ``evaluate``
     # (objectives/held_out.py), so nothing in training imports evaluation.
     ("evaluation", "generation"),

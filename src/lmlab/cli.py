@@ -13,8 +13,9 @@ from lmlab import __version__
 from lmlab.errors import LmlabError
 from lmlab.ngram import commands as ngram_commands
 from lmlab.recipes import commands as core_commands
-from lmlab.recipes import (compare_commands, convert_commands, finetune_commands,
-                           generate_commands, report_commands, serve_commands)
+from lmlab.recipes import (compare_commands, compress_commands, convert_commands,
+                           finetune_commands, generate_commands, report_commands,
+                           serve_commands)
 from lmlab.wordvec import commands as wordvec_commands
 
 # Modules that add sub-commands; read here and nowhere else (DESIGN §6.2).
@@ -27,6 +28,7 @@ COMMAND_MODULES = (
     compare_commands,   # compare (objective suites, Tables 1-2)
     report_commands,    # report (an HTML page of plots and tables)
     convert_commands,   # convert (HF transformers, ONNX)
+    compress_commands,  # compress (dynamic int8, k-means, magnitude pruning; issue 20)
     serve_commands,     # serve (HTTP JSON API and a browser playground)
 )
 

@@ -36,6 +36,7 @@ MARKER = ".lmlab-output"
 SIGNATURES: dict[str, tuple[str, ...]] = {
     "ngram": ("ngram.json",),
     "finetune": ("finetune.json",),
+    "compress": ("compression.json",),
     "feature_based": ("feature_based.json",),
     "neural": ("checkpoint", "checkpoint.previous", "model.safetensors", "metrics.jsonl"),
     "wordvec": ("vectors.bin",),
@@ -48,7 +49,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 }
 DESCRIPTIONS = {
     "ngram": "an n-gram model", "finetune": "a fine-tuning", "neural": "a run",
-    "feature_based": "a feature-based run",
+    "feature_based": "a feature-based run", "compress": "a compressed model",
     "wordvec": "word vectors", "compare": "a comparison", "benchmark": "a benchmark",
     "hf": "an HF transformers export", "onnx": "an ONNX export",
 }

@@ -73,6 +73,10 @@ def open_run(path: str | Path, target: str) -> ConvertibleRun:
         raise CheckpointError(f"{folder}: the run folder is incomplete (missing "
                               f"{', '.join(missing)}){hint}")
     raw = load_raw(folder / "config.yaml")
+    if raw.get("quantization"):  # lmlab compress --method dynamic_int8 (issue 20)
+        raise NoCounterpartError(f"{path}: a {raw['quantization']} run has no {target} "
+                                 f"counterpart (its int8 layers exist only once loaded); "
+                                 f"convert the fine-tuned run it was compressed from")
     if "task" in raw:
         config, tokenizer, model = load_finetuned(path)
         run = ConvertibleRun(folder, config.model, tokenizer, model, "", config.kind,

@@ -128,3 +128,6 @@ class FinetuneRunConfig:
     """Generation tasks: encoder_decoder, prefix_lm or unilm (finetune.seq2seq_features)."""
     decoder_start_id: int | None = None
     """Encoder–decoders: the decoder's first input, as in the base's pre-training."""
+    quantization: Literal["", "dynamic_int8"] = ""
+    """``lmlab compress --method dynamic_int8`` (issue 20): fp32 weights are saved and the
+    loader quantizes the nn.Linear layers (lmlab.compression.quantization.dynamic)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from lmlab.compression.quantization.dynamic import quantize_dynamic_int8
 from lmlab.config import from_dict
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
@@ -37,7 +38,10 @@ def load_base(base: str):
     if base.startswith(HF_PREFIX):
         return load_hf_bert(base)
     folder = checkpoint_folder(base, verify=False)  # a peek; the loaders below verify it
-    if _finetuned_config(folder) is not None:
+    if (finetuned := _finetuned_config(folder)) is not None:
+        if finetuned.quantization:
+            raise CheckpointError(f"{base}: a {finetuned.quantization} run is for inference "
+                                  f"only; fine-tune the run it was compressed from")
         config, tokenizer, model = load_finetuned(base)
         return copy.deepcopy(config.model), tokenizer, model.backbone, None
 
@@ -70,6 +74,8 @@ def load_finetuned(path: str | Path):
     backbone = build_model(copy.deepcopy(config.model), tokenizer.vocab_size)
     model = build_finetune_model(backbone, config.kind, len(config.labels), config.options)
     load_weights(model, folder)
+    if config.quantization == "dynamic_int8":  # safetensors holds fp32; quantized here
+        model = quantize_dynamic_int8(model)
     return config, tokenizer, model.eval()
 
 

@@ -1,0 +1,1 @@
+"""Pruning: magnitude pruning of weight matrices."""

@@ -1,0 +1,1 @@
+"""Quantization: post-training dynamic int8 and k-means weight sharing."""
