@@ -273,3 +273,34 @@ def test_held_out_with_a_memory_reads_one_stream():
         totals = [objective.evaluate(model, batch) for batch in batches]
     assert [t["tokens"] for t in totals] == [4] * 3  # ceil(8 / 2) targets per window
     assert [m.shape[1] for m in objective.eval_memory] == [4, 4]
+
+
+def test_two_segment_pairs_reach_the_relative_segment_encoding(tiny_corpus):
+    """§3.1 + §2.5: with data.batching: pairs XLNet reads [CLS] A [SEP] B [SEP] with
+    segment ids 0/1 (B next or from elsewhere, no pair label), and the segments change the
+    loss through the attention's segment term (the model has no segment table)."""
+    import sys
+    from pathlib import Path
+
+    from lmlab.data.lm_data import prepare_tokenizer
+    from lmlab.training.parts import build_parts
+    sys.path.insert(0, str(Path(__file__).parents[1] / "training"))
+    from helpers import tiny_overrides
+
+    config = load_config(preset_path("xlnet/tiny"), tiny_overrides("xlnet/tiny", tiny_corpus, 2, 2)
+                         + ["data.batching=pairs", "model.embedding.dropout=0.0",
+                            "model.encoder.dropout=0.0", "model.encoder.attention_dropout=0.0"])
+    assert config.model.embedding.num_segments == 0
+    parts = build_parts(config, prepare_tokenizer(config.data))
+    batch = parts.objectives[0].corrupt(parts.batches.batch(0))
+    assert batch["segments"].max() == 1 and (batch["input_ids"][:, 0] == parts.tokenizer.cls_id).all()
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(0)
+        for layer in parts.model.encoder.layers:  # s+/s- and b start near 0: make them matter
+            layer.attention.segment_vectors.normal_(0.0, 1.0, generator=generator)
+            layer.attention.segment_bias.normal_(0.0, 1.0, generator=generator)
+        objective, model = parts.objectives[0], parts.model.eval()
+        h, g, _ = objective.streams(model, batch)
+        h0, g0, _ = objective.streams(model, {**batch, "segments": torch.zeros_like(batch["segments"])})
+        assert objective.loss(model, batch).loss.isfinite()
+    assert (h - h0).abs().max() > 1e-2 and (g - g0).abs().max() > 1e-2

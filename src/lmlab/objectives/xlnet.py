@@ -13,6 +13,10 @@ stream's output through the tied LM head (eq. 4, with g in place of e(x)·h).
   never targets; padding is last and never read.
 * ``span: true`` (the paper's span-based prediction, its §A.2/A.3 setup): the targets are
   one contiguous run of positions, read in a random order after all the other tokens.
+* ``data.batching: pairs``: XLNet's two-segment input (§3.1: "two segments, either from the
+  same context or not", concatenated as one sequence), ``[CLS] A [SEP] B [SEP]`` with
+  segment ids 0/1 that the relative segment encoding (§2.5) reads; no pair label is
+  predicted (XLNet drops NSP). ``blocks``: one segment per row.
 
 Orders are drawn by :func:`~lmlab.objectives.base.row_generator` (seed, step, example id),
 so resume is exact; held out, the order depends on the example only (EVALUATION_SEED) and
@@ -64,12 +68,12 @@ class XLNetConfig(ConfigDefaults):
             raise ConfigError(f"model.encoder.mask: xlnet's objective gives the permutation "
                               f"masks; set permutation, got {encoder.mask}")
         # With a memory each row must continue its text from batch to batch (§2.5).
-        wanted = "stream" if encoder.memory_length else "blocks"
-        if run_config.data.batching != wanted:
+        wanted = ("stream",) if encoder.memory_length else ("blocks", "pairs")
+        if run_config.data.batching not in wanted:
             why = (f"a memory (model.encoder.memory_length={encoder.memory_length}) carries "
                    f"each row into its next segment" if encoder.memory_length else
-                   "xlnet reads [CLS] block [SEP] rows")
-            raise ConfigError(f"data.batching: {why}; set {wanted}, got "
+                   "xlnet reads [CLS] block [SEP] rows or [CLS] A [SEP] B [SEP] pairs")
+            raise ConfigError(f"data.batching: {why}; set {' or '.join(wanted)}, got "
                               f"{run_config.data.batching}")
 
 

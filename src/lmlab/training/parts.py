@@ -35,7 +35,9 @@ def make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: boo
                  marks=None):
     data = config.data
     if data.batching == "pairs":
-        task = next(o.name for o in config.objectives if o.name in PAIR_TASKS)
+        # A run with no pair objective (XLNet's two segments, Yang et al. 2019 §3.1: B
+        # follows A or comes from elsewhere) pairs as NSP does and reads no pair label.
+        task = next((o.name for o in config.objectives if o.name in PAIR_TASKS), "nsp")
         return PairBatches(store, data.batch_size, data.seq_len, config.train.seed, task,
                            tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, marks)
     if data.batching == "stream":
