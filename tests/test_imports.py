@@ -53,7 +53,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "atomic", "manifest", "presets", "outputs"),
-    ("layers", "data", "tasks"),
+    ("layers", "data", "tasks", "crosslingual"),  # crosslingual: parallel pairs, mixing (issue 24)
     ("embeddings", "encoders", "decoders", "heads"),
     ("composition",),
     ("objectives",),

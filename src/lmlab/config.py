@@ -67,6 +67,18 @@ class ModelConfig:
 
 
 @dataclass
+class MixedCorpus:
+    """One corpus of ``data.datasets``: a catalogue name or path, and its language id."""
+
+    name: str = ""
+    language: int = 0
+
+    def validate(self, path: str) -> None:
+        _require(bool(self.name), f"{path}.name", "a dataset name or path is required")
+        _require(self.language >= 0, f"{path}.language", "must be >= 0")
+
+
+@dataclass
 class DataConfig:
     dataset: str = "ptb"
     """A catalogue name (``lmlab data list``) or a folder/file path."""
@@ -80,8 +92,19 @@ class DataConfig:
     ``[CLS] A [SEP] B [SEP]`` sentence pairs for nsp/sop/sso (:mod:`lmlab.data.pairs`)."""
     eval_batch_size: int = 16
     encoding_errors: Literal["strict", "replace"] = "strict"
+    datasets: list[MixedCorpus] = field(default_factory=list)
+    """With ``dataset: mix``: the corpora to mix, ``[{name, language}]`` (catalogue names or
+    paths; language: an id of ``model.embedding.num_languages``), their train splits
+    resampled by language (:mod:`lmlab.crosslingual.sampling`); any other ``dataset``
+    (an override) wins and these are not read."""
+    language_alpha: float = 0.5
+    """The sampling exponent α of ``datasets`` (XLM 0.5, XLM-R 0.3; 1 = proportional)."""
 
     def validate(self, path: str) -> None:
+        _require(self.dataset != "mix" or bool(self.datasets), f"{path}.datasets",
+                 "dataset: mix needs a list of corpora [{name, language}]")
+        _require(0.0 < self.language_alpha <= 1.0, f"{path}.language_alpha",
+                 "must be in (0, 1]")
         _require(self.seq_len >= 2, f"{path}.seq_len", "must be >= 2")
         _require(self.batch_size >= 1, f"{path}.batch_size", "must be >= 1")
         _require(self.eval_batch_size >= 1, f"{path}.eval_batch_size", "must be >= 1")

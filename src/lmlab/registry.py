@@ -28,6 +28,7 @@ from lmlab.objectives.bart import BartConfig, BartObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
 from lmlab.objectives.mass import MassConfig, MassObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
+from lmlab.objectives.tlm import TranslationLMConfig, TranslationLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
 from lmlab.objectives.sequence_autoencoder import (SequenceAutoencoderConfig,
                                                    SequenceAutoencoderObjective)
@@ -54,6 +55,7 @@ DECODERS = {
 OBJECTIVES = {
     "clm": (CausalLMConfig, CausalLMObjective),
     "mlm": (MaskedLMConfig, MaskedLMObjective),
+    "tlm": (TranslationLMConfig, TranslationLMObjective),
     "nsp": (SentencePairConfig, SentencePairObjective),
     "sop": (SentencePairConfig, SentencePairObjective),
     "sso": (SentencePairConfig, SentencePairObjective),

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from lmlab.crosslingual.mixing import mixed_folder
 from lmlab.data import catalogue
 from lmlab.data import unit_marks as marks_module
 from lmlab.data.corpus import CorpusLine, iter_lines
@@ -90,6 +91,38 @@ def split_file(dataset: str, split: str) -> Path:
     return target
 
 
+def source_dataset(data_config) -> str:
+    """``data.dataset``; for ``dataset: mix``, the cached folder of the language-sampled
+    mix of ``data.datasets`` (:func:`lmlab.crosslingual.mixing.mixed_folder`)."""
+    if data_config.dataset != "mix":
+        return data_config.dataset
+    errors = data_config.encoding_errors
+
+    def present(name: str) -> list[str]:  # a corpus may lack a test file (wikitext-2 here)
+        return [split for split in SPLITS if split == "train" or _has_split(name, split)]
+
+    def read(name: str, split: str) -> list[str]:
+        if split not in present(name):
+            return []
+        return [line.text for line in split_lines(name, split, errors)
+                if line.text.strip() and not line.is_boundary]
+
+    def identity(name: str) -> str:
+        sources = [split_source(name, split) for split in present(name)]
+        return "|".join(f"{path.resolve()}|{path.stat().st_size}|{path.stat().st_mtime_ns}|"
+                        f"{by_fraction}|{errors}" for path, by_fraction in sources)
+
+    return str(mixed_folder(data_config.datasets, data_config.language_alpha, read, identity))
+
+
+def _has_split(dataset: str, split: str) -> bool:
+    try:
+        split_source(dataset, split)
+    except DataError:
+        return False
+    return True
+
+
 def dataset_defaults(dataset: str) -> tuple[str, str | None]:
     """(default tokenizer kind, the corpus's own unknown-word token)."""
     if _is_path(dataset):
@@ -103,19 +136,20 @@ def prepare_tokenizer(data_config) -> TextTokenizer:
     the file's identity and the tokenizer config), like token stores: HF's trainers break
     frequency ties in hash order, so retraining may give other pieces, and two runs of one
     config must tokenise alike."""
-    kind, unk = dataset_defaults(data_config.dataset)
+    dataset = source_dataset(data_config)
+    kind, unk = dataset_defaults(dataset)
     if data_config.tokenizer.kind != "auto":
         kind = data_config.tokenizer.kind
-    lines = (line.text for line in split_lines(data_config.dataset, "train",
-                                               data_config.encoding_errors)
+    lines = (line.text for line in split_lines(dataset, "train", data_config.encoding_errors)
              if not line.is_boundary)
-    path, by_fraction = split_source(data_config.dataset, "train")
+    path, by_fraction = split_source(dataset, "train")
     source = f"{path}{' (its train part)' if by_fraction else ''}"
     if kind not in ("bpe", "wordpiece", "unigram"):
         return train_tokenizer(lines, data_config.tokenizer, kind, unk, source)
     stat = path.stat()
     identity = (f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{by_fraction}|{kind}|{unk}|"
-                f"{data_config.tokenizer}|{data_config.encoding_errors}")
+                f"{data_config.tokenizer}|{data_config.encoding_errors}"
+                f"{'|split_cjk' if data_config.tokenizer.split_cjk else ''}")
     folder = (catalogue.cache_dir() / "tokenizers"
               / hashlib.sha256(identity.encode()).hexdigest()[:24])
     if (folder / "lmlab_tokenizer.json").exists():  # written last by save()
@@ -127,12 +161,13 @@ def prepare_tokenizer(data_config) -> TextTokenizer:
 
 def token_store(data_config, tokenizer: TextTokenizer, split: str) -> TokenStore:
     """The (cached) token store of ``split``; built on first use."""
-    path, by_fraction = split_source(data_config.dataset, split)
+    dataset = source_dataset(data_config)
+    path, by_fraction = split_source(dataset, split)
     key = store_key(path, tokenizer, extra=f"{split}|{by_fraction}|{data_config.encoding_errors}")
     folder = catalogue.cache_dir() / "token_stores" / key
     if (folder / "meta.json").exists():
         return TokenStore(folder)
-    return TokenStore.build(split_lines(data_config.dataset, split, data_config.encoding_errors),
+    return TokenStore.build(split_lines(dataset, split, data_config.encoding_errors),
                             tokenizer, folder, f"{data_config.dataset}/{split} ({path})")
 
 
@@ -150,5 +185,5 @@ def unit_marks(data_config, objective_configs, tokenizer: TextTokenizer, split: 
     table = word_start_table(tokenizer)
     return marks_module.load_or_build(
         store, sources.pop(), tokenizer,
-        split_lines(data_config.dataset, split, data_config.encoding_errors),
+        split_lines(source_dataset(data_config), split, data_config.encoding_errors),
         None if table is None else table.numpy())

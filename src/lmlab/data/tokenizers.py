@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
@@ -43,6 +43,11 @@ class TokenizerConfig:
     """Maximum vocabulary (0 = every word/char seen; subword tokenizers need a size)."""
     min_frequency: int = 1
     lowercase: bool = False
+    split_cjk: bool = field(default=False, repr=False)
+    """bpe/wordpiece/unigram: isolate every CJK ideograph before the subword model (as
+    BERT's BasicTokenizer and mBERT do), so a shared en/zh vocabulary splits Chinese per
+    character. Left out of the repr (the tokenizer cache key) while off, so existing
+    cached tokenizers keep their keys."""
     sentinels: int = 0
     """Sentinel tokens ``<extra_id_0>`` … ``<extra_id_{n-1}>`` appended to the vocabulary
     after training, as special tokens (T5 span corruption, Raffel et al. 2020 §3.1.4)."""
@@ -234,6 +239,12 @@ def train_subword(lines: Iterable[str], config: TokenizerConfig, unk_token: str)
                                           unk_token=unk_token)
     if config.lowercase:
         backend.normalizer = normalizers.Lowercase()
+    if config.split_cjk:
+        from tokenizers import Regex
+
+        backend.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(CJK_CHARACTER), behavior="isolated"),
+            backend.pre_tokenizer])
     backend.train_from_iterator(lines, trainer=trainer)
     if config.kind == "wordpiece":
         # HF's WordPiece trainer numbers equally frequent pieces in hash order, so two
@@ -244,6 +255,10 @@ def train_subword(lines: Iterable[str], config: TokenizerConfig, unk_token: str)
         ordered = specials + sorted(token for token in vocab if token not in specials)
         backend.model = models.WordPiece({t: i for i, t in enumerate(ordered)}, unk_token=unk_token)
     return backend
+
+
+CJK_CHARACTER = "[\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\U00020000-\U0002FA1F]"
+"""The CJK ideograph blocks of BERT's ``_is_chinese_char`` (Devlin et al. 2019, tokenization.py)."""
 
 
 def train_tokenizer(lines: Iterable[str], config: TokenizerConfig, kind: str,

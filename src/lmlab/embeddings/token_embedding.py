@@ -7,6 +7,9 @@ embeddings with no norm; the Transformer (Vaswani et al. 2017, §3.5) uses sinus
 LSTM LM (Zaremba et al. 2014) uses token embeddings only (``position: none``).
 ALBERT (Lan et al. 2020, §3.1 "factorized embedding parameterization") embeds into a
 smaller width E and projects to the hidden width H: V·E + E·H parameters instead of V·H.
+XLM (Lample & Conneau 2019, §3.1 and Fig. 1) adds a language embedding per token, like a
+segment: ``num_languages`` > 0 and ``languages`` (B, T) ids; a batch without them (a
+monolingual stream) gets none added.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ class EmbeddingConfig:
     max_positions: int = 512
     num_segments: int = 0
     """Segment (token-type) embeddings, as BERT's sentence A/B; 0 disables."""
+    num_languages: int = 0
+    """XLM language embeddings (ids 0..num_languages-1, given per token as ``languages``);
+    0 disables."""
     layer_norm: bool = False
     layer_norm_eps: float = 1e-12
     dropout: float = 0.1
@@ -48,7 +54,7 @@ class EmbeddingConfig:
                               f"segment or factorised tables and no LayerNorm; set "
                               f"position: none, num_segments: 0, embedding_size: 0, "
                               f"layer_norm: false")
-        for name in ("vocab_size", "num_segments"):
+        for name in ("vocab_size", "num_segments", "num_languages"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{path}.{name}: must be >= 0")
         if self.hidden_size <= 0:
@@ -83,12 +89,16 @@ class TokenEmbedding(nn.Module):
             self.register_buffer("sinusoids", sinusoidal_table(config.max_positions, width),
                                  persistent=False)
         self.segments = nn.Embedding(config.num_segments, width) if config.num_segments else None
+        self.languages = (nn.Embedding(config.num_languages, width)
+                          if config.num_languages else None)
         self.norm = nn.LayerNorm(width, eps=config.layer_norm_eps) if config.layer_norm else None
         self.projection = nn.Linear(width, config.hidden_size) if width != config.hidden_size else None
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
-                positions: torch.Tensor | None = None) -> torch.Tensor:
+                positions: torch.Tensor | None = None,
+                languages: torch.Tensor | None = None) -> torch.Tensor:
+        """``languages`` (B, T): XLM language ids, added like segments when given."""
         batch, length = ids.shape
         x = self.tokens(ids)  # (B, T, D)
         if self.config.position != "none":
@@ -104,9 +114,21 @@ class TokenEmbedding(nn.Module):
         if self.segments is not None:
             # BERT adds segment 0 when none is given (HF's token_type_ids default).
             x = x + (self.segments(segments) if segments is not None else self.segments.weight[0])
+        if languages is not None:
+            x = x + self._language_vectors(languages)  # (B, T, D)
         if self.norm is not None:
             x = self.norm(x)
         x = self.dropout(x)
         if self.projection is not None:
             x = self.projection(x)  # (B, T, E) -> (B, T, H)
         return x
+
+    def _language_vectors(self, languages: torch.Tensor) -> torch.Tensor:
+        count = self.config.num_languages
+        if self.languages is None:
+            raise ValueError("the batch has language ids but model.embedding.num_languages is 0")
+        if languages.numel() and (int(languages.min()) < 0 or int(languages.max()) >= count):
+            bad = int(languages.max()) if int(languages.max()) >= count else int(languages.min())
+            raise ValueError(f"language id {bad} is not in the config: model.embedding."
+                             f"num_languages={count} allows 0..{count - 1}")
+        return self.languages(languages)
