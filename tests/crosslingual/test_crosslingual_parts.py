@@ -158,3 +158,24 @@ def test_tlm_language_not_in_config(tmp_path):
 
     with pytest.raises(ConfigError, match=r"target_language: language id 2 is not in the config"):
         load_config(preset_path("xlm/tiny"), ["objectives.1.target_language=2"])
+
+
+def test_tlm_held_out_batches_read_only_the_held_out_pairs(tmp_path):
+    from lmlab.objectives.base import EvaluationSettings
+
+    tokenizer = _word_tokenizer()
+    path = tmp_path / "p.txt"
+    path.write_text("a b\tx y\nc\ty\nb c\tx\n", encoding="utf-8")
+    objective = TranslationLMObjective(TranslationLMConfig(parallel=str(path), held_out=1),
+                                       tokenizer)
+    (kept_out,) = split_pairs(read_tab_pairs(path), held_out=1)[1]
+    batches = list(objective.evaluation_batches(None, None, EvaluationSettings(seq_len=16)))
+    assert len(batches) == 1
+    expected = pair_batch([(tokenizer.encode(kept_out.source), tokenizer.encode(kept_out.target))],
+                          tokenizer, (0, 1), 16)
+    assert torch.equal(batches[0]["tlm_positions"], expected["tlm_positions"])
+    labels = batches[0]["tlm_labels"]
+    restored = torch.where(labels != IGNORE, labels, batches[0]["tlm_input_ids"])
+    assert torch.equal(restored, expected["tlm_input_ids"])  # masks hide only its own tokens
+    again = list(objective.evaluation_batches(None, None, EvaluationSettings(seq_len=16)))
+    assert torch.equal(again[0]["tlm_input_ids"], batches[0]["tlm_input_ids"])  # static masks
