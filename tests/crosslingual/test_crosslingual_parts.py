@@ -179,3 +179,11 @@ def test_tlm_held_out_batches_read_only_the_held_out_pairs(tmp_path):
     assert torch.equal(restored, expected["tlm_input_ids"])  # masks hide only its own tokens
     again = list(objective.evaluation_batches(None, None, EvaluationSettings(seq_len=16)))
     assert torch.equal(again[0]["tlm_input_ids"], batches[0]["tlm_input_ids"])  # static masks
+
+
+def test_mixed_corpus_language_not_in_config():
+    from lmlab.config import load_config
+    from lmlab.presets import preset_path
+
+    with pytest.raises(ConfigError, match=r"data\.datasets\.1\.language: language id 5 is not in"):
+        load_config(preset_path("xlm/tiny"), ["data.datasets.1.language=5"])

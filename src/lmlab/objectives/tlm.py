@@ -75,6 +75,11 @@ class TranslationLMConfig(ConfigDefaults):
             if not 0 <= value < count:
                 raise ConfigError(f"{path}.{name}: language id {value} is not in the config "
                                   f"(model.embedding.num_languages={count})")
+        for i, corpus in enumerate(run_config.data.datasets if run_config.data.dataset == "mix"
+                                   else []):
+            if not 0 <= corpus.language < count:
+                raise ConfigError(f"data.datasets.{i}.language: language id {corpus.language} "
+                                  f"is not in the config (model.embedding.num_languages={count})")
         if run_config.data.seq_len < 5:
             raise ConfigError(f"{path}: tlm needs data.seq_len >= 5 ([CLS] a [SEP] b [SEP])")
 
