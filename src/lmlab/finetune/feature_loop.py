@@ -33,6 +33,7 @@ from lmlab.atomic import write_json
 from lmlab.errors import CheckpointError, ConfigError
 from lmlab.evaluation.metrics import compute, headline
 from lmlab.finetune import task_data
+from lmlab.finetune.loop import mean_std
 from lmlab.finetune.feature_model import (FeatureTaskModel, FrozenFeatureInput,
                                           TrainableWordEmbedding, build_head, collate)
 from lmlab.finetune.feature_sources import OOVCount, check_layers, extract_all
@@ -237,11 +238,6 @@ def _mix_weights(mix) -> list[float] | None:
     return [round(w, 4) for w in torch.softmax(flat, 0).tolist()]
 
 
-def _mean_std(values: list[float]) -> dict:
-    return {"mean": round(statistics.fmean(values), 2),
-            "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0}
-
-
 def _start_folder(out: Path, options: FeatureTaskOptions, source: str, task: str) -> None:
     prepare_output_folder(out, "feature_based", overwrite=False, resume=True)
     wanted = {"source": source, "task": task, "options": json.loads(json.dumps(options.__dict__))}
@@ -332,10 +328,10 @@ def feature_based(source, source_label: str, task: str, options: FeatureTaskOpti
                "width": width, "dev_split": options.dev_split,
                "metric": next(iter(best_run["best"])), "train_examples": len(train),
                "dev_examples": len(dev_examples), "oov": oov.as_dict(),
-               "scores": {name: _mean_std([r["best"][name] for r in runs])
+               "scores": {name: mean_std([r["best"][name] for r in runs])
                           for name in best_run["best"]},
                "best_seed": best_run["seed"], "extract_seconds": round(extract_seconds, 1),
-               "train_seconds_per_seed": _mean_std([r["train_seconds"] for r in runs]),
+               "train_seconds_per_seed": mean_std([r["train_seconds"] for r in runs]),
                "options": json.loads(json.dumps(options.__dict__)), "command": command,
                "torch_threads": torch.get_num_threads(), "runs": runs}
     write_json(out / "results.json", summary)

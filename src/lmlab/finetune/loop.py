@@ -71,7 +71,8 @@ def _train_one_seed(spec, base: str, config: FinetuneRunConfig, train_features, 
             "history": job.history, "model": model.cpu(), "tokenizer": tokenizer}
 
 
-def _mean_std(values: list[float]) -> dict:
+def mean_std(values: list[float]) -> dict:
+    """Seeds' scores as {mean, std} (sample std; 0 for one seed), 2 decimals."""
     return {"mean": round(statistics.fmean(values), 2),
             "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0}
 
@@ -128,10 +129,10 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
     summary = {"task": spec.name, "base": str(base), "dev_split": options.dev_split,
                "metric": next(iter(best_overall)), "train_examples": len(train),
                "dev_examples": len(dev_examples), "unk_rate": round(unk, 4),
-               "scores": {name: _mean_std([r["best"][name] for r in runs])
+               "scores": {name: mean_std([r["best"][name] for r in runs])
                           for name in best_overall},
                "best_seed": best_run["seed"], "encode_seconds": round(encode_seconds, 1),
-               "train_seconds_per_seed": _mean_std([r["train_seconds"] for r in runs]),
+               "train_seconds_per_seed": mean_std([r["train_seconds"] for r in runs]),
                "options": json.loads(json.dumps(options.__dict__)), "command": command,
                "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
                "runs": runs}
