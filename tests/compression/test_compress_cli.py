@@ -86,8 +86,13 @@ def test_a_pretraining_run_is_refused(pretraining_run, tmp_path, capsys):
     (["--method", "kmeans", "--bits", "9"], "--bits: bad value 9"),
     (["--method", "magnitude", "--sparsity", "1"], "--sparsity: bad value 1.0"),
     (["--method", "magnitude", "--sparsity", "-0.5"], "--sparsity: bad value -0.5"),
-    (["--method", "dynamic_int8", "--bits", "4"], "--bits: only with --method kmeans"),
-    (["--method", "kmeans", "--sparsity", "0.5"], "--sparsity/--scope: only with"),
+    (["--method", "dynamic_int8", "--bits", "4"],
+     "--set bits (or --bits): not a setting of --method dynamic_int8; expected one of: none"),
+    (["--method", "kmeans", "--sparsity", "0.5"],
+     "--set sparsity (or --sparsity): not a setting of --method kmeans; expected one of: bits"),
+    (["--method", "kmeans", "--set", "bitz=3"], "--set bitz (or --bitz): not a setting"),
+    (["--method", "kmeans", "--set", "bits"], "--set bits: expected NAME=VALUE"),
+    (["--method", "kmeans", "--set", "bits=x"], "--bits: bad value 'x'"),
 ])
 def test_bad_settings_are_one_line_errors(finetuned_run, tmp_path, capsys, arguments, expected):
     assert main(["compress", str(finetuned_run), *arguments, "--out", str(tmp_path / "x")]) == 1

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from lmlab.compression.matrices import FLOAT_BITS, weight_matrices
+from lmlab.compression.method import Compressed, Method, Source
 from lmlab.errors import ConfigError
 
 METHOD = "magnitude"
@@ -88,3 +89,18 @@ def sparse_bits(model: nn.Module, masks: dict) -> int:
         total += parameter.numel() * FLOAT_BITS if mask is None else \
             mask.numel() + int(mask.sum()) * FLOAT_BITS
     return total
+
+
+MASKS_FILE = "masks.safetensors"
+
+
+def _compress(source: Source, settings: dict) -> Compressed:
+    masks = prune_magnitude(source.model, settings["sparsity"], settings["scope"])
+    return Compressed(source.model, source.config, sparse_bits(source.model, masks),
+                      files={MASKS_FILE: {name: mask.to(torch.uint8)
+                                          for name, mask in masks.items()}})
+
+
+MAGNITUDE = Method(METHOD, "magnitude pruning to a sparsity, global or per matrix (Han et al. "
+                   "2015; Gordon et al. 2020)", {"sparsity": 0.5, "scope": "global"}, _compress,
+                   lambda settings: check_sparsity(settings["sparsity"], settings["scope"]))

@@ -16,6 +16,7 @@ same int8 weights.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import torch
@@ -23,6 +24,7 @@ from torch import nn
 from torch.ao.quantization import quantize_dynamic
 
 from lmlab.compression.matrices import FLOAT_BITS
+from lmlab.compression.method import Compressed, Method, Source
 
 METHOD = "dynamic_int8"
 SCALE_BITS = 2 * 32  # per matrix: an fp32 scale and a zero point
@@ -49,3 +51,14 @@ def dynamic_int8_bits(model: nn.Module) -> int:
         else:
             bits += FLOAT_BITS * parameter.numel()
     return bits
+
+
+def _compress(source: Source, settings: dict) -> Compressed:
+    """fp32 weights kept; the run's config says ``quantization: dynamic_int8`` and the
+    loader quantizes on load."""
+    return Compressed(source.model, dataclasses.replace(source.config, quantization=METHOD),
+                      dynamic_int8_bits(source.model))
+
+
+DYNAMIC_INT8 = Method(METHOD, "PyTorch post-training dynamic int8 of every nn.Linear "
+                      "(quantized on load; CPU)", {}, _compress)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from lmlab.compression.matrices import FLOAT_BITS, weight_matrices
+from lmlab.compression.method import Compressed, Method, Source
 from lmlab.errors import ConfigError
 
 METHOD = "kmeans"
@@ -101,3 +102,13 @@ def kmeans_bits(model: nn.Module, bits: int) -> int:
         else:
             total += parameter.numel() * FLOAT_BITS
     return total
+
+
+def _compress(source: Source, settings: dict) -> Compressed:
+    quantize_kmeans(source.model, settings["bits"])
+    return Compressed(source.model, source.config, kmeans_bits(source.model, settings["bits"]))
+
+
+KMEANS = Method(METHOD, "k-means weight sharing: a codebook of 2^bits centroids per weight "
+                "matrix (Cheong & Daniel 2019)", {"bits": 4}, _compress,
+                lambda settings: check_bits(settings["bits"]))
