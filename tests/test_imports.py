@@ -62,7 +62,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # The loop measures held-out text through the objectives' own ``evaluate``
     # (objectives/held_out.py), so nothing in training imports evaluation.
     ("evaluation", "generation"),
-    ("finetune",),
+    ("finetune", "multimodal"),  # multimodal: data, parts, objectives and its job (issue 22)
     ("report", "convert", "serve"),
     ("recipes",),
     ("cli", "__main__", "__init__"),
@@ -79,6 +79,7 @@ INNER_ALLOWED = (
     "torch.utils.tensorboard", "torch.utils.flop_counter", "torch.distributed",
     "sentencepiece", "pandas", "datasets", "rouge_score", "sacrebleu",
     "fastapi", "uvicorn", "starlette", "httpx",  # lmlab serve (issue 23)
+    "PIL", "emoji", "easy_vqa",  # multimodal images and their captions (issue 22)
 )
 
 
