@@ -26,6 +26,11 @@ stack whose (B, T, T) masks come from the objective (the factorisation order);
 :meth:`TransformerEncoder.two_stream` runs the content stream h (eq. 5, bottom) and the
 query stream g (eq. 5, top) through the same layers' weights. Without masks (fine-tuning)
 every token sees every token.
+
+Pruned models (issue 20): ``heads_per_layer`` gives each layer its own head count (heads
+removed by Michel et al. 2019, each kept head still D / ``num_heads`` wide) and
+``ffn_per_layer`` its own feed-forward width (neurons removed, McCarley 2019), so a pruned
+model rebuilds from its config.yaml.
 """
 
 from __future__ import annotations
@@ -89,6 +94,12 @@ class TransformerConfig:
     """XLNet's relative segment encoding (Yang et al. 2019 §2.5): per layer and head, a
     "same segment" and a "different segment" vector s and a bias b add (q_i + b)·s_ij to
     the attention logit of query i and key j; no absolute segment embedding is needed."""
+    heads_per_layer: list[int] | None = None
+    """Heads kept in each layer after head pruning (0..num_heads each, one per layer); each
+    head stays hidden_size / num_heads wide. None: num_heads everywhere."""
+    ffn_per_layer: list[int] | None = None
+    """Feed-forward width of each layer after neuron pruning (0..ffn_size each, one per
+    layer). None: ffn_size everywhere."""
 
     def validate(self, path: str) -> None:
         for name in ("num_layers", "num_heads", "ffn_size"):
@@ -118,6 +129,19 @@ class TransformerConfig:
         if self.position == "xl" and self.relative_buckets:
             raise ConfigError(f"{path}.relative_buckets: T5 buckets and position: xl are two "
                               f"relative schemes; set one")
+        for name, most in (("heads_per_layer", self.num_heads), ("ffn_per_layer", self.ffn_size)):
+            sizes = getattr(self, name)
+            if sizes is None:
+                continue
+            if len(sizes) != self.num_layers or not all(0 <= n <= most for n in sizes):
+                raise ConfigError(f"{path}.{name}: expected {self.num_layers} counts (one per "
+                                  f"layer), each 0..{most}, got {sizes}")
+            if self.share_layers != "none":
+                raise ConfigError(f"{path}.{name}: pruned layers differ, so they cannot be "
+                                  f"shared; needs {path}.share_layers: none, got {self.share_layers}")
+        if self.heads_per_layer is not None and (self.position == "xl" or self.relative_buckets):
+            raise ConfigError(f"{path}.heads_per_layer: pruned heads need absolute positions "
+                              f"(no position: xl, no relative_buckets)")
 
     def check_compatible(self, embedding, path: str) -> None:
         if embedding.hidden_size % self.num_heads:
@@ -129,18 +153,21 @@ class TransformerConfig:
 
 
 class TransformerLayer(nn.Module):
-    def __init__(self, hidden_size: int, config: TransformerConfig):
+    def __init__(self, hidden_size: int, config: TransformerConfig, index: int = 0):
+        """``index``: the layer's depth, for its pruned head count and FFN width."""
         super().__init__()
         self.pre_norm = config.norm == "pre"
         bias = config.bias and config.attention_bias
+        heads = config.heads_per_layer[index] if config.heads_per_layer else config.num_heads
+        ffn_size = config.ffn_per_layer[index] if config.ffn_per_layer else config.ffn_size
         self.attention = (RelativeMultiHeadAttention(hidden_size, config.num_heads,
                                                      config.attention_dropout, bias,
                                                      config.relative_segments)
                           if config.position == "xl" else
-                          MultiHeadAttention(hidden_size, config.num_heads,
-                                             config.attention_dropout, bias))
+                          MultiHeadAttention(hidden_size, heads, config.attention_dropout, bias,
+                                             hidden_size // config.num_heads))
         self.attention_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
-        self.ffn = FeedForward(hidden_size, config.ffn_size, config.activation, config.dropout,
+        self.ffn = FeedForward(hidden_size, ffn_size, config.activation, config.dropout,
                                config.bias)
         self.ffn_norm = build_norm(config.norm_type, hidden_size, config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
@@ -197,8 +224,8 @@ class TransformerEncoder(nn.Module):
         super().__init__()
         self.config = config
         self.causal = config.mask == "causal"
-        self.layers = nn.ModuleList(TransformerLayer(hidden_size, config)
-                                    for _ in range(config.num_layers))
+        self.layers = nn.ModuleList(TransformerLayer(hidden_size, config, index)
+                                    for index in range(config.num_layers))
         _share_parameters(self.layers, config.share_layers)
         self.xl = config.position == "xl"
         if self.xl and config.relative_biases == "shared":

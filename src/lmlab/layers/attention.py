@@ -2,11 +2,17 @@
 
 The reference path computes softmax(QK^T / sqrt(d)) V explicitly; the fast path calls
 PyTorch's fused ``scaled_dot_product_attention``. Tests compare the two (DESIGN §6.9).
+
+The heads' inner width H·d may be smaller than the model width D: a layer whose heads were
+pruned (Michel et al. 2019, :mod:`lmlab.compression.pruning.heads`) keeps d = D / H_0 of
+the unpruned model and fewer heads. ``head_gate`` (H,) multiplies each head's output
+before the output projection (Michel et al. eq. 2's ξ_h); None (the default) costs nothing.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -76,9 +82,10 @@ def merge_heads(y: torch.Tensor) -> torch.Tensor:
 
 def project_qkv(qkv: nn.Linear, num_heads: int, x: torch.Tensor, cache=None):
     """Queries, keys and values (B, H, T, d) of ``x`` (B, T, D) through one fused
-    projection; with a ``cache`` (:class:`~lmlab.layers.decoder_attention.LayerCache`) the
+    projection (3·H·d outputs, split by the inner width H·d, not by D); with a ``cache`` (:class:`~lmlab.layers.decoder_attention.LayerCache`) the
     keys and values of earlier steps are prepended, (B, H, t+T, d), and kept."""
-    q, k, v = (split_heads(t, num_heads) for t in qkv(x).split(x.shape[-1], dim=-1))
+    inner = qkv.out_features // 3  # H·d (= D unless heads were pruned)
+    q, k, v = (split_heads(t, num_heads) for t in qkv(x).split(inner, dim=-1))
     if cache is not None:
         if cache.keys is not None:
             k = torch.cat([cache.keys, k], dim=2)  # (B, H, t+T, d)
@@ -91,21 +98,32 @@ class MultiHeadAttention(nn.Module):
     """Self-attention with one fused QKV projection (one matmul instead of three)."""
 
     def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0,
-                 bias: bool = True):
-        """``bias``: whether the projections have biases (T5's have none)."""
+                 bias: bool = True, head_size: int | None = None):
+        """``bias``: whether the projections have biases (T5's have none); ``head_size``
+        d (default D / H): a pruned layer keeps its unpruned d, so H·d < D; H may be 0."""
         super().__init__()
         self.num_heads = num_heads
-        self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=bias)
-        self.out = nn.Linear(hidden_size, hidden_size, bias=bias)
+        self.head_size = hidden_size // num_heads if head_size is None else head_size
+        inner = num_heads * self.head_size
+        with warnings.catch_warnings():  # inner = 0 (every head pruned): nothing to init
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            self.qkv = nn.Linear(hidden_size, 3 * inner, bias=bias)
+            self.out = nn.Linear(inner, hidden_size, bias=bias)
         self.dropout = dropout
         self.use_reference = False
+        self.head_gate: torch.Tensor | None = None
+        """(H,) per-head gate on the heads' outputs (a head mask); not a parameter."""
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool,
                 cache=None) -> torch.Tensor:
         """x: (B, T, D). ``cache`` (a decoder's :class:`~lmlab.layers.decoder_attention.
         LayerCache`): keys and values of earlier steps are prepended and kept, so an
         incremental step projects only its new positions."""
+        if self.num_heads == 0:  # every head pruned: the output projection's bias alone
+            return self.out(x.new_zeros(*x.shape[:-1], 0))  # (B, T, D)
         q, k, v = project_qkv(self.qkv, self.num_heads, x, cache)
         y = attend(q, k, v, mask, causal, self.dropout if self.training else 0.0,
                    self.use_reference)  # (B, H, T, d)
+        if self.head_gate is not None:
+            y = y * self.head_gate.to(y.dtype)[None, :, None, None]  # ξ_h · Att_h(x)
         return self.out(merge_heads(y))
