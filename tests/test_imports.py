@@ -53,7 +53,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "atomic", "manifest", "presets", "outputs"),
-    ("layers", "data", "tasks", "crosslingual"),  # crosslingual: parallel pairs, mixing (issue 24)
+    # crosslingual: parallel pairs, mixing (issue 24); knowledge: WordNet, TransE, K-BERT
+    # sentence trees (issue 21)
+    ("layers", "data", "tasks", "crosslingual", "knowledge"),
     ("embeddings", "encoders", "decoders", "heads"),
     ("composition",),
     ("objectives",),
