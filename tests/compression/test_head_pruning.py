@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from lmlab.compression.pruning.heads import (attentions, check_fraction, head_importance,
+from lmlab.compression.pruning.heads import (attentions, check_heads, head_importance,
                                              iterative_head_masks, remove_heads)
 from lmlab.config import load_config
 from lmlab.errors import ConfigError
@@ -137,7 +137,7 @@ def test_iterative_masks_remove_the_asked_share_lowest_first():
 @pytest.mark.parametrize("fraction, step", [(1.5, 0.1), (-0.1, 0.1), (0.5, 0), ("x", 0.1)])
 def test_bad_fraction_or_step_is_refused(fraction, step):
     with pytest.raises(ConfigError, match="--set"):
-        check_fraction(fraction, step)
+        check_heads(fraction, step)
 
 
 @pytest.mark.parametrize("override, message", [
