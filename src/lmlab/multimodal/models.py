@@ -1,0 +1,155 @@
+"""Vision–language encoders, single stream and two streams (review §5.3, Table 8).
+
+* Single stream — VL-BERT (Su et al. 2020, §3), UNITER (Chen et al. 2020, §3.1): the text
+  tokens ``[CLS] w1 .. wT [SEP]`` and the visual tokens ``[IMG] v1 .. vN`` are one sequence
+  through one transformer encoder (:mod:`lmlab.encoders.transformer`, bidirectional); a
+  segment/type embedding (0 text, 1 vision) tells the modalities apart. Pooled output: the
+  ``[CLS]`` state.
+* Two streams — ViLBERT (Lu et al. 2019, §3.1, Fig. 2): text layers first (the text stream
+  is deeper: BERT's), then ``num_co_layers`` blocks of one co-attention layer
+  (:class:`~lmlab.multimodal.co_attention.CoAttentionLayer`) followed by one self-attention
+  layer in each stream. Pooled output: h_[CLS] ⊙ h_[IMG] (ViLBERT's alignment input).
+
+Both take ``(input_ids (B, T), attention_mask (B, T), features (B, N, F))`` and return
+:class:`MultimodalOutput`; ``features`` are the fixed cell features of
+:class:`~lmlab.multimodal.visual.VisualEmbedding` (masked by the objectives when they
+corrupt regions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+import torch
+from torch import nn
+
+from lmlab.encoders.transformer import TransformerConfig, TransformerEncoder
+from lmlab.errors import ConfigError
+from lmlab.multimodal.co_attention import CoAttentionLayer
+from lmlab.multimodal.visual import VisualConfig, VisualEmbedding
+
+TEXT, VISION = 0, 1  # type ids
+
+
+class MultimodalOutput(NamedTuple):
+    text: torch.Tensor  # (B, T, D)
+    visual: torch.Tensor  # (B, 1 + N, D), row 0 = [IMG]
+    pooled: torch.Tensor  # (B, D)
+
+
+@dataclass
+class MultimodalConfig:
+    architecture: Literal["single_stream", "two_stream"] = "single_stream"
+    vocab_size: int = 1000
+    hidden_size: int = 128
+    num_heads: int = 4
+    ffn_size: int = 256
+    num_layers: int = 2
+    """single_stream: joint layers; two_stream: text-only layers before the co-attention."""
+    num_co_layers: int = 1
+    """two_stream: co-attention blocks (each + one self-attention layer per stream)."""
+    max_text_length: int = 32
+    dropout: float = 0.1
+    visual: VisualConfig = field(default_factory=VisualConfig)
+
+    def validate(self, path: str = "model") -> None:
+        if self.architecture not in ("single_stream", "two_stream"):
+            raise ConfigError(f"{path}.architecture: one of single_stream, two_stream, got "
+                              f"{self.architecture!r}")
+        for name in ("vocab_size", "hidden_size", "num_heads", "ffn_size", "max_text_length"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{path}.{name}: must be > 0, got {getattr(self, name)}")
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(f"{path}.num_heads: {self.num_heads} heads do not divide "
+                              f"{path}.hidden_size={self.hidden_size}")
+        self.visual.validate(f"{path}.visual")
+
+    def encoder_config(self, num_layers: int) -> TransformerConfig:
+        return TransformerConfig(num_layers=num_layers, num_heads=self.num_heads,
+                                 ffn_size=self.ffn_size, norm="post", mask="bidirectional",
+                                 dropout=self.dropout, attention_dropout=self.dropout)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MultimodalConfig":
+        data = dict(data)
+        visual = VisualConfig(**data.pop("visual", {}))
+        return cls(**data, visual=visual)
+
+
+class TextEmbedding(nn.Module):
+    """BERT's input embedding (Devlin et al. 2019, §3): token + position + type, LN, dropout."""
+
+    def __init__(self, config: MultimodalConfig):
+        super().__init__()
+        self.tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.positions = nn.Embedding(config.max_text_length, config.hidden_size)
+        self.norm = nn.LayerNorm(config.hidden_size)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, input_ids: torch.Tensor, types: nn.Embedding) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        x = self.tokens(input_ids) + self.positions(positions) + types.weight[TEXT]
+        return self.dropout(self.norm(x))  # (B, T, D)
+
+
+class SingleStreamModel(nn.Module):
+    def __init__(self, config: MultimodalConfig):
+        super().__init__()
+        self.config = config
+        self.text_embedding = TextEmbedding(config)
+        self.visual_embedding = VisualEmbedding(config.visual, config.hidden_size, config.dropout)
+        self.types = nn.Embedding(2, config.hidden_size)  # segment/type: text, vision
+        self.encoder = TransformerEncoder(config.hidden_size,
+                                          config.encoder_config(config.num_layers))
+
+    def forward(self, input_ids, attention_mask, features) -> MultimodalOutput:
+        text = self.text_embedding(input_ids, self.types)  # (B, T, D)
+        visual = self.visual_embedding(features) + self.types.weight[VISION]  # (B, 1+N, D)
+        visual_mask = attention_mask.new_ones(visual.shape[:2])
+        joint = torch.cat([text, visual], dim=1)  # (B, T+1+N, D)
+        mask = torch.cat([attention_mask, visual_mask], dim=1)
+        hidden = self.encoder(joint, mask).hidden
+        length = input_ids.shape[1]
+        return MultimodalOutput(hidden[:, :length], hidden[:, length:], hidden[:, 0])
+
+
+class TwoStreamModel(nn.Module):
+    def __init__(self, config: MultimodalConfig):
+        super().__init__()
+        self.config = config
+        self.text_embedding = TextEmbedding(config)
+        self.visual_embedding = VisualEmbedding(config.visual, config.hidden_size, config.dropout)
+        self.types = nn.Embedding(2, config.hidden_size)
+        self.text_encoder = TransformerEncoder(config.hidden_size,
+                                               config.encoder_config(config.num_layers))
+        self.co_layers = nn.ModuleList(
+            CoAttentionLayer(config.hidden_size, config.num_heads, config.ffn_size,
+                             config.dropout) for _ in range(config.num_co_layers))
+        self.text_layers = nn.ModuleList(
+            TransformerEncoder(config.hidden_size, config.encoder_config(1))
+            for _ in range(config.num_co_layers))
+        self.visual_layers = nn.ModuleList(
+            TransformerEncoder(config.hidden_size, config.encoder_config(1))
+            for _ in range(config.num_co_layers))
+
+    def forward(self, input_ids, attention_mask, features) -> MultimodalOutput:
+        text = self.text_embedding(input_ids, self.types)
+        text = self.text_encoder(text, attention_mask).hidden  # (B, T, D)
+        visual = self.visual_embedding(features) + self.types.weight[VISION]  # (B, 1+N, D)
+        visual_mask = attention_mask.new_ones(visual.shape[:2])
+        for co_layer, text_layer, visual_layer in zip(self.co_layers, self.text_layers,
+                                                      self.visual_layers):
+            text, visual = co_layer(text, visual, attention_mask, visual_mask)
+            text = text_layer(text, attention_mask).hidden
+            visual = visual_layer(visual, visual_mask).hidden
+        return MultimodalOutput(text, visual, text[:, 0] * visual[:, 0])
+
+
+def build_multimodal(config: MultimodalConfig) -> nn.Module:
+    config.validate()
+    return (SingleStreamModel if config.architecture == "single_stream" else TwoStreamModel)(config)
