@@ -8,10 +8,14 @@ from lmlab.multimodal.co_attention import CoAttentionLayer
 from lmlab.multimodal.images import load_image
 from lmlab.multimodal.models import (MultimodalConfig, MultimodalOutput, SingleStreamModel,
                                      TwoStreamModel, build_multimodal)
+from lmlab.multimodal.objectives import (MULTIMODAL_OBJECTIVES, ImageMLMObjective,
+                                         ImageTextMatchingObjective, MaskedRegionObjective,
+                                         PretrainingModel)
 from lmlab.multimodal.quantize import assign, kmeans
 from lmlab.multimodal.visual import VisualConfig, VisualEmbedding, cell_features
 
-__all__ = ["CoAttentionLayer", "EmojiPairs", "MultimodalConfig", "MultimodalOutput",
+__all__ = ["MULTIMODAL_OBJECTIVES", "CoAttentionLayer", "EmojiPairs", "ImageMLMObjective",
+           "ImageTextMatchingObjective", "MaskedRegionObjective", "PretrainingModel", "MultimodalConfig", "MultimodalOutput",
            "SingleStreamModel", "TwoStreamModel", "VQAExample", "VQASplit", "VisualConfig",
            "VisualEmbedding", "assign", "build_multimodal", "build_pairs", "cell_features",
            "kmeans", "load_image", "load_split"]
