@@ -6,7 +6,10 @@ length-sorted batches. The dev split is never read, so the scores reported on it
 - ``heads``: Michel et al. 2019 head importance, iterative masking, actual removal
   (:mod:`lmlab.compression.pruning.heads`);
 - ``ffn``: structured pruning of feed-forward neurons (McCarley 2019;
-  :mod:`lmlab.compression.pruning.neurons`).
+  :mod:`lmlab.compression.pruning.neurons`);
+- ``qbert``: Q-BERT's Hessian-aware mixed-precision group-wise quantization (Shen et al.
+  2020; :mod:`lmlab.compression.quantization.hessian`, :mod:`~lmlab.compression.
+  quantization.qbert`), without the paper's quantization-aware fine-tuning.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ import dataclasses
 
 from lmlab.compression.matrices import FLOAT_BITS
 from lmlab.compression.method import Compressed, Method, Source
-from lmlab.compression.pruning.heads import check_heads, iterative_head_masks, remove_heads
+from lmlab.compression.pruning.heads import (check_heads, encoder_of, iterative_head_masks,
+                                             remove_heads)
 from lmlab.compression.pruning.neurons import (check_neurons, iterative_neuron_masks,
                                                remove_neurons)
+from lmlab.compression.quantization.hessian import layer_sensitivities
+from lmlab.compression.quantization.qbert import assign_bits, check_qbert, quantize_qbert
 from lmlab.errors import ConfigError
 from lmlab.finetune import task_data
 from lmlab.finetune.batching import evaluation_batches
@@ -95,4 +101,50 @@ FFN = Method("ffn", "structured pruning of feed-forward neurons by gate-gradient
              lambda source, settings: _prune(source, settings, iterative_neuron_masks,
                                              remove_neurons, "ffn_per_layer"),
              _check_neurons)
-METHODS = (HEADS, FFN)
+
+
+def _qbert(source: Source, settings: dict) -> Compressed:
+    """Ω per encoder layer on the batches, bits by Ω, then group-wise quantization."""
+    model = source.model
+    layers = list(encoder_of(model).layers)
+    batches = task_batches(source, settings["examples"], settings["batch_size"])
+    blocks = [[p for p in layer.parameters() if p.dim() == 2] for layer in layers]
+    # Hv differentiates the gradient again; fused SDPA has no double backward on CPU,
+    # so the attention runs on its reference path (the same function) meanwhile.
+    attention = [m for m in model.modules() if hasattr(m, "use_reference")]
+    fused = [m.use_reference for m in attention]
+    try:
+        for module in attention:
+            module.use_reference = True
+        sensitivities = layer_sensitivities(model, blocks, batches, head_loss,
+                                            settings["iterations"], settings["tolerance"],
+                                            settings["seed"])
+    finally:
+        for module, flag in zip(attention, fused):
+            module.use_reference = flag
+    omegas = [s["omega"] for s in sensitivities]
+    bits = assign_bits(omegas, settings["bits"])
+    source.log(f"qbert: omega per layer {[f'{o:.4g}' for o in omegas]} -> bits {bits}")
+    size = quantize_qbert(model, layers, bits, model.backbone.embedding,
+                          settings["embedding_bits"], settings["groups"])
+    return Compressed(model, source.config, size,
+                      summary={"layer_bits": bits, "omega": omegas,
+                               "eigenvalues": [s["eigenvalues"] for s in sensitivities]})
+
+
+def _check_qbert(settings: dict) -> None:
+    check_qbert(settings["bits"], settings["embedding_bits"], settings["groups"])
+    if isinstance(settings["iterations"], bool) or not isinstance(settings["iterations"], int) \
+            or settings["iterations"] < 1:
+        raise ConfigError(f"--set iterations={settings['iterations']!r}: expected an integer >= 1")
+    if not isinstance(settings["tolerance"], (int, float)) or settings["tolerance"] < 0:
+        raise ConfigError(f"--set tolerance={settings['tolerance']!r}: expected a number >= 0")
+    _check_data(settings)
+
+
+QBERT = Method("qbert", "Q-BERT mixed-precision group-wise quantization, bits by each layer's "
+               "top Hessian eigenvalue (Shen et al. 2020)",
+               {"bits": [4, 8], "embedding_bits": 8, "groups": 128, "iterations": 20,
+                "tolerance": 1e-3, "seed": 0, "examples": 64, "batch_size": 32}, _qbert,
+               _check_qbert)
+METHODS = (HEADS, FFN, QBERT)
