@@ -61,8 +61,11 @@ def score(model, spec, examples, features, config, tokenizer) -> tuple[dict, lis
 
 class FinetuneJob:
     def __init__(self, model, config, tokenizer, spec, train_features: list[dict], dev,
-                 seed: int, folder: Path, log):
+                 seed: int, folder: Path, log, objective=None):
+        """``objective(model, batch) -> LossOutput`` replaces the head's own loss (a
+        distillation loss that reads a teacher, lmlab.compression.distillation)."""
         self.model, self.config, self.tokenizer = model, config, tokenizer
+        self.objective = objective
         self.spec, self.options, self.labels = spec, config.options, config.labels
         self.train_features, self.dev, self.seed, self.folder = train_features, dev, seed, folder
         self.log = log
@@ -89,9 +92,12 @@ class FinetuneJob:
         return shard.rows(collate(chosen, self.spec.kind, self.tokenizer.pad_id))
 
     def loss(self, batch: dict) -> LossOutput:
-        loss = self.model.head.loss(self.model(batch), batch)
-        self.last_loss = loss.item()
-        return LossOutput(loss, {})
+        if self.objective is not None:
+            out = self.objective(self.model, batch)
+        else:
+            out = LossOutput(self.model.head.loss(self.model(batch), batch), {})
+        self.last_loss = out.loss.item()
+        return out
 
     def evaluate(self) -> dict:
         scores, _ = score(self.model, self.spec, *self.dev, self.config, self.tokenizer)

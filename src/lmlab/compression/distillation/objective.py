@@ -1,0 +1,141 @@
+"""The distillation objective: a loss over a batch that runs the (frozen) teacher beside
+the student and compares what each method compares (issue 20: "a distillation loss is an
+objective that receives a teacher").
+
+``kd``       Hinton et al. 2015: soft targets at temperature T (``soft: kl``), or Tang et
+             al. 2019's squared logit distance (``soft: mse``), plus the hard label.
+``pkd``      BERT-PKD (Sun et al. 2019 eq. 4): (1 − α)·CE + α·L_DS + β·L_PT, L_PT over the
+             [CLS] states of the student's layers 1..M−1 and their mapped teacher layers.
+``tinybert`` TinyBERT (Jiao et al. 2020 eq. 11), task-specific: stage ``intermediate``
+             (L_embd + Σ_m (L_attn + L_hidn) over the layer map), then stage
+             ``prediction`` (L_pred, soft cross-entropy at temperature t).
+
+Regression heads (one output, STS-B) use squared errors for the soft terms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmlab.compression.distillation import losses
+from lmlab.layers.attention import split_heads
+from lmlab.objectives.base import LossOutput
+
+
+@dataclass
+class States:
+    """One model's forward pass with what the losses read."""
+    logits: torch.Tensor  # (B, C) or (B,) regression
+    layers: list  # [embedding output, layer 1, .., layer L], each (B, T, D)
+    scores: list  # per layer (B, H, T, T) QKᵀ/√d, or [] when not asked
+
+
+def _scores(attention: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A self-attention module's unnormalised scores QKᵀ/√d (B, H, T, T) for its input x
+    (B, T, D), from its own fused projection (``qkv``)."""
+    q, k, _ = (split_heads(t, attention.num_heads)
+               for t in attention.qkv(x).chunk(3, dim=-1))
+    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+
+
+def run(model: nn.Module, batch: dict, scores: bool = False) -> States:
+    """``model`` (a FineTuneModel over a transformer) on ``batch``, keeping the embedding
+    output, every layer's output and (``scores``) every layer's attention scores."""
+    captured, handles = [], []
+    backbone = model.backbone
+    handles.append(backbone.embedding.register_forward_hook(
+        lambda module, args, output: captured.append(output)))
+    attention_scores: list = []
+    if scores:
+        for layer in backbone.encoder.layers:
+            handles.append(layer.attention.register_forward_pre_hook(
+                lambda module, args: attention_scores.append(_scores(module, args[0]))))
+    try:
+        out = backbone(batch["input_ids"], batch["attention_mask"], batch["segments"],
+                       return_layers=True)
+    finally:
+        for handle in handles:
+            handle.remove()
+    logits = model.head(out.hidden, batch)
+    return States(logits, [captured[0], *out.layer_states], attention_scores)
+
+
+@dataclass
+class DistillationSettings:
+    method: str = "kd"  # kd | pkd | tinybert
+    temperature: float = 1.0
+    alpha: float = 0.5
+    beta: float = 0.0  # pkd: weight of L_PT
+    soft: str = "kl"  # kd: kl (Hinton) | mse (Tang et al.)
+    stage: str = "prediction"  # tinybert: intermediate | prediction
+
+
+class DistillationObjective:
+    """loss(student, batch) -> LossOutput, with the teacher run under no_grad in eval mode.
+    ``layer_map``: the teacher layer (1..N) matched by each student layer 1..M.
+    ``projections``: TinyBERT's W_e and W_h (student width -> teacher width) when the widths
+    differ, else None; they train with the student (attach them to it)."""
+
+    def __init__(self, teacher: nn.Module, settings: DistillationSettings, layer_map: list[int],
+                 projections: nn.ModuleDict | None = None):
+        self.teacher = teacher.eval()
+        for parameter in self.teacher.parameters():
+            parameter.requires_grad_(False)
+        self.settings, self.layer_map, self.projections = settings, layer_map, projections
+
+    def _project(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        return x if self.projections is None else self.projections[name](x)
+
+    def __call__(self, student: nn.Module, batch: dict) -> LossOutput:
+        settings = self.settings
+        scores = settings.method == "tinybert" and settings.stage == "intermediate"
+        with torch.no_grad():
+            teacher = run(self.teacher, batch, scores)
+        mine = run(student, batch, scores)
+        labels = batch.get("labels")
+        regression = mine.logits.dim() == 1
+        terms = {}
+        if settings.method == "kd":
+            if regression:
+                terms["soft"] = settings.alpha * F.mse_loss(mine.logits, teacher.logits)
+                terms["hard"] = (1 - settings.alpha) * F.mse_loss(mine.logits, labels.to(mine.logits.dtype))
+            elif settings.soft == "mse":
+                terms["kd"] = losses.logit_mse_loss(mine.logits, teacher.logits, labels,
+                                                    1 - settings.alpha)
+            else:
+                terms["kd"] = losses.kd_loss(mine.logits, teacher.logits, labels,
+                                             settings.temperature, settings.alpha)
+        elif settings.method == "pkd":
+            terms["hard"] = (1 - settings.alpha) * (
+                F.mse_loss(mine.logits, labels.to(mine.logits.dtype)) if regression
+                else F.cross_entropy(mine.logits, labels))
+            terms["soft"] = settings.alpha * (
+                F.mse_loss(mine.logits, teacher.logits) if regression
+                else losses.soft_cross_entropy(mine.logits, teacher.logits, settings.temperature))
+            middle = range(1, len(self.layer_map))  # student layers 1..M-1 (none for M = 1)
+            if middle:
+                terms["patient"] = settings.beta * losses.patient_loss(
+                    [mine.layers[m][:, 0] for m in middle],
+                    [teacher.layers[self.layer_map[m - 1]][:, 0] for m in middle])
+        elif settings.stage == "intermediate":  # tinybert, eq. 11 without L_pred
+            keep = batch["attention_mask"].bool()
+            terms["embedding"] = losses.masked_mse(self._project("embedding", mine.layers[0]),
+                                                   teacher.layers[0], keep)
+            hidden = attention = mine.logits.new_zeros(())
+            for m, n in enumerate(self.layer_map, start=1):
+                hidden = hidden + losses.masked_mse(self._project("hidden", mine.layers[m]),
+                                                    teacher.layers[n], keep)
+                attention = attention + losses.attention_mse(mine.scores[m - 1],
+                                                             teacher.scores[n - 1], keep)
+            terms["hidden"], terms["attention"] = hidden, attention
+        else:  # tinybert prediction-layer distillation (eq. 10)
+            terms["prediction"] = (F.mse_loss(mine.logits, teacher.logits) if regression else
+                                   losses.soft_cross_entropy(mine.logits, teacher.logits,
+                                                             settings.temperature))
+        total = sum(terms.values())
+        return LossOutput(total, {name: float(value.detach()) for name, value in terms.items()})

@@ -1,0 +1,146 @@
+"""Distillation methods of ``lmlab compress`` (issue 20): a student built from the
+fine-tuned teacher is trained on the teacher's task data by the one training loop
+(:func:`lmlab.training.loop.train_job`) with a :class:`~lmlab.compression.distillation.
+objective.DistillationObjective` in place of the head's loss; model selection on the dev
+score as in fine-tuning. The stages of a method train one after the other, each in its
+own folder under ``<out>/stages/`` with atomic checkpoints.
+
+Methods (settings in :data:`COMMON` and each method's own):
+- ``kd``: Hinton et al. 2015 / Tang et al. 2019 (``soft: mse``) on a layer-subset student;
+- ``pkd``: BERT-PKD (Sun et al. 2019), ``layer_map: uniform`` is PKD-Skip, ``last`` PKD-Last;
+  the student starts from the teacher's first M layers, as in the paper;
+- ``tinybert``: TinyBERT's task-specific distillation (Jiao et al. 2020 §3.2): an
+  intermediate-layer stage (embedding, attention, hidden) then a prediction-layer stage.
+  General distillation on unlabeled text is not part of this method yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import time
+
+
+from lmlab.compression.distillation.objective import DistillationObjective, DistillationSettings
+from lmlab.compression.distillation.student import (encoder_layers, student_from_teacher,
+                                                    teacher_layers)
+from lmlab.compression.matrices import FLOAT_BITS
+from lmlab.compression.method import Compressed, Method, Source
+from lmlab.errors import ConfigError
+from lmlab.evaluation.metrics import headline
+from lmlab.finetune import task_data
+from lmlab.finetune.job import BEST, FinetuneJob, score
+from lmlab.finetune.loop import train_config
+from lmlab.tasks.catalogue import get_task
+from lmlab.training import checkpoint as ckpt
+from lmlab.training import loop
+
+COMMON = {"student_layers": 3, "init": "every_other", "layer_map": "uniform", "epochs": 3.0,
+          "lr": 5e-5, "batch_size": 32, "max_train_examples": 0, "seed": 0,
+          "evals_per_epoch": 2}
+"""Settings every distillation method has (``max_train_examples: 0`` = all)."""
+KINDS = ("classification", "regression")
+
+
+def _check(settings: dict) -> None:
+    for name in ("epochs", "lr"):
+        if not isinstance(settings[name], (int, float)) or settings[name] <= 0:
+            raise ConfigError(f"--set {name}={settings[name]}: must be a number > 0")
+    for name in ("batch_size", "evals_per_epoch"):
+        if not isinstance(settings[name], int) or settings[name] <= 0:
+            raise ConfigError(f"--set {name}={settings[name]}: must be an integer > 0")
+    if settings.get("temperature", 1) <= 0:
+        raise ConfigError(f"--set temperature={settings['temperature']}: must be > 0")
+    if not 0 <= settings.get("alpha", 0) <= 1:
+        raise ConfigError(f"--set alpha={settings['alpha']}: must be in [0, 1]")
+    if settings.get("soft", "kl") not in ("kl", "mse"):
+        raise ConfigError(f"--set soft={settings['soft']}: expected kl (Hinton) or mse (Tang)")
+
+
+def _task_data(source: Source, config, max_examples: int):
+    """(spec, train features, (dev examples, dev features)) of the teacher's task."""
+    spec = get_task(config.task)
+    if spec.kind not in KINDS:
+        raise ConfigError(f"{source.path}: distillation supports {' and '.join(KINDS)} tasks; "
+                          f"{config.task} is {spec.kind}")
+    options = config.options
+    train = task_data.subset(spec.read(options.train_split), max_examples, options.subset_seed)
+    dev_examples = spec.read(options.dev_split)
+    return (spec, task_data.encode(spec, source.tokenizer, train, config),
+            (dev_examples, task_data.encode(spec, source.tokenizer, dev_examples, config)))
+
+
+def _train_stage(name: str, student, config, source: Source, data, objective, epochs: float,
+                 settings: dict) -> dict:
+    """One stage: ``student`` trained by ``objective``, the best dev weights loaded back."""
+    spec, train_features, dev = data
+    folder = source.out / "stages" / name
+    job = FinetuneJob(student, config, source.tokenizer, spec, train_features, dev,
+                      settings["seed"], folder, source.log, objective=objective)
+    total = max(1, math.ceil(job.per_epoch * epochs))
+    every = max(1, job.per_epoch // settings["evals_per_epoch"])
+    plan = loop.LoopPlan(train_config(config.options, total, every, settings["seed"]), total,
+                         f"distil {name}")
+    state = (ckpt.load_trainer_state(ckpt.checkpoint_folder(folder))
+             if (folder / ckpt.CHECKPOINT).exists() else None)
+    result = loop.train_job(job, plan, folder, job.per_epoch, state, source.log)
+    ckpt.load_weights(student, ckpt.checkpoint_folder(folder / BEST))
+    for finished in (ckpt.CHECKPOINT, BEST):  # the weights live on in the student
+        shutil.rmtree(folder / finished, ignore_errors=True)
+    return {"stage": name, "best": job.best, "history": job.history,
+            "train_seconds": round(result.train_seconds, 1)}
+
+
+def distil(source: Source, settings: dict, method: str) -> Compressed:
+    teacher, config = source.model, source.config
+    layers = len(encoder_layers(teacher, str(source.path)))
+    init = "first" if method == "pkd" and settings["init"] == "every_other" else settings["init"]
+    chosen = teacher_layers(init, layers, settings["student_layers"], "init")
+    layer_map = teacher_layers(settings["layer_map"], layers, settings["student_layers"],
+                               "layer_map")
+    options = dataclasses.replace(config.options.for_kind(config.kind), lr=settings["lr"],
+                                  batch_size=settings["batch_size"], seeds=[settings["seed"]],
+                                  max_train_examples=settings["max_train_examples"])
+    student, student_config = student_from_teacher(teacher, dataclasses.replace(
+        config, options=options), chosen)
+    student_config = dataclasses.replace(student_config, base=f"distilled:{source.path}")
+    data = _task_data(source, student_config, settings["max_train_examples"])
+    started = time.perf_counter()
+    teacher_dev, _ = score(teacher, data[0], *data[2], config, source.tokenizer)
+    base = DistillationSettings(method, settings.get("temperature", 1.0),
+                                settings.get("alpha", 0.5), settings.get("beta", 0.0),
+                                settings.get("soft", "kl"))
+    stages = []
+    if method == "tinybert":
+        stages.append(_train_stage("intermediate", student, student_config, source, data,
+                                   DistillationObjective(teacher, dataclasses.replace(
+                                       base, stage="intermediate"), layer_map),
+                                   settings["intermediate_epochs"], settings))
+    stages.append(_train_stage(method if method != "tinybert" else "prediction", student,
+                               student_config, source, data,
+                               DistillationObjective(teacher, base, layer_map),
+                               settings["epochs"], settings))
+    params = sum(p.numel() for p in student.parameters())
+    return Compressed(student.cpu(), student_config, params * FLOAT_BITS, summary={
+        "teacher": {"dev": teacher_dev, "layers": layers},
+        "student": {"dev": stages[-1]["best"], "layers": settings["student_layers"],
+                    "init_from_teacher_layers": chosen, "layer_map": layer_map},
+        "score_vs_teacher": round(100 * headline(stages[-1]["best"]) / headline(teacher_dev), 2),
+        "stages": stages, "seconds": round(time.perf_counter() - started, 1)})
+
+
+def _method(name: str, help: str, own: dict) -> Method:
+    return Method(name, help, {**COMMON, **own},
+                  lambda source, settings: distil(source, settings, name), _check)
+
+
+KD = _method("kd", "knowledge distillation into a layer subset of the teacher (Hinton et al. "
+             "2015; soft=mse: Tang et al. 2019)", {"temperature": 2.0, "alpha": 0.5, "soft": "kl"})
+PKD = _method("pkd", "BERT-PKD patient distillation of [CLS] states (Sun et al. 2019; "
+              "layer_map uniform = PKD-Skip, last = PKD-Last)",
+              {"temperature": 5.0, "alpha": 0.7, "beta": 100.0})
+TINYBERT = _method("tinybert", "TinyBERT task distillation: embedding, attention, hidden, then "
+                   "prediction layer (Jiao et al. 2020)",
+                   {"temperature": 1.0, "intermediate_epochs": 2.0})
+METHODS = (KD, PKD, TINYBERT)

@@ -1,0 +1,151 @@
+"""Distillation (issue 20): losses against their closed forms, layer maps, students built
+from a teacher, and ``lmlab compress --method kd|pkd|tinybert`` end to end."""
+
+import copy
+import json
+import math
+
+import pytest
+import torch
+
+from lmlab.cli import main
+from lmlab.compression.distillation import losses
+from lmlab.compression.distillation.objective import (DistillationObjective,
+                                                      DistillationSettings, run)
+from lmlab.compression.distillation.student import student_from_teacher, teacher_layers
+from lmlab.errors import ConfigError
+from lmlab.finetune.features import collate
+from lmlab.finetune.run_folder import load_finetuned
+
+
+def _softmax(z, t):
+    e = [math.exp(v / t) for v in z]
+    return [v / sum(e) for v in e]
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_kd_loss_is_the_closed_form(temperature):
+    student, teacher, label, alpha = [1.0, 2.0, 3.0], [3.0, 1.0, 0.0], 2, 0.3
+    p, q = _softmax(student, temperature), _softmax(teacher, temperature)
+    kl = sum(qi * math.log(qi / pi) for pi, qi in zip(p, q))
+    ce = -math.log(_softmax(student, 1.0)[label])
+    expected = alpha * temperature ** 2 * kl + (1 - alpha) * ce
+    got = losses.kd_loss(torch.tensor([student]), torch.tensor([teacher]),
+                         torch.tensor([label]), temperature, alpha)
+    assert got.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_tang_logit_mse_and_soft_cross_entropy():
+    student, teacher = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[3.0, 1.0, 0.0]])
+    # ||z_t - z_s||^2 = 4 + 1 + 9 = 14; with alpha = 1 only the CE of label 0
+    assert losses.logit_mse_loss(student, teacher, None, 0.0).item() == pytest.approx(14.0)
+    ce0 = -math.log(_softmax([1, 2, 3], 1)[0])
+    assert losses.logit_mse_loss(student, teacher, torch.tensor([0]), 1.0).item() == \
+        pytest.approx(ce0, abs=1e-6)
+    q, p = _softmax([3, 1, 0], 2.0), _softmax([1, 2, 3], 2.0)
+    assert losses.soft_cross_entropy(student, teacher, 2.0).item() == pytest.approx(
+        -sum(qi * math.log(pi) for qi, pi in zip(q, p)), abs=1e-6)
+
+
+def test_patient_loss_normalises_cls_states():
+    student = [torch.tensor([[3.0, 4.0]])]  # unit: (0.6, 0.8)
+    teacher = [torch.tensor([[0.0, 2.0]])]  # unit: (0, 1)
+    assert losses.patient_loss(student, teacher).item() == pytest.approx(0.36 + 0.04)
+
+
+def test_layer_maps():
+    assert teacher_layers("every_other", 6, 3, "init") == [1, 3, 5]
+    assert teacher_layers("uniform", 6, 3, "layer_map") == [2, 4, 6]
+    assert teacher_layers("first", 6, 2, "init") == [1, 2]
+    assert teacher_layers("last", 6, 2, "layer_map") == [5, 6]
+    assert teacher_layers("uniform", 6, 4, "layer_map") == [1, 3, 4, 6]
+    assert teacher_layers([2, 6], 6, 2, "layer_map") == [2, 6]
+
+
+@pytest.mark.parametrize("choice, student, message", [
+    ("uniform", 7, "--set student_layers=7: a student of a 6-layer teacher has 1 to 6"),
+    ("uniform", 0, "--set student_layers=0"),
+    ([1, 7], 2, "--set layer_map=[1, 7]: expected 2 increasing teacher layers from 1 to 6"),
+    ([3, 2], 2, "--set layer_map=[3, 2]: expected 2 increasing"),
+    ([1, 2, 3], 2, "--set layer_map=[1, 2, 3]: expected 2 increasing"),
+    ("skip", 2, "--set layer_map=skip: expected one of every_other, first, uniform, last"),
+])
+def test_a_layer_map_that_does_not_fit_is_one_line(choice, student, message):
+    with pytest.raises(ConfigError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
+        teacher_layers(choice, 6, student, "layer_map")
+
+
+def _batch(run_dir):
+    config, tokenizer, model = load_finetuned(run_dir)
+    texts = ["the cat sat on the mat", "a dog ran"]
+    features = [{"ids": tokenizer.encode(t)[:12], "segments": [0] * len(tokenizer.encode(t)[:12]),
+                 "label": i} for i, t in enumerate(texts)]
+    return config, model, collate(features, "classification", tokenizer.pad_id)
+
+
+def test_a_student_with_every_layer_is_the_teacher(finetuned_run):
+    config, teacher, batch = _batch(finetuned_run)
+    layers = config.model.encoder.num_layers
+    student, student_config = student_from_teacher(teacher, config, list(range(1, layers + 1)))
+    assert student_config.model.encoder.num_layers == layers
+    assert torch.equal(run(student, batch).logits, run(teacher, batch).logits)
+    small, small_config = student_from_teacher(teacher, config, [layers])
+    assert small_config.model.encoder.num_layers == 1 and len(small.backbone.encoder.layers) == 1
+    assert config.model.encoder.num_layers == layers  # the teacher's config is unchanged
+    kept, original = (small.backbone.encoder.layers[0].state_dict(),
+                      teacher.backbone.encoder.layers[layers - 1].state_dict())
+    assert kept.keys() == original.keys()
+    assert all(torch.equal(kept[name], original[name]) for name in kept)
+
+
+def test_tinybert_intermediate_loss_is_zero_for_identical_models(finetuned_run):
+    config, teacher, batch = _batch(finetuned_run)
+    student = copy.deepcopy(teacher)
+    layers = config.model.encoder.num_layers
+    objective = DistillationObjective(teacher, DistillationSettings("tinybert", stage="intermediate"),
+                                      list(range(1, layers + 1)))
+    out = objective(student.eval(), batch)
+    assert set(out.metrics) == {"embedding", "hidden", "attention"}
+    assert out.loss.item() == 0.0
+    scores = run(teacher, batch, scores=True).scores
+    heads = config.model.encoder.num_heads
+    assert len(scores) == layers and scores[0].shape == (2, heads, batch["input_ids"].shape[1],
+                                                         batch["input_ids"].shape[1])
+    with torch.no_grad():  # a changed student layer gives a positive attention term
+        student.backbone.encoder.layers[0].attention.qkv.weight.mul_(1.5)
+    assert objective(student, batch).metrics["attention"] > 0
+
+
+@pytest.mark.parametrize("method, extra", [
+    ("kd", []), ("pkd", ["--set", "layer_map=last"]),
+    ("tinybert", ["--set", "intermediate_epochs=0.5"]),
+])
+def test_compress_distils_a_student_that_evaluates(finetuned_run, tmp_path, capsys, method, extra):
+    out = tmp_path / method
+    assert main(["compress", str(finetuned_run), "--method", method, "--set", "student_layers=1",
+                 "--set", "epochs=0.5", "--set", "batch_size=16", *extra,
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "compression.json").read_text())
+    assert summary["student"]["layers"] == 1 and summary["params"] < summary["params_before"]
+    assert summary["stages"][-1]["history"] and "accuracy" in summary["teacher"]["dev"]
+    config, _, model = load_finetuned(out)
+    assert config.model.encoder.num_layers == 1 and len(model.backbone.encoder.layers) == 1
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "dev"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(
+        summary["student"]["dev"]["accuracy"], abs=1e-9)
+
+
+@pytest.mark.parametrize("setting, message", [
+    (["student_layers=9"], "--set student_layers=9: a student of a 2-layer teacher has 1 to 2"),
+    (["student_layers=1", "init=[1, 5]"], "--set init=[1, 5]: expected 1 increasing teacher "
+                                          "layers from 1 to 2"),
+    (["temperature=0"], "--set temperature=0: must be > 0"),
+    (["alpha=2"], "--set alpha=2: must be in [0, 1]"),
+])
+def test_bad_distillation_settings_are_one_line(finetuned_run, tmp_path, capsys, setting, message):
+    settings = [part for pair in setting for part in ("--set", pair)]
+    assert main(["compress", str(finetuned_run), "--method", "kd", *settings,
+                 "--out", str(tmp_path / "x")]) == 1
+    error = capsys.readouterr().err
+    assert message in error and len(error.splitlines()) == 1
