@@ -21,7 +21,6 @@ import math
 import shutil
 import time
 
-
 from lmlab.compression.distillation.objective import DistillationObjective, DistillationSettings
 from lmlab.compression.distillation.student import (encoder_layers, student_from_teacher,
                                                     teacher_layers)
