@@ -154,3 +154,11 @@ def test_per_layer_counts_refuse_shared_layers():
     with pytest.raises(ConfigError, match="share_layers: none"):
         load_config(preset_path("bert/tiny"), SHAPE + ["model.encoder.share_layers=all",
                                                       "model.encoder.heads_per_layer=[1,1,1]"])
+
+
+def test_a_pruned_model_has_no_hf_counterpart():
+    from lmlab.interop.configs import NoCounterpartError, hf_architecture
+
+    config = load_config(preset_path("bert/tiny"), SHAPE + ["model.encoder.heads_per_layer=[1,4,0]"])
+    with pytest.raises(NoCounterpartError, match="structurally pruned"):
+        hf_architecture(config.model)

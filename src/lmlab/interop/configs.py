@@ -34,6 +34,9 @@ def hf_architecture(model_config, objective_names=()) -> str:
           f"transformers counterpart")
     _need(embedding.position == "learned", "HF's BERT/GPT-2 need learned positions, this "
           f"model has position: {embedding.position}")
+    _need(not getattr(encoder, "heads_per_layer", None) and
+          not getattr(encoder, "ffn_per_layer", None), "a structurally pruned model (per-layer "
+          "heads or FFN widths) has no HF transformers counterpart; use --to onnx")
     factorised = embedding.embedding_size not in (0, embedding.hidden_size)
     if encoder.mask == "causal":
         _need(encoder.norm == "pre" and encoder.final_norm and not embedding.layer_norm
