@@ -1,0 +1,97 @@
+"""``lmlab knowledge transe``: thin: parse and call :func:`lmlab.knowledge.transe_run.run_transe`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from lmlab.knowledge.transe_run import TransESettings, run_transe
+from lmlab.knowledge.triples import DEFAULT_RELATIONS, RELATION_NAMES, check_relations
+from lmlab.outputs import prepare_output_folder
+from lmlab.recipes.arguments import non_negative_int, positive_int
+
+DEFAULTS = TransESettings()
+EXAMPLES = f"""examples:
+  lmlab knowledge transe --out runs/transe-wn
+  lmlab knowledge transe --out runs/transe-l2 --dim 20 --epochs 5 --norm 2 --margin 1
+  lmlab knowledge transe --wordnet /path/to/wordnet-3.0 --relations hypernym,antonym --out runs/t
+  lmlab knowledge transe --triples kb.tsv --out runs/transe-kb   # head<TAB>relation<TAB>tail
+
+WordNet 3.0 is read from --wordnet, else $LMLAB_WORDNET, else /usr/share/wordnet (Debian's
+wordnet-base). Relations (default {','.join(DEFAULT_RELATIONS)}; with --triples, all):
+  {', '.join(RELATION_NAMES)}
+A seeded {DEFAULTS.held_out:g} of the triples is held out; the filtered MRR / Hits@10 of
+link prediction on them goes to OUT/transe.json. docs/knowledge.md
+"""
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1); got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text}")
+    return value
+
+
+def _transe(args) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    relations = (tuple(r.strip() for r in args.relations.split(",") if r.strip())
+                 if args.relations else (RELATION_NAMES if args.triples else DEFAULT_RELATIONS))
+    check_relations(relations)  # before --out is created
+    settings = TransESettings(dim=args.dim, epochs=args.epochs, margin=args.margin,
+                              norm=args.norm, optimizer=args.optimizer,
+                              learning_rate=args.lr,
+                              batch_size=args.batch_size, held_out=args.held_out,
+                              eval_triples=args.eval_triples, seed=args.seed,
+                              relations=relations)
+    prepare_output_folder(args.out, "transe", args.overwrite)
+    result = run_transe(args.out, settings, args.wordnet, args.triples,
+                        log=lambda message: print(message, file=sys.stderr, flush=True))
+    print(json.dumps({"out": args.out, "entities": result["entities"],
+                      "triples": result["triples"], **result["link_prediction"]}))
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    knowledge = subparsers.add_parser(
+        "knowledge", help="knowledge bases: WordNet graph embeddings (issue 21)")
+    verbs = knowledge.add_subparsers(dest="knowledge_command", metavar="VERB")
+    transe = verbs.add_parser(
+        "transe", help="TransE entity/relation embeddings of WordNet's graph, with held-out "
+                       "link prediction (Bordes et al. 2013)",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    transe.add_argument("--out", required=True, help="folder to write")
+    transe.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 folder (data.*, index.*)")
+    transe.add_argument("--triples", metavar="FILE",
+                        help="read head<TAB>relation<TAB>tail triples instead of WordNet")
+    transe.add_argument("--relations", metavar="A,B", help="comma-separated relation names")
+    transe.add_argument("--dim", type=positive_int, default=DEFAULTS.dim)
+    transe.add_argument("--epochs", type=positive_int, default=DEFAULTS.epochs)
+    transe.add_argument("--margin", type=_positive_float, default=DEFAULTS.margin, help="γ")
+    transe.add_argument("--norm", type=int, choices=[1, 2], default=DEFAULTS.norm,
+                        help="dissimilarity ||h + l - t||_p (default 1)")
+    transe.add_argument("--optimizer", choices=["adagrad", "sgd"], default=DEFAULTS.optimizer,
+                        help="sgd is the paper's (with --lr 0.01); adagrad (default) moves "
+                             "WordNet's rare entities within a few minutes")
+    transe.add_argument("--lr", type=_positive_float, default=DEFAULTS.learning_rate,
+                        help=f"learning rate (default {DEFAULTS.learning_rate:g})")
+    transe.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size)
+    transe.add_argument("--held-out", type=_fraction, default=DEFAULTS.held_out)
+    transe.add_argument("--eval-triples", type=non_negative_int, default=DEFAULTS.eval_triples,
+                        help="held-out triples ranked, a seeded sample (0 = all)")
+    transe.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    transe.add_argument("--threads", type=non_negative_int, default=0,
+                        help="torch CPU threads (default: PyTorch's)")
+    transe.add_argument("--overwrite", action="store_true",
+                        help="replace the lmlab output already in --out")
+    transe.set_defaults(run=_transe)
