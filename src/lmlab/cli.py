@@ -14,8 +14,8 @@ from lmlab.errors import LmlabError
 from lmlab.ngram import commands as ngram_commands
 from lmlab.recipes import commands as core_commands
 from lmlab.recipes import (compare_commands, compress_commands, convert_commands,
-                           finetune_commands, generate_commands, report_commands,
-                           serve_commands)
+                           finetune_commands, generate_commands, knowledge_commands,
+                           report_commands, serve_commands)
 from lmlab.wordvec import commands as wordvec_commands
 
 # Modules that add sub-commands; read here and nowhere else (DESIGN §6.2).
@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     convert_commands,   # convert (HF transformers, ONNX)
     compress_commands,  # compress (dynamic int8, k-means, magnitude pruning; issue 20)
     serve_commands,     # serve (HTTP JSON API and a browser playground)
+    knowledge_commands,  # knowledge transe (WordNet graph embeddings; issue 21)
 )
 
 EPILOG = """examples:
