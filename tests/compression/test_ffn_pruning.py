@@ -76,3 +76,22 @@ def test_bad_settings_are_one_line_errors(given, message):
         FFN.settings(given)
     with pytest.raises(ConfigError, match="step"):
         check_neurons(0.5, 0)
+
+
+def test_compress_heads_then_evaluate_and_predict_from_the_cli(finetuned_run, tmp_path, capsys):
+    import json
+
+    from lmlab.cli import main
+
+    out = tmp_path / "heads"
+    assert main(["compress", str(finetuned_run), "--method", "heads", "--set", "fraction=0.5",
+                 "--set", "examples=16", "--out", str(out)]) == 0
+    summary = json.loads((out / "compression.json").read_text())
+    assert sum(summary["heads_per_layer"]) == 2 and summary["params"] < summary["params_before"]
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "dev"]) == 0
+    assert json.loads(capsys.readouterr().out)["examples"] == 71  # WNLI dev
+    lines = tmp_path / "in.txt"
+    lines.write_text("the cat sat .\tit sat .\n")
+    assert main(["predict", str(out), "--input", str(lines), "--out", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p").read_text().strip() in ("0", "1")
