@@ -90,6 +90,8 @@ class TextEmbedding(nn.Module):
         self.positions = nn.Embedding(config.max_text_length, config.hidden_size)
         self.norm = nn.LayerNorm(config.hidden_size)
         self.dropout = nn.Dropout(config.dropout)
+        for table in (self.tokens, self.positions):  # BERT's N(0, 0.02) initialisation
+            nn.init.normal_(table.weight, std=0.02)
 
     def forward(self, input_ids: torch.Tensor, types: nn.Embedding) -> torch.Tensor:
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
@@ -104,6 +106,7 @@ class SingleStreamModel(nn.Module):
         self.text_embedding = TextEmbedding(config)
         self.visual_embedding = VisualEmbedding(config.visual, config.hidden_size, config.dropout)
         self.types = nn.Embedding(2, config.hidden_size)  # segment/type: text, vision
+        nn.init.normal_(self.types.weight, std=0.02)
         self.encoder = TransformerEncoder(config.hidden_size,
                                           config.encoder_config(config.num_layers))
 
@@ -125,6 +128,7 @@ class TwoStreamModel(nn.Module):
         self.text_embedding = TextEmbedding(config)
         self.visual_embedding = VisualEmbedding(config.visual, config.hidden_size, config.dropout)
         self.types = nn.Embedding(2, config.hidden_size)
+        nn.init.normal_(self.types.weight, std=0.02)
         self.text_encoder = TransformerEncoder(config.hidden_size,
                                                config.encoder_config(config.num_layers))
         self.co_layers = nn.ModuleList(

@@ -22,7 +22,7 @@ def squared_distances(features: torch.Tensor, codebook: torch.Tensor) -> torch.T
     return ((features[:, None, :] - codebook[None, :, :]) ** 2).sum(-1)
 
 
-def assign(features: torch.Tensor, codebook: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+def assign(features: torch.Tensor, codebook: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     """(..., F) -> (...) long: the index of each feature's nearest code."""
     flat = features.reshape(-1, features.shape[-1]).float()
     codes = [squared_distances(part, codebook.float()).argmin(dim=1)
