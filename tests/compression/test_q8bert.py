@@ -83,3 +83,20 @@ def test_quantization_aware_wraps_in_place_and_keeps_the_state_dict_names():
 def test_bad_bits_are_refused(bits):
     with pytest.raises(ConfigError, match="bits"):
         quantization_aware(nn.Linear(2, 2), bits)
+
+
+def test_strip_leaves_plain_modules_with_int8_grid_weights():
+    from lmlab.compression.quantization.fake_quant import strip_fake_quant
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 3))
+    names = set(model.state_dict())
+    quantization_aware(model)
+    exported = int8_export(model)
+    strip_fake_quant(model)
+    assert [type(m) for m in model] == [nn.Embedding, nn.Linear]
+    assert set(model.state_dict()) == names
+    for index in ("0", "1"):
+        assert torch.allclose(model[int(index)].weight,
+                              exported[f"{index}.weight_int"].float()
+                              * exported[f"{index}.weight_scale"], atol=1e-6, rtol=0)

@@ -151,3 +151,28 @@ def fake_quant_bits(model: nn.Module) -> int:
         total += parameter.numel() * FLOAT_BITS if module is None else \
             parameter.numel() * module.bits + FLOAT_BITS * (1 + isinstance(module, FakeQuantLinear))
     return total
+
+
+def strip_fake_quant(model: nn.Module) -> nn.Module:
+    """Replace every wrapper of ``model`` in place by a plain nn.Linear / nn.Embedding
+    holding its weights rounded to the int8 grid (what :func:`int8_export` stores), so the
+    model saves and loads as an ordinary fp32 run; the inputs are then no longer quantized
+    (their scales are in :func:`int8_export`). Returns ``model``."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, WRAPPERS):
+                continue
+            maximum = child.weight.detach().abs().max().clamp(min=1e-8)
+            scale = levels(child.bits) / maximum
+            with torch.no_grad():
+                child.weight.copy_(quantize(child.weight, scale, child.bits) / scale)
+            if isinstance(child, FakeQuantLinear):
+                plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None,
+                                  device=child.weight.device, dtype=child.weight.dtype)
+                plain.bias = child.bias
+            else:
+                plain = nn.Embedding(child.num_embeddings, child.embedding_dim, child.padding_idx,
+                                     device=child.weight.device, dtype=child.weight.dtype)
+            plain.weight = child.weight
+            setattr(parent, name, plain)
+    return model
