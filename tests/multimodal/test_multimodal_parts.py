@@ -67,6 +67,12 @@ def test_kmeans_every_feature_goes_to_its_nearest_code():
     assert torch.equal(kmeans(features, 3, iterations=30, seed=1), codebook)  # seeded
 
 
+def test_fast_assignment_equals_the_reference_without_ties():
+    generator = torch.Generator().manual_seed(2)
+    features, codebook = torch.randn(500, 12, generator=generator), torch.randn(16, 12, generator=generator)
+    assert torch.equal(assign(features, codebook, fast=True), assign(features, codebook))
+
+
 def test_kmeans_refuses_too_many_codes():
     with pytest.raises(ConfigError, match=r"num_codes: 2 codes but only 1 distinct features"):
         kmeans(torch.ones(4, 2), 2)

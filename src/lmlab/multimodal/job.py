@@ -47,6 +47,15 @@ def collate(corpus: Corpus, rows: np.ndarray, cell_size: int, step: int,
             "example_ids": torch.from_numpy(rows.astype(np.int64)), "step": step}
 
 
+def to_device(batch: dict, model: nn.Module) -> dict:
+    """Evaluation batches are built on the CPU; move them where the model is."""
+    device = next(model.parameters()).device
+    if device.type == "cpu":
+        return batch
+    return {key: value.to(device) if torch.is_tensor(value) else value
+            for key, value in batch.items()}
+
+
 def _view(batch: dict, name: str) -> dict:
     prefix = f"{name}."
     return {key[len(prefix):]: value for key, value in batch.items() if key.startswith(prefix)}
@@ -88,7 +97,8 @@ class PretrainJob:
             rows = rows_all[start:start + self.batch_size]
             clean = collate(self.held_out, rows, self.cell_size, EVALUATION_SEED)
             for objective in self.objectives:
-                output = objective.loss(self.model, objective.corrupt(dict(clean)))
+                view = to_device(objective.corrupt(dict(clean)), self.model)
+                output = objective.loss(self.model, view)
                 for key, value in output.metrics.items():
                     totals[key] = totals.get(key, 0.0) + value * len(rows)
         return {key: value / count for key, value in totals.items()}
@@ -147,9 +157,10 @@ class VQAJob:
         outputs = []
         for start in range(0, len(corpus), 256):
             rows = np.arange(start, min(start + 256, len(corpus)))
-            batch = collate(corpus, rows, self.cell_size, 0, self.blank_images)
+            batch = to_device(collate(corpus, rows, self.cell_size, 0, self.blank_images),
+                              self.model)
             logits = self.model(batch["input_ids"], batch["attention_mask"], batch["features"])
-            outputs.append(logits.argmax(-1).numpy())
+            outputs.append(logits.argmax(-1).cpu().numpy())
         return np.concatenate(outputs)
 
     def evaluate(self) -> dict:

@@ -119,6 +119,9 @@ class MaskedRegionConfig(ConfigDefaults):
     num_codes: int = 64
     """classification: the k-means codebook size (visual words)."""
     kmeans_iterations: int = 20
+    kmeans_sample: int = 20000
+    """classification: fit the codebook on at most this many training features (a seeded
+    sample; VideoBERT clusters a sample of its clips too); every region is then assigned."""
 
     def validate(self, path: str) -> None:
         _check_rate(self.mask_rate, path, "mask_rate")
@@ -166,6 +169,10 @@ class MaskedRegionObjective(StatelessObjective):
         """classification: k-means over the training cell features (n, F) -> the codebook."""
         if self.config.target != "classification":
             return
+        if train_features.shape[0] > self.config.kmeans_sample:
+            generator = torch.Generator().manual_seed(self.seed)
+            rows = torch.randperm(train_features.shape[0], generator=generator)
+            train_features = train_features[rows[:self.config.kmeans_sample]]
         self.codebook = kmeans(train_features, self.config.num_codes,
                                self.config.kmeans_iterations, self.seed)
         model.heads[self.config.name].codebook.copy_(self.codebook)

@@ -5,8 +5,9 @@ centroid's id). Here flat k-means (Lloyd 1982) over the cell features of
 and the visual tokens of a VideoBERT-style model.
 
 Reference path: :func:`assign` is the exact nearest code under squared Euclidean distance,
-ties to the lowest code index (``argmin``); :func:`kmeans` alternates it with centroid
-means, seeded by k distinct training features.
+ties to the lowest code index (``argmin``); its fast twin (``fast=True``) takes the
+distances from one matrix product, and :func:`kmeans` alternates it with centroid means,
+seeded by k distinct training features.
 """
 
 from __future__ import annotations
@@ -22,11 +23,21 @@ def squared_distances(features: torch.Tensor, codebook: torch.Tensor) -> torch.T
     return ((features[:, None, :] - codebook[None, :, :]) ** 2).sum(-1)
 
 
-def assign(features: torch.Tensor, codebook: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-    """(..., F) -> (...) long: the index of each feature's nearest code."""
+def fast_squared_distances(features: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """(n, F), (K, F) -> (n, K): ||x||^2 - 2 x·c + ||c||^2 by one matrix product, in float64
+    (the fast twin of :func:`squared_distances`; may round differently at exact ties)."""
+    x, c = features.double(), codebook.double()
+    return (x * x).sum(1, keepdim=True) - 2 * x @ c.T + (c * c).sum(1)
+
+
+def assign(features: torch.Tensor, codebook: torch.Tensor, chunk: int = 1024,
+           fast: bool = False) -> torch.Tensor:
+    """(..., F) -> (...) long: the index of each feature's nearest code (``fast``: by the
+    matrix-product distances, used inside :func:`kmeans`)."""
     flat = features.reshape(-1, features.shape[-1]).float()
-    codes = [squared_distances(part, codebook.float()).argmin(dim=1)
-             for part in flat.split(chunk)]
+    distances = fast_squared_distances if fast else squared_distances
+    codes = [distances(part, codebook.float()).argmin(dim=1)
+             for part in flat.split(chunk if not fast else 65536)]
     return torch.cat(codes).view(features.shape[:-1]) if codes else \
         torch.zeros(features.shape[:-1], dtype=torch.long)
 
@@ -46,7 +57,7 @@ def kmeans(features: torch.Tensor, num_codes: int, iterations: int = 20,
                           f"features")
     codebook = unique[torch.randperm(unique.shape[0], generator=generator)[:num_codes]].clone()
     for _ in range(iterations):
-        codes = assign(flat, codebook)
+        codes = assign(flat, codebook, fast=True)
         sums = torch.zeros_like(codebook).index_add_(0, codes, flat)
         counts = torch.bincount(codes, minlength=num_codes).float()
         filled = counts > 0
