@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from lmlab.config import TrainConfig
-from lmlab.errors import CheckpointError
+from lmlab.errors import CheckpointError, DataError
 from lmlab.multimodal import emoji_pairs
 from lmlab.multimodal.corpus import MultimodalDataConfig
 from lmlab.multimodal.job import epoch_rows, vqa_scores
@@ -87,3 +87,25 @@ def test_question_only_baseline_sees_blank_pictures(tmp_path):
     config.kind, config.objectives, config.blank_images = "vqa", [], True
     result = finetune_vqa(tmp_path / "q", config, log=lambda line: None)
     assert 0.0 <= result.evaluation["accuracy"] <= 1.0
+
+
+def test_predict_answers_from_an_image_path_and_a_question(tmp_path):
+    import easy_vqa
+
+    from lmlab.multimodal.predict import VQAPredictor
+
+    config = _config(1)
+    config.kind, config.objectives = "vqa", []
+    finetune_vqa(tmp_path / "vqa", config, log=lambda line: None)
+    predictor = VQAPredictor(tmp_path / "vqa")
+    image = easy_vqa.get_train_image_paths()[0]  # 64x64: resized to the run's 32x32
+    assert predictor.answer(image, "what color is the shape?") in easy_vqa.get_answers()
+    with pytest.raises(DataError, match=r"question 'what shape\?' has no image"):
+        predictor.answer(None, "what shape?")
+    with pytest.raises(DataError, match=r"0\.png: the image has no question"):
+        predictor.answer(image, " ")
+    with pytest.raises(DataError, match=r"0\.png: image is 64x64, the patch embedding takes 32x32"):
+        predictor.answer(image, "what shape?", resize=False)
+    pretrain(tmp_path / "pre", _config(1), log=lambda line: None)
+    with pytest.raises(DataError, match=r"config\.yaml: kind is 'pretrain'; predict needs"):
+        VQAPredictor(tmp_path / "pre")
