@@ -285,6 +285,10 @@ def _convert(value: Any, annotation: Any, path: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{path}: expected a string, got {value!r}")
         return value
+    if annotation is dict or origin is dict:  # free-form settings, checked by their reader
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__} {value!r}")
+        return dict(value)
     raise TypeError(f"config field {path} has an unsupported annotation {annotation!r}")
 
 

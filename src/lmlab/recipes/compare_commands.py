@@ -8,6 +8,7 @@ import json
 from lmlab.errors import ConfigError
 from lmlab.recipes.compare import run_compare
 from lmlab.recipes.compare_features import is_feature_suite, run_feature_compare
+from lmlab.recipes.compress_suite import is_compression_suite, run_compression_compare
 
 EXAMPLES = """examples:
   lmlab compare suites/objectives --out runs/compare
@@ -17,6 +18,7 @@ EXAMPLES = """examples:
   lmlab compare suites/seq2seq --out runs/compare-seq2seq   (BART Table 1: headlines, ROUGE)
   lmlab compare suites/objectives --suite-set finetune.seeds=[1,2] --out runs/c2
   lmlab compare suites/feature_based --out runs/features   (frozen features + BiLSTM, issue 19)
+  lmlab compare suites/compression --out runs/compression   (Tables 6-7 on a MiniLM teacher, issue 20)
 
 Re-running the same command continues an interrupted comparison (finished units are
 skipped; an interrupted pre-training resumes from its checkpoint).
@@ -24,12 +26,15 @@ skipped; an interrupted pre-training resumes from its checkpoint).
 
 
 def _compare(args) -> int:
-    if is_feature_suite(args.suite):  # frozen features -> one task model: no FLOPs budget
+    for matches, run in ((is_feature_suite, run_feature_compare),  # no FLOPs budget
+                         (is_compression_suite, run_compression_compare)):
+        if not matches(args.suite):
+            continue
         if args.budget is not None or args.set:
             raise ConfigError(f"{args.suite}: --budget and --set are for pre-training suites; "
                               f"change this suite with --suite-set KEY=VALUE")
-        result = run_feature_compare(args.suite, args.out, args.quick, args.suite_set or [],
-                                     overwrite=args.overwrite)
+        result = run(args.suite, args.out, args.quick, args.suite_set or [],
+                     overwrite=args.overwrite)
         print(json.dumps(result))
         return 0
     result = run_compare(args.suite, args.out, args.budget, args.quick, args.set or [],
@@ -43,7 +48,8 @@ def add_commands(subparsers) -> None:
         "compare", help="pre-train a suite of presets at equal FLOPs, fine-tune, Tables 1-2",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("suite", metavar="SUITE", help="packaged suite name (suites/objectives, "
-                         "suites/objectives_zh, suites/seq2seq, suites/feature_based) or a "
+                         "suites/objectives_zh, suites/seq2seq, suites/feature_based, "
+                         "suites/compression) or a "
                          "suite YAML path")
     compare.add_argument("--out", required=True, help="output folder (units, tables)")
     compare.add_argument("--overwrite", action="store_true",
