@@ -147,3 +147,18 @@ def test_multimodal_config_round_trip_and_errors():
     with pytest.raises(ConfigError, match=r"model\.num_heads: 3 heads do not divide "
                                           r"model\.hidden_size=8"):
         MultimodalConfig(hidden_size=8, num_heads=3).validate()
+
+
+def test_recall_at_k_exact():
+    from lmlab.multimodal.retrieval import recall_at
+
+    scores = torch.tensor([[0.9, 0.1, 0.0],   # picture 0: its caption first
+                           [0.8, 0.5, 0.7],   # picture 1: its caption third
+                           [0.0, 0.2, 0.3]])  # picture 2: first
+    result = recall_at(scores, ks=(1, 2))
+    assert result["image_to_text_r1"] == pytest.approx(2 / 3)
+    assert result["image_to_text_r2"] == pytest.approx(2 / 3)
+    # captions: 0 -> picture 0 first (0.9 > 0.8); 1 -> picture 1 first (0.5 > 0.2, 0.1);
+    # 2 -> picture 2 (0.3) below picture 1 (0.7): rank 2
+    assert result["text_to_image_r1"] == pytest.approx(2 / 3)
+    assert result["text_to_image_r2"] == pytest.approx(1.0)

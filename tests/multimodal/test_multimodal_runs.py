@@ -109,3 +109,17 @@ def test_predict_answers_from_an_image_path_and_a_question(tmp_path):
     pretrain(tmp_path / "pre", _config(1), log=lambda line: None)
     with pytest.raises(DataError, match=r"config\.yaml: kind is 'pretrain'; predict needs"):
         VQAPredictor(tmp_path / "pre")
+
+
+def test_emoji_retrieval_by_the_itm_head(tmp_path):
+    from lmlab.multimodal.runs import emoji_retrieval, load_pretrained
+
+    pretrain(tmp_path / "pre", _config(1), log=lambda line: None)
+    config, _, model = load_pretrained(tmp_path / "pre")
+    assert [o.name for o in config.objectives] == ["mlm_image", "mrm", "itm"]
+    assert set(model.heads) == {"mlm_image", "mrm", "itm"}
+    result = emoji_retrieval(tmp_path / "pre")
+    assert result["pairs"] == 6  # round(0.2 x 30 emoji, none blank)
+    for language in ("en", "zh"):
+        for way in ("image_to_text", "text_to_image"):
+            assert result[f"{language}_{way}_r1"] <= result[f"{language}_{way}_r5"] <= 1.0

@@ -18,11 +18,12 @@ import torch
 from lmlab.config import TrainConfig, load_raw
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
-from lmlab.multimodal.corpus import (MultimodalDataConfig, encode, pretraining_corpus,
-                                     train_text_tokenizer, vqa_corpus)
+from lmlab.multimodal.corpus import (Corpus, MultimodalDataConfig, emoji_corpus, encode,
+                                     pretraining_corpus, train_text_tokenizer, vqa_corpus)
 from lmlab.multimodal.job import PretrainJob, VQAJob, VQAModel
 from lmlab.multimodal.models import MultimodalConfig, build_multimodal
 from lmlab.multimodal.objectives import MULTIMODAL_OBJECTIVES, PretrainingModel
+from lmlab.multimodal.retrieval import matching_scores, recall_at
 from lmlab.multimodal.visual import cell_features
 from lmlab.training import checkpoint as ckpt
 from lmlab.training.loop import LoopPlan, LoopResult, train_job
@@ -149,3 +150,45 @@ def finetune_vqa(run_dir: str | Path, config: MultimodalRunConfig, resume: bool 
 
 def _pretrained_model_config(folder: Path) -> MultimodalConfig:
     return MultimodalConfig.from_dict(load_raw(folder / "config.yaml")["model"])
+
+
+def load_pretrained(run_dir: str | Path) -> tuple[MultimodalRunConfig, object, PretrainingModel]:
+    """(config, tokenizer, model with its heads) of a pre-training run folder."""
+    folder = ckpt.checkpoint_folder(run_dir)
+    raw = load_raw(folder / "config.yaml")
+    if raw.get("kind") != "pretrain":
+        raise CheckpointError(f"{folder}/config.yaml: kind is {raw.get('kind')!r}; expected a "
+                              f"multimodal pre-training run (kind: pretrain)")
+    objectives = []
+    for index, item in enumerate(raw.get("objectives") or []):
+        if item.get("name") not in MULTIMODAL_OBJECTIVES:
+            raise CheckpointError(f"{folder}/config.yaml: objectives[{index}].name "
+                                  f"{item.get('name')!r} is not a multimodal objective")
+        objectives.append(MULTIMODAL_OBJECTIVES[item["name"]][0](**item))
+    config = MultimodalRunConfig(kind="pretrain", model=MultimodalConfig.from_dict(raw["model"]),
+                                 objectives=objectives,
+                                 data=MultimodalDataConfig(**raw["data"]),
+                                 batch_size=int(raw.get("batch_size", 64)))
+    tokenizer = TextTokenizer.load(folder / "tokenizer")
+    model = PretrainingModel(build_multimodal(config.model), build_objectives(config, tokenizer))
+    ckpt.load_weights(model, folder)
+    return config, tokenizer, model
+
+
+def emoji_retrieval(run_dir: str | Path) -> dict:
+    """Recall@1/5 both ways on the held-out emoji pairs, English and Chinese captions, by
+    the run's ITM head (every picture against every caption of one language)."""
+    config, tokenizer, model = load_pretrained(run_dir)
+    if "itm" not in model.heads:
+        raise ConfigError(f"{run_dir}: retrieval scores pairs with the itm head; pre-train with "
+                          f"an itm objective")
+    held_out = emoji_corpus(config.data, "test")  # texts: en, zh of each picture in turn
+    result = {"pairs": len(held_out.images)}
+    for offset, language in enumerate(("en", "zh")):
+        texts = held_out.texts[offset::2]
+        corpus = encode(Corpus(held_out.images, texts, held_out.image_rows[offset::2]),
+                        tokenizer, config.data.max_text_length)
+        scores = matching_scores(model, held_out.images, corpus.ids,
+                                 config.model.visual.cell_size)
+        result.update({f"{language}_{k}": v for k, v in recall_at(scores).items()})
+    return result
