@@ -149,3 +149,22 @@ def test_bad_distillation_settings_are_one_line(finetuned_run, tmp_path, capsys,
                  "--out", str(tmp_path / "x")]) == 1
     error = capsys.readouterr().err
     assert message in error and len(error.splitlines()) == 1
+
+
+def test_resume_keeps_a_finished_compression_and_refuses_other_settings(finetuned_run, tmp_path,
+                                                                        capsys):
+    out = tmp_path / "kd"
+    command = ["compress", str(finetuned_run), "--method", "kd", "--set", "student_layers=1",
+               "--set", "epochs=0.25", "--out", str(out)]
+    assert main(command) == 0
+    first = (out / "compression.json").read_text()
+    capsys.readouterr()
+    assert main(command) == 1  # without --resume an existing output is refused
+    assert "already" in capsys.readouterr().err
+    assert main([*command, "--resume"]) == 0
+    assert (out / "compression.json").read_text() == first
+    capsys.readouterr()
+    assert main([*command[:-2], "--set", "alpha=0.9", "--out", str(out), "--resume"]) == 1
+    error = capsys.readouterr().err
+    assert "was compressed with another method, settings or source" in error
+    assert len(error.splitlines()) == 1

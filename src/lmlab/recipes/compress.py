@@ -10,6 +10,7 @@ line there.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lmlab.atomic import write_json
@@ -38,9 +39,12 @@ def method_settings(method: str, given: dict) -> dict:
 
 
 def compress_run(source: str, method: str, out: str, given: dict | None = None,
-                 overwrite: bool = False, command: str = "", log=lambda message: None) -> dict:
+                 overwrite: bool = False, command: str = "", log=lambda message: None,
+                 resume: bool = False) -> dict:
     """Compress the fine-tuned run ``source`` into ``out`` by ``method`` with the settings
-    ``given`` (the rest default); returns compression.json's dict."""
+    ``given`` (the rest default); returns compression.json's dict. ``resume`` continues
+    an interrupted compression in ``out`` (a training method from its last checkpoint)
+    with the same method and settings; a finished one is returned as it is."""
     settings = method_settings(method, given or {})
     config, tokenizer, model = load_finetuned(source)  # a pre-training run: one-line error
     if config.quantization:
@@ -48,7 +52,10 @@ def compress_run(source: str, method: str, out: str, given: dict | None = None,
                               f"compress the fine-tuned run it came from")
     if Path(out).resolve() == Path(source).resolve():
         raise ConfigError(f"--out {out}: the run being compressed; choose another folder")
-    folder = prepare_output_folder(out, "compress", overwrite)  # checked before the work
+    folder = prepare_output_folder(out, "compress", overwrite, resume)  # before the work
+    finished = _started(folder, method, settings, source)  # a fresh folder: None
+    if finished is not None:
+        return finished
     before = parameter_counts(model)
     fp32_bits = before["params"] * FLOAT_BITS
     result = METHODS[method].compress(Source(Path(source), config, tokenizer, model, folder,
@@ -67,3 +74,21 @@ def compress_run(source: str, method: str, out: str, given: dict | None = None,
                "command": command}
     write_json(folder / SUMMARY_FILE, summary)
     return summary
+
+
+STARTED_FILE = "compress.json"
+
+
+def _started(folder: Path, method: str, settings: dict, source: str) -> dict | None:
+    """The finished summary in ``folder`` (resumed), or None to (re)start; the method,
+    settings and source must be those the folder was started with (one-line error)."""
+    wanted = {"method": method, "settings": settings, "source": str(Path(source).resolve())}
+    started = folder / STARTED_FILE
+    if started.exists():
+        if json.loads(started.read_text()) != json.loads(json.dumps(wanted)):
+            raise CheckpointError(f"{folder} was compressed with another method, settings or "
+                                  f"source; resume with the same ones or choose another --out")
+    else:
+        write_json(started, wanted)
+    summary = folder / SUMMARY_FILE
+    return json.loads(summary.read_text()) if summary.exists() else None

@@ -43,7 +43,8 @@ def _compress(args) -> int:
                   if getattr(args, name) is not None})
     summary = compress_run(args.run_dir, args.method, args.out, given, args.overwrite,
                            "lmlab " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                           log=lambda message: print(message, file=sys.stderr, flush=True))
+                           log=lambda message: print(message, file=sys.stderr, flush=True),
+                           resume=args.resume)
     print(json.dumps({k: summary[k] for k in ("method", "settings", "params", "nonzero_params",
                                               "size_bytes_estimate", "size_ratio")}
                      | {"out": args.out}))
@@ -68,4 +69,7 @@ def add_commands(subparsers) -> None:
     parser.add_argument("--out", required=True, help="the compressed run folder")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the lmlab output already in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the compression in --out (same method and settings) "
+                             "from its last checkpoint")
     parser.set_defaults(run=_compress)

@@ -172,7 +172,7 @@ def run_compression_compare(suite_name: str, out: str, quick: bool = False,
                 log(f"[{index}/{len(suite.methods)}] {entry.label} on {task} "
                     f"({time.perf_counter() - started:.0f}s so far)")
                 summary = compress_run(str(teacher), entry.method, str(folder),
-                                       _settings(suite, entry), overwrite=True,
+                                       _settings(suite, entry), resume=True,
                                        command="lmlab compare (compression)", log=log)
             rows[(entry.label, task)] = {"run": str(folder), "summary": summary}
     log("timing every run in one process")
@@ -240,7 +240,7 @@ def write_tables(out: Path, suite: CompressionSuite, rows: dict) -> dict:
             f"encoding (teacher: fp32).\n")
     (out / "table6.md").write_text("\n".join(table6) + "\n")
     (out / "table7.md").write_text("\n".join(table7) + "\n" + note)
-    result = {"suite": suite.name, "rows": records, "speed": dataclasses.asdict(suite.speed),
+    result = {"kind": "compression", "suite": suite.name, "rows": records, "speed": dataclasses.asdict(suite.speed),
               "cpu_count": os.cpu_count()}
     write_json(out / "tables.json", result)
     return result

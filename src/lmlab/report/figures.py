@@ -116,3 +116,36 @@ def embedding_bars(name: str, summary: dict) -> Figure:
     title = f"Word-embedding benchmarks: {name}"
     axes.set_title(title, fontsize=10)
     return _finish(pyplot, figure, title, {"bars": [list(bar) for bar in bars]})
+
+
+def compression_tradeoff(name: str, rows: list[dict]) -> Figure:
+    """Issue 20's trade-off: each compressed model's dev score as % of its teacher against
+    the CPU speed-up at batch 32 (left) and against its size in MB (right), one marker
+    per task."""
+    pyplot = _pyplot()
+    kept = [row for row in rows if all(isinstance(row.get(key), (int, float)) for key in
+                                       ("percent_of_teacher", "speedup_b32", "size_mb"))]
+    figure, (speed, size) = pyplot.subplots(1, 2, figsize=(9.6, 3.8), sharey=True)
+    for task in dict.fromkeys(row["task"] for row in kept):
+        chosen = [row for row in kept if row["task"] == task]
+        speed.scatter([r["speedup_b32"] for r in chosen], [r["percent_of_teacher"] for r in chosen],
+                      label=task)
+        size.scatter([r["size_mb"] for r in chosen], [r["percent_of_teacher"] for r in chosen],
+                     label=task)
+        for row in chosen:
+            for axes, x in ((speed, row["speedup_b32"]), (size, row["size_mb"])):
+                axes.annotate(row["method"], (x, row["percent_of_teacher"]), fontsize=6,
+                              xytext=(3, 3), textcoords="offset points")
+    speed.set_xlabel("CPU speed-up over the teacher (batch 32)")
+    speed.set_ylabel("dev score, % of teacher")
+    size.set_xlabel("size (MB, compact encoding)")
+    for axes in (speed, size):
+        axes.grid(alpha=0.3)
+    speed.legend(fontsize=7)
+    title = f"Compression trade-off: {name}"
+    figure.suptitle(title, fontsize=10)
+    return _finish(pyplot, figure, title, {
+        "labels": [row["method"] for row in kept], "tasks": [row["task"] for row in kept],
+        "percent_of_teacher": [row["percent_of_teacher"] for row in kept],
+        "speedup_b32": [row["speedup_b32"] for row in kept],
+        "size_mb": [row["size_mb"] for row in kept]})

@@ -12,9 +12,9 @@ import html
 import json
 from pathlib import Path
 
-from lmlab.report.figures import (Figure, embedding_bars, loss_curves, perplexity_vs_parameters,
-                                  table2_bars)
-from lmlab.report.sources import Comparison, ReportSources, collect
+from lmlab.report.figures import (Figure, compression_tradeoff, embedding_bars, loss_curves,
+                                  perplexity_vs_parameters, table2_bars)
+from lmlab.report.sources import Comparison, collect
 
 MAX_RUN_PLOTS = 60
 """Loss curves drawn at most (a folder of hundreds of runs would make a page nobody reads)."""
@@ -34,7 +34,7 @@ def build_report(path: str | Path) -> str:
              f"<p class='note'>{_text(str(sources.root.resolve()))} · "
              f"{len(sources.runs)} run(s), {len(sources.comparisons)} comparison(s), "
              f"{len(sources.lm_tables)} LM table(s), {len(sources.embedding_benches)} "
-             f"embedding benchmark(s)</p>"]
+             f"embedding benchmark(s), {len(sources.compressions)} compression table(s)</p>"]
     for comparison in sources.comparisons:
         parts += _comparison_section(comparison)
     for name, rows in sources.lm_tables:
@@ -42,6 +42,9 @@ def build_report(path: str | Path) -> str:
                   _figure(perplexity_vs_parameters(name, rows))]
     for name, summary in sources.embedding_benches:
         parts += [f"<h2>Word embeddings: {_text(name)}</h2>", _figure(embedding_bars(name, summary))]
+    for name, rows in sources.compressions:
+        parts += [f"<h2>Compression: {_text(name)}</h2>", _compression_table(rows),
+                  _figure(compression_tradeoff(name, rows))]
     if sources.runs:
         parts.append("<h2>Runs</h2>")
         shown = sources.runs[:MAX_RUN_PLOTS]
@@ -84,6 +87,17 @@ def _table1(table1: dict) -> str:
              f"{row.get('steps') or 0:,}", _number(row.get("valid_loss"), 3),
              _number(row.get("train_seconds"), 0)] for row in table1.get("rows", [])]
     return _table(header, rows)
+
+
+def _compression_table(rows: list[dict]) -> str:
+    """Issue 20's Table 7: score, share of the teacher, size and CPU speed per model."""
+    return _table(["method", "task", "dev score", "% of teacher", "size (MB)",
+                   "latency b1 (ms)", "throughput b32 (sent/s)", "speed-up b32"],
+                  [[str(row.get("method", "")), str(row.get("task", "")),
+                    _number(row.get("score")), _number(row.get("percent_of_teacher"), 1),
+                    _number(row.get("size_mb"), 1), _number(row.get("latency_ms_b1")),
+                    _number(row.get("throughput_b32"), 1), _number(row.get("speedup_b32"))]
+                   for row in rows])
 
 
 def _lm_table(rows: list[dict]) -> str:

@@ -9,7 +9,9 @@ Recognised, wherever they sit below the folder (symbolic links are not followed)
 * **LM tables**: a JSON list of rows with ``valid_perplexity`` (``lmlab demo``'s
   ``demo.json``, perplexity against parameters);
 * **embedding benchmarks**: a JSON object with ``"benchmark": "word2vec"`` and a
-  ``summary`` (``bench/word2vec.py``).
+  ``summary`` (``bench/word2vec.py``);
+* **compression tables**: a JSON object with ``"kind": "compression"`` and ``rows``
+  (``lmlab compare suites/compression``'s ``tables.json``, issue 20's Tables 6-7).
 
 An unreadable metrics log or Table 1/2 is a one-line :class:`~lmlab.errors.DataError`
 naming the file; other JSON files that do not parse or have another shape are not sources
@@ -50,9 +52,11 @@ class ReportSources:
     comparisons: list[Comparison] = field(default_factory=list)
     lm_tables: list[tuple[str, list[dict]]] = field(default_factory=list)
     embedding_benches: list[tuple[str, dict]] = field(default_factory=list)
+    compressions: list[tuple[str, list[dict]]] = field(default_factory=list)
 
     def empty(self) -> bool:
-        return not (self.runs or self.comparisons or self.lm_tables or self.embedding_benches)
+        return not (self.runs or self.comparisons or self.lm_tables or self.embedding_benches
+                    or self.compressions)
 
 
 def collect(path: str | Path) -> ReportSources:
@@ -85,9 +89,13 @@ def collect(path: str | Path) -> ReportSources:
         elif isinstance(data, dict) and data.get("benchmark") == "word2vec" \
                 and isinstance(data.get("summary"), dict):
             sources.embedding_benches.append((_name(candidate, root), data["summary"]))
+        elif isinstance(data, dict) and data.get("kind") == "compression" \
+                and isinstance(data.get("rows"), list):
+            sources.compressions.append((_name(candidate, root), data["rows"]))
     if sources.empty():
         raise DataError(f"{root}: nothing to report (no metrics.jsonl, table1/2.json from "
-                        f"lmlab compare, demo.json or word2vec benchmark JSON below it)")
+                        f"lmlab compare, demo.json, word2vec benchmark or compression tables JSON "
+                        f"below it)")
     return sources
 
 
