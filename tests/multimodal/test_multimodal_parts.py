@@ -162,3 +162,6 @@ def test_recall_at_k_exact():
     # 2 -> picture 2 (0.3) below picture 1 (0.7): rank 2
     assert result["text_to_image_r1"] == pytest.approx(2 / 3)
     assert result["text_to_image_r2"] == pytest.approx(1.0)
+    tied = recall_at(torch.ones(4, 4), ks=(1, 4))  # one score for every pair: found only at k=N
+    assert tied == {"image_to_text_r1": 0.0, "text_to_image_r1": 0.0,
+                    "image_to_text_r4": 1.0, "text_to_image_r4": 1.0}

@@ -35,10 +35,13 @@ def matching_scores(model, images: np.ndarray, ids: np.ndarray, cell_size: int,
 
 def recall_at(scores: torch.Tensor, ks=(1, 5)) -> dict:
     """``scores`` (N, N) with the true pairs on the diagonal -> recall@k both ways. A true
-    pair's rank counts the candidates scored strictly higher (ties in its favour)."""
+    pair's rank counts the other candidates scored as high or higher (ties against it: a
+    caption whose words are all unknown scores the same with every picture, and must not
+    count as found)."""
     true = scores.diagonal()
-    image_to_text = (scores > true[:, None]).sum(1)  # per picture, captions above its own
-    text_to_image = (scores > true[None, :]).sum(0)  # per caption, pictures above its own
+    # per picture, the other captions at or above its own; per caption, the other pictures
+    image_to_text = (scores >= true[:, None]).sum(1) - 1
+    text_to_image = (scores >= true[None, :]).sum(0) - 1
     result = {}
     for k in ks:
         result[f"image_to_text_r{k}"] = float((image_to_text < k).float().mean())
