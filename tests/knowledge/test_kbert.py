@@ -79,6 +79,6 @@ def test_a_padded_batch():
 def test_wordnet_branches(wordnet):
     query = WordNetBranches(wordnet, ("hypernym",), max_branches=2)
     # dog.n.01 → canine.n.02 and domestic_animal.n.01
-    assert query("dog") == [["hypernym", "canine"], ["hypernym", "domestic", "animal"]]
+    assert query("dog") == [["is", "a", "canine"], ["is", "a", "domestic", "animal"]]
     assert query("the") == [] and query(",") == []
     assert WordNetBranches(wordnet, ("antonym",))("good") == []  # good.n.01 has none

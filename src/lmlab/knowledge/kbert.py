@@ -86,10 +86,22 @@ def build_sentence_tree(words: list[list[str]], branches: dict[int, list[list[st
     return SentenceTree(tokens, soft, visible, knowledge, owner)
 
 
+RELATION_PHRASES: dict[str, str] = {
+    "hypernym": "is a", "instance_hypernym": "is a", "hyponym": "such as",
+    "part_meronym": "has part", "member_meronym": "has member",
+    "substance_meronym": "made of", "part_holonym": "part of", "member_holonym": "member of",
+    "substance_holonym": "substance of", "antonym": "opposite of", "similar_to": "like",
+    "derivation": "related to", "pertainym": "pertains to", "also_see": "see also",
+    "entailment": "entails", "cause": "causes", "verb_group": "like", "attribute": "about",
+}
+"""The words a branch spells a relation with, as K-BERT's branches read as text ("Cook
+CEO Apple"); any other relation is its name with spaces."""
+
+
 class WordNetBranches:
     """K-BERT's knowledge query on WordNet: a word's most frequent synset (the first of
     its index entry) and, for each chosen relation, its first targets, each as a branch
-    [relation, target lemma words...] ("dog" → ["hypernym", "canine"])."""
+    of words [relation phrase..., target lemma...] ("dog" → ["is", "a", "canine"])."""
 
     def __init__(self, wordnet: WordNet, relations: tuple[str, ...] = ("hypernym",),
                  max_branches: int = 2):
@@ -106,7 +118,8 @@ class WordNetBranches:
             for pointer in senses[0].pointers:
                 if pointer.relation == relation and len(found) < self.max_branches:
                     lemma = self.wordnet.synset(pointer.target).lemmas[0]
-                    found.append([relation, *lemma.replace("_", " ").split()])
+                    phrase = RELATION_PHRASES.get(relation, relation.replace("_", " "))
+                    found.append([*phrase.split(), *lemma.replace("_", " ").split()])
         return found
 
 
