@@ -65,6 +65,12 @@ class FinetuneOptions:
     no_repeat_ngram_size: int = 0
     text_to_text: bool = False
     """Fine-tune a GLUE task as T5 does: generate the label as text (tasks.text_to_text)."""
+    kbert_relations: list[str] = field(default_factory=list)
+    """K-BERT (Liu et al. 2020): inject WordNet triples of these relations (names of
+    lmlab.knowledge.triples.RELATION_NAMES) into classification/regression inputs as a
+    sentence tree with soft positions and a visible matrix; empty = off."""
+    kbert_max_branches: int = 2
+    """K-BERT: most branches injected after one word."""
     target_mask_rate: float = 0.7
     """UniLM generation fine-tuning: share of target tokens masked and predicted (Dong et
     al. 2019 mask 0.7 for CNN/DailyMail)."""
@@ -105,6 +111,7 @@ class FinetuneOptions:
             ("num_beams", self.num_beams >= 1, ">= 1 (1 = greedy)"),
             ("no_repeat_ngram_size", self.no_repeat_ngram_size >= 0, ">= 0 (0 = off)"),
             ("target_mask_rate", 0 < self.target_mask_rate <= 1, "in (0, 1]"),
+            ("kbert_max_branches", self.kbert_max_branches >= 1, ">= 1"),
             ("num_threads", self.num_threads >= 0, ">= 0 (0 = torch's default)"),
             ("device", DEVICE.fullmatch(self.device) is not None,
              "auto, cpu, cuda, cuda:N or mps")]

@@ -126,6 +126,14 @@ def collate(features: list[dict], kind: str, pad_id: int) -> dict:
     batch = {"input_ids": _pad([f["ids"] for f in features], pad_id),
              "segments": _pad([f["segments"] for f in features]),
              "attention_mask": _pad([[1] * len(f["ids"]) for f in features])}
+    if "visible" in features[0]:  # K-BERT: soft positions and the (B, T, T) visible matrix
+        batch["positions"] = _pad([f["positions"] for f in features])
+        width = batch["input_ids"].shape[1]
+        visible = torch.eye(width, dtype=torch.bool).repeat(len(features), 1, 1)  # (B, T, T)
+        for row, feature in enumerate(features):  # padding sees only itself: no empty row
+            size = len(feature["ids"])
+            visible[row, :size, :size] = feature["visible"]
+        batch["visible"] = visible
     if kind == "tagging":
         batch["word_starts"] = _pad([f["word_starts"] or [0] for f in features])
         batch["word_mask"] = _pad([[1] * max(1, len(f["word_starts"])) for f in features])

@@ -50,8 +50,10 @@ class FineTuneModel(nn.Module):
             memory = self.backbone.encode(batch["input_ids"], batch["attention_mask"])
             hidden = self.backbone.decode(batch["decoder_ids"], memory, batch["attention_mask"])
         else:
-            hidden = self.backbone(batch["input_ids"], batch["attention_mask"],
-                                   batch["segments"]).hidden
+            # K-BERT batches carry a (B, T, T) visible matrix and soft positions
+            hidden = self.backbone(batch["input_ids"],
+                                   batch.get("visible", batch["attention_mask"]),
+                                   batch["segments"], positions=batch.get("positions")).hidden
         # (B, C) | (B,) | (B, W, K) | (B, T, 2) | (B, K) | (B, T, D) (generation)
         return self.head(hidden, batch)
 

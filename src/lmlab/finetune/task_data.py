@@ -6,10 +6,11 @@ from __future__ import annotations
 import random
 import sys
 
-from lmlab.errors import DataError
+from lmlab.errors import ConfigError, DataError
 from lmlab.finetune.features import encode_choices, encode_tagged, encode_text
 from lmlab.finetune.qa_features import decode_qa, encode_qa
 from lmlab.finetune.seq2seq_features import encode_seq2seq
+from lmlab.knowledge.kbert_features import kbert_features
 from lmlab.tasks.text_to_text import label_texts
 
 
@@ -90,8 +91,15 @@ def encode(spec, tokenizer, examples: list, config) -> list[dict]:
     options = config.options
     label_ids = {label: i for i, label in enumerate(config.labels)}
     if spec.kind in ("classification", "regression"):
-        return encode_text(tokenizer, examples, options.max_seq_len, label_ids,
-                           spec.kind == "regression")
+        features = encode_text(tokenizer, examples, options.max_seq_len, label_ids,
+                               spec.kind == "regression")
+        if options.kbert_relations:  # K-BERT: WordNet branches, soft positions, visibility
+            features = kbert_features(features, tokenizer, options.kbert_relations,
+                                      options.kbert_max_branches, options.max_seq_len)
+        return features
+    if options.kbert_relations:
+        raise ConfigError(f"finetune.kbert_relations: K-BERT reads classification and "
+                          f"regression tasks; {spec.name} is {spec.kind}")
     if spec.kind == "tagging":
         return encode_tagged(tokenizer, examples, options.max_seq_len, label_ids)
     if spec.kind == "span_qa":

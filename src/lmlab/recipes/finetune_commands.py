@@ -37,7 +37,8 @@ def _options(args):
              "weight_decay", "seeds", "patience", "evals_per_epoch", "max_train_examples",
              "subset_seed", "pooling", "dropout", "crf", "doc_stride", "max_answer_length",
              "max_unk_rate", "num_threads", "train_split", "dev_split", "max_target_len",
-             "num_beams", "length_penalty", "no_repeat_ngram_size", "target_mask_rate", "text_to_text"]
+             "num_beams", "length_penalty", "no_repeat_ngram_size", "target_mask_rate", "text_to_text",
+             "kbert_relations", "kbert_max_branches"]
     raw = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     raw["progress"] = not args.quiet
     return from_dict(FinetuneOptions, raw, "finetune")
@@ -133,6 +134,10 @@ def _add_options(parser) -> None:
                             "UniLM base)")
     group.add_argument("--target-mask-rate", dest="target_mask_rate", type=float,
                        help="UniLM generation fine-tuning: share of target tokens masked")
+    group.add_argument("--kbert", dest="kbert_relations", nargs="+", metavar="RELATION",
+                       help="K-BERT: inject WordNet triples of these relations (e.g. hypernym) "
+                            "as a sentence tree; classification/regression (docs/knowledge.md)")
+    group.add_argument("--kbert-max-branches", dest="kbert_max_branches", type=int)
     group.add_argument("--threads", dest="num_threads", type=int)
     group.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     group.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
