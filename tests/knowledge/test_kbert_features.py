@@ -96,3 +96,18 @@ def test_minilm_reads_the_visible_matrix_and_soft_positions(wordnet):
     hard = torch.arange(8)[None]
     assert not torch.allclose(first_layer(batch["input_ids"], positions=hard)[6], states[6],
                               atol=1e-4)
+
+
+def test_kbert_on_a_task_it_cannot_read_is_one_line():
+    from types import SimpleNamespace
+
+    from lmlab.finetune.config import FinetuneOptions
+    from lmlab.finetune.task_data import encode
+    from lmlab.tasks.catalogue import get_task
+
+    spec = get_task("ner/conll2003")
+    config = SimpleNamespace(options=FinetuneOptions(kbert_relations=["hypernym"]), labels=[])
+    with pytest.raises(ConfigError, match="finetune.kbert_relations: K-BERT reads "
+                                          "classification and regression tasks; "
+                                          "ner/conll2003 is tagging"):
+        encode(spec, None, [], config)
