@@ -20,6 +20,13 @@ TRAIN_ROWS = [{"step": 10, "loss": 5.5, "lr": 1e-3}, {"step": 20, "loss": 5.0, "
               {"step": 30, "eval_loss": 4.9, "eval_perplexity": 134.3, "final": True}]
 
 
+COMPRESSION = {"kind": "compression", "suite": "compression", "rows": [
+    {"method": "teacher (fp32)", "task": "glue/sst2", "score": 89.79, "percent_of_teacher": 100.0,
+     "size_mb": 90.9, "latency_ms_b1": 12.5, "throughput_b32": 160.0, "speedup_b32": 1.0},
+    {"method": "KD 3-layer", "task": "glue/sst2", "score": 87.5, "percent_of_teacher": 97.4,
+     "size_mb": 69.6, "latency_ms_b1": 6.5, "throughput_b32": 310.0, "speedup_b32": 1.94}]}
+
+
 @pytest.fixture
 def results(tmp_path) -> Path:
     folder = tmp_path / "results"
@@ -33,6 +40,8 @@ def results(tmp_path) -> Path:
     shutil.copy(RESULTS / "demo.json", folder / "demo.json")
     shutil.copy(RESULTS / "word2vec.json", folder / "word2vec.json")
     (folder / "other.json").write_text("{not json")  # not a source: skipped
+    (folder / "compression").mkdir()
+    (folder / "compression" / "tables.json").write_text(json.dumps(COMPRESSION))
     return folder
 
 
@@ -73,6 +82,12 @@ def test_every_plot_draws_exactly_its_source(results, tmp_path):
     scored = [(setup, who) for setup, by_who in summary.items() for who, result in by_who.items()
               if isinstance(result, dict) and "wordsim353" in result]
     assert {label for label, _ in drawn} == {f"{setup} {who}" for setup, who in scored}
+    tradeoff = plots["Compression trade-off: compression/tables.json"]
+    rows = COMPRESSION["rows"]
+    assert tradeoff["labels"] == [row["method"] for row in rows]
+    for key in ("percent_of_teacher", "speedup_b32", "size_mb"):
+        assert tradeoff[key] == [row[key] for row in rows]
+    assert "<td>KD 3-layer</td><td>glue/sst2</td><td>87.50</td><td>97.4</td>" in page
     # Nothing is fetched: the page has no external references.
     assert not re.search(r"(src|href)=['\"]https?:", page)
 
