@@ -168,3 +168,50 @@ def test_resume_keeps_a_finished_compression_and_refuses_other_settings(finetune
     error = capsys.readouterr().err
     assert "was compressed with another method, settings or source" in error
     assert len(error.splitlines()) == 1
+
+
+def test_theseus_groups_and_replacement_extremes(finetuned_run):
+    from lmlab.compression.distillation.theseus import (TheseusObjective, hybrid_hidden,
+                                                        module_groups)
+    assert module_groups(6, 3) == [[1, 2], [3, 4], [5, 6]]
+    assert module_groups(6, 1) == [[1, 2, 3, 4, 5, 6]]
+    with pytest.raises(ConfigError, match="--set student_layers=4: Theseus replaces equal"):
+        module_groups(6, 4)
+    config, teacher, batch = _batch(finetuned_run)
+    student, _ = student_from_teacher(teacher, config, [2])  # one successor for both layers
+    with torch.no_grad():  # a successor unlike the teacher's layers
+        student.backbone.encoder.layers[0].ffn.apply(
+            lambda m: m.weight.mul_(1.3) if isinstance(m, torch.nn.Linear) else None)
+    teacher.eval(), student.eval()
+    groups = module_groups(2, 1)
+    out = student.backbone(batch["input_ids"], batch["attention_mask"], batch["segments"])
+    with torch.no_grad():  # replacing probability 1 is the student, 0 the teacher
+        assert torch.equal(hybrid_hidden(teacher, student, batch, groups, [True]), out.hidden)
+        assert torch.equal(hybrid_hidden(teacher, student, batch, groups, [False]),
+                           teacher.backbone(batch["input_ids"], batch["attention_mask"],
+                                            batch["segments"]).hidden)
+    objective = TheseusObjective(teacher, groups, rate=1.0)
+    loss = objective(student, batch)
+    assert loss.metrics == {"replacing_rate": 1.0, "replaced": 1}
+    assert loss.loss.item() == pytest.approx(torch.nn.functional.cross_entropy(
+        teacher.head(out.hidden, batch), batch["labels"]).item(), abs=1e-6)
+    scheduled = TheseusObjective(teacher, groups, rate=0.3, increase=0.25)
+    assert [scheduled.replacing_rate() for _ in range(1)] == [0.3]
+    scheduled.load_state_dict({"steps": 2})
+    assert scheduled.replacing_rate() == pytest.approx(0.8)
+    scheduled.load_state_dict({"steps": 10})
+    assert scheduled.replacing_rate() == 1.0
+    assert scheduled.state_dict() == {"steps": 10}
+
+
+def test_compress_theseus_end_to_end(finetuned_run, tmp_path, capsys):
+    out = tmp_path / "theseus"
+    assert main(["compress", str(finetuned_run), "--method", "theseus", "--set",
+                 "student_layers=1", "--set", "epochs=0.5", "--set", "successor_epochs=0.25",
+                 "--set", "rate_increase=0.05", "--out", str(out)]) == 0
+    summary = json.loads((out / "compression.json").read_text())
+    assert [stage["stage"] for stage in summary["stages"]] == ["replacing", "successor"]
+    assert summary["student"]["modules"] == [[1, 2]] and summary["student"]["layers"] == 1
+    assert summary["student"]["final_replacing_rate"] == 1.0  # 0.5 + 0.05 * 20 steps
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "dev"]) == 0

@@ -11,7 +11,9 @@ Methods (settings in :data:`COMMON` and each method's own):
   the student starts from the teacher's first M layers, as in the paper;
 - ``tinybert``: TinyBERT's task-specific distillation (Jiao et al. 2020 §3.2): an
   intermediate-layer stage (embedding, attention, hidden) then a prediction-layer stage.
-  General distillation on unlabeled text is not part of this method yet.
+  General distillation on unlabeled text is not part of this method yet;
+- ``theseus``: BERT-of-Theseus (Xu et al. 2020): module replacement with a replacing rate
+  and its curriculum, then successor fine-tuning.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from lmlab.compression.distillation.objective import DistillationObjective, DistillationSettings
 from lmlab.compression.distillation.student import (encoder_layers, student_from_teacher,
                                                     teacher_layers)
+from lmlab.compression.distillation.theseus import TheseusObjective, module_groups
 from lmlab.compression.matrices import FLOAT_BITS
 from lmlab.compression.method import Compressed, Method, Source
 from lmlab.errors import ConfigError
@@ -53,11 +56,15 @@ def _check(settings: dict) -> None:
         raise ConfigError(f"--set temperature={settings['temperature']}: must be > 0")
     if not 0 <= settings.get("alpha", 0) <= 1:
         raise ConfigError(f"--set alpha={settings['alpha']}: must be in [0, 1]")
+    if not 0 < settings.get("replacing_rate", 1) <= 1:
+        raise ConfigError(f"--set replacing_rate={settings['replacing_rate']}: must be in (0, 1]")
+    if settings.get("rate_increase", 0) < 0:
+        raise ConfigError(f"--set rate_increase={settings['rate_increase']}: must be >= 0")
     if settings.get("soft", "kl") not in ("kl", "mse"):
         raise ConfigError(f"--set soft={settings['soft']}: expected kl (Hinton) or mse (Tang)")
 
 
-def _task_data(source: Source, config, max_examples: int):
+def task_features(source: Source, config, max_examples: int):
     """(spec, train features, (dev examples, dev features)) of the teacher's task."""
     spec = get_task(config.task)
     if spec.kind not in KINDS:
@@ -70,7 +77,7 @@ def _task_data(source: Source, config, max_examples: int):
             (dev_examples, task_data.encode(spec, source.tokenizer, dev_examples, config)))
 
 
-def _train_stage(name: str, student, config, source: Source, data, objective, epochs: float,
+def train_stage(name: str, student, config, source: Source, data, objective, epochs: float,
                  settings: dict) -> dict:
     """One stage: ``student`` trained by ``objective``, the best dev weights loaded back."""
     spec, train_features, dev = data
@@ -91,42 +98,78 @@ def _train_stage(name: str, student, config, source: Source, data, objective, ep
             "train_seconds": round(result.train_seconds, 1)}
 
 
-def distil(source: Source, settings: dict, method: str) -> Compressed:
+def run_options(config, settings: dict):
+    """The teacher's fine-tuning options with the method's lr, batch and subset."""
+    return dataclasses.replace(config.options.for_kind(config.kind), lr=settings["lr"],
+                               batch_size=settings["batch_size"], seeds=[settings["seed"]],
+                               max_train_examples=settings["max_train_examples"])
+
+
+def _start(source: Source, settings: dict, init: str):
+    """(teacher layers N, chosen layers, student, its config, task data, teacher dev
+    scores): a student of the teacher's layers ``init`` and the teacher scored on dev."""
     teacher, config = source.model, source.config
     layers = len(encoder_layers(teacher, str(source.path)))
-    init = "first" if method == "pkd" and settings["init"] == "every_other" else settings["init"]
     chosen = teacher_layers(init, layers, settings["student_layers"], "init")
+    student, student_config = student_from_teacher(teacher, dataclasses.replace(
+        config, options=run_options(config, settings)), chosen)
+    student_config = dataclasses.replace(student_config, base=f"distilled:{source.path}")
+    data = task_features(source, student_config, settings["max_train_examples"])
+    teacher_dev, _ = score(teacher, data[0], *data[2], config, source.tokenizer)
+    return layers, chosen, student, student_config, data, teacher_dev
+
+
+def _result(student, config, teacher_dev, layers: int, stages: list, started: float,
+            student_summary: dict) -> Compressed:
+    params = sum(p.numel() for p in student.parameters())
+    return Compressed(student.cpu(), config, params * FLOAT_BITS, summary={
+        "teacher": {"dev": teacher_dev, "layers": layers},
+        "student": {"dev": stages[-1]["best"], **student_summary},
+        "score_vs_teacher": round(100 * headline(stages[-1]["best"]) / headline(teacher_dev), 2),
+        "stages": stages, "seconds": round(time.perf_counter() - started, 1)})
+
+
+def distil(source: Source, settings: dict, method: str) -> Compressed:
+    started = time.perf_counter()
+    init = "first" if method == "pkd" and settings["init"] == "every_other" else settings["init"]
+    layers, chosen, student, config, data, teacher_dev = _start(source, settings, init)
     layer_map = teacher_layers(settings["layer_map"], layers, settings["student_layers"],
                                "layer_map")
-    options = dataclasses.replace(config.options.for_kind(config.kind), lr=settings["lr"],
-                                  batch_size=settings["batch_size"], seeds=[settings["seed"]],
-                                  max_train_examples=settings["max_train_examples"])
-    student, student_config = student_from_teacher(teacher, dataclasses.replace(
-        config, options=options), chosen)
-    student_config = dataclasses.replace(student_config, base=f"distilled:{source.path}")
-    data = _task_data(source, student_config, settings["max_train_examples"])
-    started = time.perf_counter()
-    teacher_dev, _ = score(teacher, data[0], *data[2], config, source.tokenizer)
     base = DistillationSettings(method, settings.get("temperature", 1.0),
                                 settings.get("alpha", 0.5), settings.get("beta", 0.0),
                                 settings.get("soft", "kl"))
-    stages = []
+    teacher, stages = source.model, []
     if method == "tinybert":
-        stages.append(_train_stage("intermediate", student, student_config, source, data,
-                                   DistillationObjective(teacher, dataclasses.replace(
-                                       base, stage="intermediate"), layer_map),
-                                   settings["intermediate_epochs"], settings))
-    stages.append(_train_stage(method if method != "tinybert" else "prediction", student,
-                               student_config, source, data,
-                               DistillationObjective(teacher, base, layer_map),
-                               settings["epochs"], settings))
-    params = sum(p.numel() for p in student.parameters())
-    return Compressed(student.cpu(), student_config, params * FLOAT_BITS, summary={
-        "teacher": {"dev": teacher_dev, "layers": layers},
-        "student": {"dev": stages[-1]["best"], "layers": settings["student_layers"],
-                    "init_from_teacher_layers": chosen, "layer_map": layer_map},
-        "score_vs_teacher": round(100 * headline(stages[-1]["best"]) / headline(teacher_dev), 2),
-        "stages": stages, "seconds": round(time.perf_counter() - started, 1)})
+        stages.append(train_stage("intermediate", student, config, source, data,
+                                  DistillationObjective(teacher, dataclasses.replace(
+                                      base, stage="intermediate"), layer_map),
+                                  settings["intermediate_epochs"], settings))
+    stages.append(train_stage(method if method != "tinybert" else "prediction", student,
+                              config, source, data,
+                              DistillationObjective(teacher, base, layer_map),
+                              settings["epochs"], settings))
+    return _result(student, config, teacher_dev, layers, stages, started, {
+        "layers": settings["student_layers"], "init_from_teacher_layers": chosen,
+        "layer_map": layer_map})
+
+
+def theseus(source: Source, settings: dict) -> Compressed:
+    """BERT-of-Theseus: the replacing stage (:class:`TheseusObjective`), then successor
+    fine-tuning of the student alone (Xu et al. 2020 §3.1-3.2)."""
+    started = time.perf_counter()
+    groups = module_groups(len(encoder_layers(source.model, str(source.path))),
+                           settings["student_layers"])
+    init = "first" if settings["init"] == "every_other" else settings["init"]
+    layers, chosen, student, config, data, teacher_dev = _start(source, settings, init)
+    objective = TheseusObjective(source.model, groups, settings["replacing_rate"],
+                                 settings["rate_increase"], settings["seed"])
+    stages = [train_stage("replacing", student, config, source, data, objective,
+                          settings["epochs"], settings),
+              train_stage("successor", student, config, source, data, None,
+                          settings["successor_epochs"], settings)]
+    return _result(student, config, teacher_dev, layers, stages, started, {
+        "layers": settings["student_layers"], "init_from_teacher_layers": chosen,
+        "modules": groups, "final_replacing_rate": objective.replacing_rate()})
 
 
 def _method(name: str, help: str, own: dict) -> Method:
@@ -142,4 +185,8 @@ PKD = _method("pkd", "BERT-PKD patient distillation of [CLS] states (Sun et al. 
 TINYBERT = _method("tinybert", "TinyBERT task distillation: embedding, attention, hidden, then "
                    "prediction layer (Jiao et al. 2020)",
                    {"temperature": 1.0, "intermediate_epochs": 2.0})
-METHODS = (KD, PKD, TINYBERT)
+THESEUS = Method("theseus", "BERT-of-Theseus progressive module replacement, then successor "
+                 "fine-tuning (Xu et al. 2020)",
+                 {**COMMON, "replacing_rate": 0.5, "rate_increase": 0.0,
+                  "successor_epochs": 1.0}, theseus, _check)
+METHODS = (KD, PKD, TINYBERT, THESEUS)

@@ -119,8 +119,13 @@ class FinetuneJob:
         return bool(self.options.patience) and self.waited >= self.options.patience
 
     def state_dict(self) -> dict:
-        return {"best": self.best, "waited": self.waited, "history": self.history}
+        state = {"best": self.best, "waited": self.waited, "history": self.history}
+        if hasattr(self.objective, "state_dict"):  # e.g. Theseus' step count
+            state["objective"] = self.objective.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.best, self.waited = state.get("best"), state.get("waited", 0)
         self.history = list(state.get("history", []))
+        if hasattr(self.objective, "load_state_dict") and "objective" in state:
+            self.objective.load_state_dict(state["objective"])
