@@ -45,7 +45,7 @@ COMMON = {"student_layers": 3, "init": "every_other", "layer_map": "uniform", "e
 KINDS = ("classification", "regression")
 
 
-def _check(settings: dict) -> None:
+def check(settings: dict) -> None:
     for name in ("epochs", "lr"):
         if not isinstance(settings[name], (int, float)) or settings[name] <= 0:
             raise ConfigError(f"--set {name}={settings[name]}: must be a number > 0")
@@ -174,7 +174,7 @@ def theseus(source: Source, settings: dict) -> Compressed:
 
 def _method(name: str, help: str, own: dict) -> Method:
     return Method(name, help, {**COMMON, **own},
-                  lambda source, settings: distil(source, settings, name), _check)
+                  lambda source, settings: distil(source, settings, name), check)
 
 
 KD = _method("kd", "knowledge distillation into a layer subset of the teacher (Hinton et al. "
@@ -188,5 +188,5 @@ TINYBERT = _method("tinybert", "TinyBERT task distillation: embedding, attention
 THESEUS = Method("theseus", "BERT-of-Theseus progressive module replacement, then successor "
                  "fine-tuning (Xu et al. 2020)",
                  {**COMMON, "replacing_rate": 0.5, "rate_increase": 0.0,
-                  "successor_epochs": 1.0}, theseus, _check)
+                  "successor_epochs": 1.0}, theseus, check)
 METHODS = (KD, PKD, TINYBERT, THESEUS)
