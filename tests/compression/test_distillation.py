@@ -134,6 +134,9 @@ def test_compress_distils_a_student_that_evaluates(finetuned_run, tmp_path, caps
     assert main(["evaluate", str(out), "--split", "dev"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(
         summary["student"]["dev"]["accuracy"], abs=1e-9)
+    if method == "kd":  # a distilled student is an ordinary BERT: it exports to HF
+        assert main(["convert", str(out), "--to", "hf", str(tmp_path / "hf")]) == 0
+        assert json.loads((tmp_path / "hf" / "config.json").read_text())["num_hidden_layers"] == 1
 
 
 @pytest.mark.parametrize("setting, message", [
