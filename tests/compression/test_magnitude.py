@@ -1,12 +1,17 @@
 """Magnitude pruning (Han et al. 2015; Gordon et al. 2020): exactly the smallest |w| go."""
 
+import json
+
 import pytest
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
+from lmlab.cli import main
 from lmlab.compression.pruning.magnitude import (keep_pruned, magnitude_masks, prune_magnitude,
                                                   sparse_bits)
 from lmlab.errors import ConfigError
+from lmlab.finetune.run_folder import load_finetuned
 
 # Matrix a holds small weights, b large ones: a global threshold takes mostly a's.
 A = torch.tensor([[0.1, -0.2], [0.3, -0.4]])
@@ -55,3 +60,23 @@ def test_zero_sparsity_keeps_everything():
 def test_sparsity_outside_zero_one_is_refused(sparsity):
     with pytest.raises(ConfigError, match="--sparsity"):
         magnitude_masks({"a": A}, sparsity, "global")
+
+
+def test_magnitude_then_fine_tuning_keeps_the_pruned_weights_at_zero(finetuned_run, tmp_path):
+    out = tmp_path / "p"
+    assert main(["compress", str(finetuned_run), "--method", "magnitude", "--set", "sparsity=0.5",
+                 "--set", "finetune_epochs=0.5", "--out", str(out)]) == 0
+    summary = json.loads((out / "compression.json").read_text())
+    assert summary["finetune"]["stage"] == "finetune" and summary["finetune"]["history"]
+    masks = load_file(str(out / "masks.safetensors"))
+    _, _, pruned = load_finetuned(out)
+    parameters = dict(pruned.named_parameters())
+    _, _, original = load_finetuned(finetuned_run)
+    before = dict(original.named_parameters())
+    changed = 0
+    for name, mask in masks.items():
+        assert torch.equal(parameters[name][mask == 0], torch.zeros(int((mask == 0).sum())))
+        changed += int((parameters[name][mask == 1] != before[name][mask == 1]).sum())
+    assert changed > 0  # the kept weights did train
+    assert summary["nonzero_params"] <= summary["nonzero_params_before"] - sum(
+        int((m == 0).sum()) for m in masks.values())

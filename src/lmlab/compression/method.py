@@ -61,3 +61,15 @@ class Method:
         settings = {**self.defaults, **given}
         self.check(settings)
         return settings
+
+
+RETRAIN = {"finetune_epochs": 0.0, "finetune_lr": 2e-5, "finetune_examples": 0}
+"""Settings of a post-training method's fine-tuning after compression (``lmlab.finetune.
+retrain``): 0 epochs = none, 0 examples = the whole train split."""
+
+
+def check_retrain(settings: dict) -> None:
+    for name in RETRAIN:
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"--set {name}={value!r}: expected a number >= 0")

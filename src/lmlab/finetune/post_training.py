@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from lmlab.compression.matrices import FLOAT_BITS
-from lmlab.compression.method import Compressed, Method, Source
+from lmlab.compression.method import RETRAIN, Compressed, Method, Source, check_retrain
 from lmlab.compression.pruning.heads import (check_heads, encoder_of, iterative_head_masks,
                                              remove_heads)
 from lmlab.compression.pruning.neurons import (check_neurons, iterative_neuron_masks,
@@ -84,20 +84,22 @@ def _prune(source: Source, settings: dict, masks_of, remove, field: str) -> Comp
 def _check_heads(settings: dict) -> None:
     check_heads(settings["fraction"], settings["step"])
     _check_data(settings)
+    check_retrain(settings)
 
 
 def _check_neurons(settings: dict) -> None:
     check_neurons(settings["fraction"], settings["step"])
     _check_data(settings)
+    check_retrain(settings)
 
 
 HEADS = Method("heads", "attention-head pruning by gate-gradient importance, iterative, heads "
-               "removed for real (Michel et al. 2019)", {"fraction": 0.5, "step": 0.1, **DATA},
+               "removed for real (Michel et al. 2019)", {"fraction": 0.5, "step": 0.1, **DATA, **RETRAIN},
                lambda source, settings: _prune(source, settings, iterative_head_masks,
                                                remove_heads, "heads_per_layer"),
                _check_heads)
 FFN = Method("ffn", "structured pruning of feed-forward neurons by gate-gradient importance, "
-             "removed for real (McCarley 2019)", {"fraction": 0.5, "step": 0.1, **DATA},
+             "removed for real (McCarley 2019)", {"fraction": 0.5, "step": 0.1, **DATA, **RETRAIN},
              lambda source, settings: _prune(source, settings, iterative_neuron_masks,
                                              remove_neurons, "ffn_per_layer"),
              _check_neurons)

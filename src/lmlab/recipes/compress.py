@@ -21,6 +21,7 @@ from lmlab.compression.quantization.dynamic import DYNAMIC_INT8
 from lmlab.compression.quantization.kmeans import KMEANS
 from lmlab.errors import CheckpointError, ConfigError
 from lmlab.finetune import distill, post_training, qat
+from lmlab.finetune.retrain import retrain
 from lmlab.finetune.run_folder import load_finetuned, save_finetuned
 from lmlab.outputs import prepare_output_folder
 
@@ -58,8 +59,8 @@ def compress_run(source: str, method: str, out: str, given: dict | None = None,
         return finished
     before = parameter_counts(model)
     fp32_bits = before["params"] * FLOAT_BITS
-    result = METHODS[method].compress(Source(Path(source), config, tokenizer, model, folder,
-                                             log), settings)
+    loaded = Source(Path(source), config, tokenizer, model, folder, log)
+    result = retrain(loaded, METHODS[method].compress(loaded, settings), settings)
     save_finetuned(folder, result.model, result.config, tokenizer, {})
     if result.files:
         from safetensors.torch import save_file

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from lmlab.compression.matrices import FLOAT_BITS, weight_matrices
-from lmlab.compression.method import Compressed, Method, Source
+from lmlab.compression.method import RETRAIN, Compressed, Method, Source, check_retrain
 from lmlab.errors import ConfigError
 
 METHOD = "magnitude"
@@ -102,5 +102,7 @@ def _compress(source: Source, settings: dict) -> Compressed:
 
 
 MAGNITUDE = Method(METHOD, "magnitude pruning to a sparsity, global or per matrix (Han et al. "
-                   "2015; Gordon et al. 2020)", {"sparsity": 0.5, "scope": "global"}, _compress,
-                   lambda settings: check_sparsity(settings["sparsity"], settings["scope"]))
+                   "2015; Gordon et al. 2020)", {"sparsity": 0.5, "scope": "global", **RETRAIN},
+                   _compress, lambda settings: (check_sparsity(settings["sparsity"],
+                                                               settings["scope"]),
+                                                check_retrain(settings)))
