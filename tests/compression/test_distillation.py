@@ -218,3 +218,26 @@ def test_compress_theseus_end_to_end(finetuned_run, tmp_path, capsys):
     assert summary["student"]["final_replacing_rate"] == 1.0  # 0.5 + 0.05 * 20 steps
     capsys.readouterr()
     assert main(["evaluate", str(out), "--split", "dev"]) == 0
+
+
+def test_distilbert_cosine_term(finetuned_run):
+    config, teacher, batch = _batch(finetuned_run)
+    keep = batch["attention_mask"].bool()
+    a = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]])  # cos with b: 1 (same direction), 0
+    b = torch.tensor([[[3.0, 0.0], [5.0, 0.0]]])
+    assert losses.cosine_loss(a, b, torch.tensor([[True, True]])).item() == pytest.approx(0.5)
+    assert losses.cosine_loss(a, b, torch.tensor([[True, False]])).item() == pytest.approx(0.0)
+    student = copy.deepcopy(teacher).eval()
+    with torch.no_grad():
+        student.backbone.encoder.layers[-1].ffn.apply(
+            lambda m: m.weight.mul_(1.5) if isinstance(m, torch.nn.Linear) else None)
+    layers = config.model.encoder.num_layers
+    plain = DistillationObjective(teacher, DistillationSettings("kd"), list(range(1, layers + 1)))
+    triple = DistillationObjective(teacher, DistillationSettings("kd", cosine=2.0),
+                                   list(range(1, layers + 1)))
+    with torch.no_grad():
+        cos = losses.cosine_loss(run(student, batch).layers[-1], run(teacher, batch).layers[-1],
+                                 keep)
+        assert set(triple(student, batch).metrics) == {"kd", "cosine"}
+        assert triple(student, batch).loss.item() == pytest.approx(
+            plain(student, batch).loss.item() + 2 * cos.item(), abs=1e-6)

@@ -60,6 +60,8 @@ def check(settings: dict) -> None:
         raise ConfigError(f"--set replacing_rate={settings['replacing_rate']}: must be in (0, 1]")
     if settings.get("rate_increase", 0) < 0:
         raise ConfigError(f"--set rate_increase={settings['rate_increase']}: must be >= 0")
+    if settings.get("cosine", 0) < 0:
+        raise ConfigError(f"--set cosine={settings['cosine']}: must be >= 0")
     if settings.get("soft", "kl") not in ("kl", "mse"):
         raise ConfigError(f"--set soft={settings['soft']}: expected kl (Hinton) or mse (Tang)")
 
@@ -137,7 +139,7 @@ def distil(source: Source, settings: dict, method: str) -> Compressed:
                                "layer_map")
     base = DistillationSettings(method, settings.get("temperature", 1.0),
                                 settings.get("alpha", 0.5), settings.get("beta", 0.0),
-                                settings.get("soft", "kl"))
+                                settings.get("soft", "kl"), cosine=settings.get("cosine", 0.0))
     teacher, stages = source.model, []
     if method == "tinybert":
         stages.append(train_stage("intermediate", student, config, source, data,
@@ -178,7 +180,8 @@ def _method(name: str, help: str, own: dict) -> Method:
 
 
 KD = _method("kd", "knowledge distillation into a layer subset of the teacher (Hinton et al. "
-             "2015; soft=mse: Tang et al. 2019)", {"temperature": 2.0, "alpha": 0.5, "soft": "kl"})
+             "2015; soft=mse: Tang et al. 2019; cosine>0: DistilBERT's L_cos)",
+             {"temperature": 2.0, "alpha": 0.5, "soft": "kl", "cosine": 0.0})
 PKD = _method("pkd", "BERT-PKD patient distillation of [CLS] states (Sun et al. 2019; "
               "layer_map uniform = PKD-Skip, last = PKD-Last)",
               {"temperature": 5.0, "alpha": 0.7, "beta": 100.0})

@@ -3,7 +3,9 @@ the student and compares what each method compares (issue 20: "a distillation lo
 objective that receives a teacher").
 
 ``kd``       Hinton et al. 2015: soft targets at temperature T (``soft: kl``), or Tang et
-             al. 2019's squared logit distance (``soft: mse``), plus the hard label.
+             al. 2019's squared logit distance (``soft: mse``), plus the hard label;
+             ``cosine > 0`` adds DistilBERT's L_cos between the last hidden states (its
+             triple loss without the MLM term: the fine-tuned teacher has no MLM head).
 ``pkd``      BERT-PKD (Sun et al. 2019 eq. 4): (1 − α)·CE + α·L_DS + β·L_PT, L_PT over the
              [CLS] states of the student's layers 1..M−1 and their mapped teacher layers.
 ``tinybert`` TinyBERT (Jiao et al. 2020 eq. 11), task-specific: stage ``intermediate``
@@ -73,6 +75,7 @@ class DistillationSettings:
     beta: float = 0.0  # pkd: weight of L_PT
     soft: str = "kl"  # kd: kl (Hinton) | mse (Tang et al.)
     stage: str = "prediction"  # tinybert: intermediate | prediction
+    cosine: float = 0.0  # kd: weight of DistilBERT's cosine loss (Sanh et al. 2019 §2)
 
 
 class DistillationObjective:
@@ -110,6 +113,9 @@ class DistillationObjective:
             else:
                 terms["kd"] = losses.kd_loss(mine.logits, teacher.logits, labels,
                                              settings.temperature, settings.alpha)
+            if settings.cosine:  # DistilBERT's L_cos on the last hidden states
+                terms["cosine"] = settings.cosine * losses.cosine_loss(
+                    mine.layers[-1], teacher.layers[-1], batch["attention_mask"].bool())
         elif settings.method == "pkd":
             terms["hard"] = (1 - settings.alpha) * (
                 F.mse_loss(mine.logits, labels.to(mine.logits.dtype)) if regression
