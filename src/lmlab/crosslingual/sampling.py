@@ -32,15 +32,21 @@ def resampled_counts(sizes: list[int], alpha: float) -> list[int]:
     return [max(1, int(round(value * sum(sizes)))) for value in q]
 
 
-def resample_lines(corpora: list[list[str]], alpha: float, seed: int) -> list[str]:
-    """One mixed corpus: each corpus drawn to its :func:`resampled_counts` size (whole
-    passes over a shuffled copy, then a part: an up-sampled corpus repeats lines, a
-    down-sampled one drops some), the lines of all corpora shuffled together; seeded."""
+def resample_sources(sizes: list[int], alpha: float, seed: int) -> list[tuple[int, int]]:
+    """(corpus, line) of every line of the mixed corpus, in mixed order: each corpus drawn
+    to its :func:`resampled_counts` size (whole passes over a shuffled copy, then a part:
+    an up-sampled corpus repeats lines, a down-sampled one drops some), the draws of all
+    corpora shuffled together; seeded. The corpus index is the line's language."""
     rng = np.random.default_rng(seed)
-    mixed: list[str] = []
-    for lines, count in zip(corpora, resampled_counts([len(c) for c in corpora], alpha)):
-        passes, rest = divmod(count, len(lines))
+    mixed: list[tuple[int, int]] = []
+    for corpus, (size, count) in enumerate(zip(sizes, resampled_counts(sizes, alpha))):
+        passes, rest = divmod(count, size)
         for _ in range(passes):
-            mixed.extend(lines[i] for i in rng.permutation(len(lines)))
-        mixed.extend(lines[i] for i in rng.permutation(len(lines))[:rest])
+            mixed.extend((corpus, int(i)) for i in rng.permutation(size))
+        mixed.extend((corpus, int(i)) for i in rng.permutation(size)[:rest])
     return [mixed[i] for i in rng.permutation(len(mixed))]
+
+
+def resample_lines(corpora: list[list[str]], alpha: float, seed: int) -> list[str]:
+    """The lines of :func:`resample_sources` over ``corpora``."""
+    return [corpora[c][i] for c, i in resample_sources([len(c) for c in corpora], alpha, seed)]

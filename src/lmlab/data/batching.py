@@ -59,10 +59,19 @@ def wrap_marks(marks: np.ndarray, starts: np.ndarray) -> torch.Tensor:
     return torch.nn.functional.pad(rows, (1, 1))
 
 
+def wrap_languages(languages: np.ndarray, starts: np.ndarray) -> torch.Tensor:
+    """Per-token language ids (XLM §3.1) of (B, L) text blocks at ``starts`` -> (B, L+2):
+    ``[CLS]`` takes the first token's language, ``[SEP]`` the last one's."""
+    rows = torch.from_numpy(np.asarray(languages[starts], dtype=np.int64))  # (B, L)
+    return torch.cat([rows[:, :1], rows, rows[:, -1:]], dim=1)
+
+
 def eval_blocks(ids: np.ndarray, seq_len: int, cls_id: int, sep_id: int, batch_size: int,
-                max_blocks: int = 0, marks: np.ndarray | None = None):
+                max_blocks: int = 0, marks: np.ndarray | None = None,
+                languages: np.ndarray | None = None):
     """Batches of the split's consecutive ``[CLS] … [SEP]`` blocks, in order (evaluation);
-    with ``marks``, each batch carries its ``unit_marks``."""
+    with ``marks``, each batch carries its ``unit_marks``; with ``languages`` (N,), its
+    per-token ``languages``."""
     block = seq_len - 2
     num_blocks = len(ids) // block
     if max_blocks:
@@ -75,6 +84,8 @@ def eval_blocks(ids: np.ndarray, seq_len: int, cls_id: int, sep_id: int, batch_s
                  "example_ids": torch.from_numpy(chosen.astype(np.int64))}
         if marks is not None:
             batch["unit_marks"] = wrap_marks(marks, starts)
+        if languages is not None:
+            batch["languages"] = wrap_languages(languages, starts)
         yield batch
 
 
@@ -145,7 +156,7 @@ class StreamBatches:
 class BlockBatches:
     def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int,
                  causal: bool, cls_id: int | None = None, sep_id: int | None = None,
-                 marks: np.ndarray | None = None):
+                 marks: np.ndarray | None = None, languages: np.ndarray | None = None):
         # Causal blocks hold T+1 tokens (inputs and shifted labels); MLM blocks hold T-2
         # text tokens plus [CLS] and [SEP].
         self.block_len = seq_len + 1 if causal else seq_len - 2
@@ -157,6 +168,7 @@ class BlockBatches:
         self.batch_size, self.seed, self.causal = batch_size, seed, causal
         self.cls_id, self.sep_id = cls_id, sep_id
         self.marks = marks  # (N,) unit marks aligned with ids, or None
+        self.languages = languages  # (N,) language ids aligned with ids (a mix), or None
         self.steps_per_epoch = self.num_blocks // batch_size
         self._order_epoch, self._order = -1, None
 
@@ -172,10 +184,16 @@ class BlockBatches:
         starts = chosen[:, None] * self.block_len + np.arange(self.block_len)  # (B, L)
         rows = torch.from_numpy(np.asarray(self.blocks[starts], dtype=np.int64))
         if self.causal:
-            return {"input_ids": rows[:, :-1], "labels": rows[:, 1:], "step": step,
-                    "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+            batch = {"input_ids": rows[:, :-1], "labels": rows[:, 1:], "step": step,
+                     "example_ids": torch.from_numpy(chosen.astype(np.int64))}
+            if self.languages is not None:  # (B, T): the inputs' languages
+                batch["languages"] = torch.from_numpy(
+                    np.asarray(self.languages[starts[:, :-1]], dtype=np.int64))
+            return batch
         batch = {"input_ids": wrap_cls_sep(rows, self.cls_id, self.sep_id), "step": step,
                  "example_ids": torch.from_numpy(chosen.astype(np.int64))}
         if self.marks is not None:
             batch["unit_marks"] = wrap_marks(self.marks, starts)
+        if self.languages is not None:
+            batch["languages"] = wrap_languages(self.languages, starts)
         return batch

@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from lmlab.crosslingual.mixing import mixed_folder
+import numpy as np
+
+from lmlab.crosslingual.mixing import line_languages, mixed_folder
 from lmlab.data import catalogue
 from lmlab.data import unit_marks as marks_module
 from lmlab.data.corpus import CorpusLine, iter_lines
@@ -187,3 +189,14 @@ def unit_marks(data_config, objective_configs, tokenizer: TextTokenizer, split: 
         store, sources.pop(), tokenizer,
         split_lines(source_dataset(data_config), split, data_config.encoding_errors),
         None if table is None else table.numpy())
+
+
+def token_languages(data_config, split: str, store: TokenStore) -> np.ndarray | None:
+    """(N,) uint8 language id of every token of ``store`` (its line's corpus, ``<eos>``
+    included) for ``dataset: mix``, else None: what XLM's language embeddings read on
+    MLM/CLM batches (Lample & Conneau 2019, §3.1). Held in memory, one byte a token."""
+    if data_config.dataset != "mix":
+        return None
+    ends = np.asarray(store.line_ends, dtype=np.int64)  # (lines,)
+    per_line = line_languages(source_dataset(data_config), split, len(ends))
+    return np.repeat(per_line, np.diff(ends, prepend=0))  # (N,)

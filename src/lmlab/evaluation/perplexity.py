@@ -31,12 +31,14 @@ from lmlab.registry import build_objectives
 
 
 def evaluate_perplexity(model, config, tokenizer, ids: np.ndarray, stride: int | None = None,
-                        max_tokens: int = 0, marks: np.ndarray | None = None) -> dict:
+                        max_tokens: int = 0, marks: np.ndarray | None = None,
+                        languages: np.ndarray | None = None) -> dict:
     """The run's held-out measure on ``ids``. ``marks``: the split's text-derived masking
     units (jieba words, ERNIE spans), when the run masks by them; without them masked
-    perplexity masks by vocabulary words."""
+    perplexity masks by vocabulary words. ``languages``: the split's per-token language
+    ids, when an XLM model reads a mix."""
     objectives = build_objectives(config.objectives, tokenizer, EVALUATION_SEED)
     settings = EvaluationSettings(seq_len=config.data.seq_len,
                                   batch_size=config.data.eval_batch_size, stride=stride,
-                                  max_tokens=max_tokens, marks=marks)
+                                  max_tokens=max_tokens, marks=marks, languages=languages)
     return evaluate_held_out(model, objectives, ids, settings)

@@ -45,6 +45,8 @@ class EvaluationSettings:
     """Read at most this many tokens of the split (0: all)."""
     marks: np.ndarray | None = None
     """(N,) text-derived masking units of the split (jieba words, ERNIE spans), or None."""
+    languages: np.ndarray | None = None
+    """(N,) language ids of the split's tokens (a mix read by an XLM model), or None."""
 
 
 class ObjectiveConfig(Protocol):
@@ -173,8 +175,14 @@ def shared_forward(model, batch: dict):
     batch, so MLM + NSP (or + SBO, + WSO) read one forward pass as BERT does (§A.2)."""
     if "encoder_output" not in batch:
         batch["encoder_output"] = model(batch["input_ids"], batch.get("attention_mask"),
-                                        batch.get("segments"))
+                                        batch.get("segments"), **language_ids(batch))
     return batch["encoder_output"]
+
+
+def language_ids(batch: dict) -> dict:
+    """``{"languages": (B, T)}`` when the batch carries XLM language ids (a mixed corpus,
+    Lample & Conneau 2019 §3.1), else ``{}``: models without them take no such keyword."""
+    return {"languages": batch["languages"]} if "languages" in batch else {}
 
 
 def row_generator(*seed_parts: int) -> torch.Generator:
@@ -228,4 +236,4 @@ def held_out_blocks(ids, settings: "EvaluationSettings", tokenizer):
     block = settings.seq_len - 2
     max_blocks = max(1, settings.max_tokens // block) if settings.max_tokens else 0
     return eval_blocks(ids, settings.seq_len, tokenizer.cls_id, tokenizer.sep_id,
-                       settings.batch_size, max_blocks, settings.marks)
+                       settings.batch_size, max_blocks, settings.marks, settings.languages)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from lmlab.data.batching import IGNORE, eval_stream, eval_windows
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective,
-                                   detach_memory, memory_from_state, memory_state,
+                                   detach_memory, language_ids, memory_from_state, memory_state,
                                    perplexity_summary)
 from lmlab.objectives.softmax.config import FACTORISED, SAMPLED, OutputConfig
 from lmlab.objectives.softmax.output import SampledSoftmax
@@ -79,7 +79,8 @@ class CausalLMObjective(StatelessObjective):
 
     def _forward(self, model, batch: dict, carried):
         memory = None if (batch.get("reset_memory") or not model.recurrent) else carried
-        output = model(batch["input_ids"], batch.get("attention_mask"), memory=memory)
+        output = model(batch["input_ids"], batch.get("attention_mask"), memory=memory,
+                       **language_ids(batch))
         return output, (detach_memory(output.memory) if model.recurrent else None)
 
     def loss(self, model, batch: dict) -> LossOutput:

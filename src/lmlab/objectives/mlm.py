@@ -33,7 +33,7 @@ from lmlab.data.batching import IGNORE
 from lmlab.data.tokenizers import word_start_table
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import (ConfigDefaults, EvaluationSettings, LossOutput, StatelessObjective,
-                                   held_out_blocks, perplexity_summary, row_generator,
+                                   held_out_blocks, language_ids, perplexity_summary, row_generator,
                                    shared_forward)
 from lmlab.objectives.masking_units import choose_spans, choose_tokens, choose_whole_words
 
@@ -218,7 +218,7 @@ class MaskedLMObjective(StatelessObjective):
 
     def evaluate(self, model, batch: dict) -> dict:
         labels = batch["masked_labels"]
-        hidden = model(batch["masked_ids"]).hidden
+        hidden = model(batch["masked_ids"], **language_ids(batch)).hidden
         chosen = labels != IGNORE
         logits = model.lm_head(hidden[chosen])
         nll = F.cross_entropy(logits, labels[chosen], reduction="sum")

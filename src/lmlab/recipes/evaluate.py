@@ -11,6 +11,7 @@ from lmlab.generation import GenerationOptions, generate_texts
 from lmlab.ngram.run_folder import evaluate_run_perplexity, generate_from_run as ngram_generate
 from lmlab.registry import build_objectives
 from lmlab.training.checkpoint import load_run
+from lmlab.training.parts import run_languages
 
 
 def _is_ngram_run(run: str) -> bool:
@@ -41,7 +42,8 @@ def perplexity_of_run(run: str, data: str | None, split: str, stride: int | None
         config.data.dataset = data
     store = token_store(config.data, tokenizer, split)
     marks = unit_marks(config.data, config.objectives, tokenizer, split, store)
-    result = evaluate_perplexity(model, config, tokenizer, store.ids, stride, max_tokens, marks)
+    result = evaluate_perplexity(model, config, tokenizer, store.ids, stride, max_tokens, marks,
+                                 run_languages(config, split, store))
     extra = {"memory_length": memory_length} if memory_length is not None else {}
     return {"run": str(run), "data": config.data.dataset, "split": split, **extra, **result}
 

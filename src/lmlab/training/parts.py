@@ -11,9 +11,10 @@ import torch
 
 from lmlab.config import RunConfig
 from lmlab.data.batching import BlockBatches, StreamBatches
-from lmlab.data.lm_data import token_store, unit_marks
+from lmlab.data.lm_data import token_languages, token_store, unit_marks
 from lmlab.data.pairs import PAIR_TASKS, PairBatches
 from lmlab.data.tokenizers import TextTokenizer
+from lmlab.errors import ConfigError
 from lmlab.registry import build_model, build_objectives
 
 
@@ -31,8 +32,22 @@ def tokenizer_vocabulary(tokenizer: TextTokenizer) -> list[str]:
     return [tokenizer.id_to_token(index) or "" for index in range(tokenizer.vocab_size)]
 
 
+def run_languages(config: RunConfig, split: str, store):
+    """(N,) language ids of ``store``'s tokens when the model has XLM language embeddings
+    (``model.embedding.num_languages`` > 0) and reads a mix (``data.dataset: mix``), so its
+    MLM/CLM batches carry them (Lample & Conneau 2019, §3.1); else None."""
+    count = getattr(config.model.embedding, "num_languages", 0)
+    if not count or config.data.dataset != "mix":
+        return None
+    for i, corpus in enumerate(config.data.datasets):
+        if corpus.language >= count:
+            raise ConfigError(f"data.datasets.{i}.language: language id {corpus.language} "
+                              f"is not in the config (model.embedding.num_languages={count})")
+    return token_languages(config.data, split, store)
+
+
 def make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: bool,
-                 marks=None):
+                 marks=None, languages=None):
     data = config.data
     if data.batching == "pairs":
         # A run with no pair objective (XLNet's two segments, Yang et al. 2019 §3.1: B
@@ -43,7 +58,7 @@ def make_batches(config: RunConfig, store, tokenizer: TextTokenizer, causal: boo
     if data.batching == "stream":
         return StreamBatches(store.ids, data.batch_size, data.seq_len)
     return BlockBatches(store.ids, data.batch_size, data.seq_len, config.train.seed, causal,
-                        tokenizer.cls_id, tokenizer.sep_id, marks)
+                        tokenizer.cls_id, tokenizer.sep_id, marks, languages)
 
 
 def build_parts(config: RunConfig, tokenizer: TextTokenizer) -> TrainingParts:
@@ -58,4 +73,5 @@ def build_parts(config: RunConfig, tokenizer: TextTokenizer) -> TrainingParts:
     # Text-derived masking units (jieba words, ERNIE spans): built once beside the store.
     marks = unit_marks(config.data, config.objectives, tokenizer, "train", store)
     return TrainingParts(tokenizer, model, objectives, store,
-                         make_batches(config, store, tokenizer, causal, marks))
+                         make_batches(config, store, tokenizer, causal, marks,
+                                      run_languages(config, "train", store)))

@@ -25,7 +25,7 @@ from lmlab.training import checkpoint as ckpt
 from lmlab.training import loop
 from lmlab.training.device import placement
 from lmlab.training.objective_step import combined_loss, corrupted
-from lmlab.training.parts import build_parts
+from lmlab.training.parts import build_parts, run_languages
 
 
 @dataclass
@@ -49,6 +49,7 @@ class PretrainingJob:
         self.valid_store = token_store(config.data, tokenizer, "valid")
         self.valid_marks = unit_marks(config.data, config.objectives, tokenizer, "valid",
                                       self.valid_store)
+        self.valid_languages = run_languages(config, "valid", self.valid_store)
         # Held-out corruption draws from its own fixed seed, the same for every run.
         self.evaluators = build_objectives(config.objectives, tokenizer, EVALUATION_SEED)
 
@@ -63,7 +64,7 @@ class PretrainingJob:
         settings = EvaluationSettings(
             seq_len=data.seq_len, batch_size=data.eval_batch_size, stride=data.seq_len,
             max_tokens=train.eval_batches * data.eval_batch_size * data.seq_len,
-            marks=self.valid_marks)
+            marks=self.valid_marks, languages=self.valid_languages)
         return evaluate_held_out(self.model, self.evaluators, self.valid_store.ids, settings)
 
     def on_evaluation(self, step: int, result: dict) -> bool:
