@@ -26,6 +26,7 @@ from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
 from lmlab.objectives.context2vec import Context2VecConfig, Context2VecObjective
 from lmlab.objectives.bart import BartConfig, BartObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
+from lmlab.objectives.lexical_relation import LexicalRelationConfig, LexicalRelationObjective
 from lmlab.objectives.mass import MassConfig, MassObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.tlm import TranslationLMConfig, TranslationLMObjective
@@ -70,6 +71,7 @@ OBJECTIVES = {
     "context2vec": (Context2VecConfig, Context2VecObjective),
     "bilm": (BiLMConfig, BiLMObjective),
     "autoencoder": (SequenceAutoencoderConfig, SequenceAutoencoderObjective),
+    "lrc": (LexicalRelationConfig, LexicalRelationObjective),
 }
 
 
