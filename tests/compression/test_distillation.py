@@ -241,3 +241,40 @@ def test_distilbert_cosine_term(finetuned_run):
         assert set(triple(student, batch).metrics) == {"kd", "cosine"}
         assert triple(student, batch).loss.item() == pytest.approx(
             plain(student, batch).loss.item() + 2 * cos.item(), abs=1e-6)
+
+
+def test_layer_drop_skips_layers_in_training_only(finetuned_run):
+    config, model, batch = _batch(finetuned_run)
+    encoder = model.backbone.encoder
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    embedded = model.backbone.embedding(ids, batch["segments"], None)
+    model.eval()
+    encoder.layer_drop = 0.999999
+    with torch.no_grad():  # evaluation: every layer runs whatever the rate
+        assert torch.equal(model.backbone(ids, mask, batch["segments"]).hidden,
+                           encoder(embedded, mask).hidden)
+        full = encoder(embedded, mask).hidden
+        for module in model.modules():  # training mode without dropout noise
+            module.train()
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+            if isinstance(getattr(module, "dropout", None), float):  # attention dropout
+                module.dropout = 0.0
+        torch.manual_seed(0)
+        skipped = encoder(embedded, mask, return_layers=True)
+        assert torch.equal(skipped.hidden, embedded)  # every layer the identity
+        encoder.layer_drop = 0.0
+        assert torch.allclose(encoder(embedded, mask).hidden, full, atol=1e-6)
+
+
+def test_compress_layerdrop_end_to_end(finetuned_run, tmp_path, capsys):
+    out = tmp_path / "ld"
+    assert main(["compress", str(finetuned_run), "--method", "layerdrop", "--set", "epochs=0.25",
+                 "--set", "student_layers=1", "--set", "rate=0.5", "--out", str(out)]) == 0
+    summary = json.loads((out / "compression.json").read_text())
+    assert summary["student"]["kept_teacher_layers"] == [1]
+    assert [s["stage"] for s in summary["stages"]] == ["layerdrop", "prune"]
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "dev"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(
+        summary["student"]["dev"]["accuracy"], abs=1e-9)

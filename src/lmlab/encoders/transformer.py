@@ -244,6 +244,10 @@ class TransformerEncoder(nn.Module):
         """Recompute each layer's activations in backward instead of keeping them
         (``train.activation_checkpointing``; Chen et al. 2016): memory per layer for one
         more forward pass. Dropout replays the same masks (the RNG state is restored)."""
+        self.layer_drop = 0.0
+        """LayerDrop (Fan et al. 2020 §3): in training, each layer is skipped (the identity)
+        with this probability, drawn per forward pass from the global RNG; 0 = off. Set
+        by the ``layerdrop`` compression method, not saved in the config."""
 
     @property
     def recurrent(self) -> bool:
@@ -291,14 +295,17 @@ class TransformerEncoder(nn.Module):
         states = []
         recompute = self.checkpoint_activations and self.training and torch.is_grad_enabled()
         new_memory = []
+        dropped = ((torch.rand(len(self.layers)) < self.layer_drop).tolist()
+                   if self.training and self.layer_drop else [False] * len(self.layers))
         for index, layer in enumerate(self.layers):
             layer_cache = cache.layers[index] if cache is not None else None
             if self.memory_length:
                 new_memory.append(self._keep_memory(x, memories[index]))
-            x = (checkpoint(layer, x, mask, self.causal, None, memories[index], sinusoids,
-                            negative, different, use_reentrant=False) if recompute
-                 else layer(x, mask, self.causal, layer_cache, memories[index], sinusoids,
-                            negative, different))
+            if not dropped[index]:  # LayerDrop: a dropped layer is the identity this batch
+                x = (checkpoint(layer, x, mask, self.causal, None, memories[index], sinusoids,
+                                negative, different, use_reentrant=False) if recompute
+                     else layer(x, mask, self.causal, layer_cache, memories[index], sinusoids,
+                                negative, different))
             if return_layers:
                 states.append(x)
         if self.final_norm is not None:

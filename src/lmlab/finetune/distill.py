@@ -12,12 +12,14 @@ Methods (settings in :data:`COMMON` and each method's own):
 - ``tinybert``: TinyBERT's task-specific distillation (Jiao et al. 2020 §3.2): an
   intermediate-layer stage (embedding, attention, hidden) then a prediction-layer stage.
   General distillation on unlabeled text is not part of this method yet;
+- ``layerdrop``: LayerDrop (Fan et al. 2020) fine-tuning, then every other layer kept;
 - ``theseus``: BERT-of-Theseus (Xu et al. 2020): module replacement with a replacing rate
   and its curriculum, then successor fine-tuning.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import shutil
@@ -56,6 +58,8 @@ def check(settings: dict) -> None:
         raise ConfigError(f"--set temperature={settings['temperature']}: must be > 0")
     if not 0 <= settings.get("alpha", 0) <= 1:
         raise ConfigError(f"--set alpha={settings['alpha']}: must be in [0, 1]")
+    if not 0 <= settings.get("rate", 0) < 1:
+        raise ConfigError(f"--set rate={settings['rate']}: a LayerDrop rate in [0, 1)")
     if not 0 < settings.get("replacing_rate", 1) <= 1:
         raise ConfigError(f"--set replacing_rate={settings['replacing_rate']}: must be in (0, 1]")
     if settings.get("rate_increase", 0) < 0:
@@ -174,6 +178,31 @@ def theseus(source: Source, settings: dict) -> Compressed:
         "modules": groups, "final_replacing_rate": objective.replacing_rate()})
 
 
+def layerdrop(source: Source, settings: dict) -> Compressed:
+    """LayerDrop (Fan et al. 2020): the teacher fine-tuned further with each layer dropped
+    with probability ``rate`` (§3: structured dropout), then pruned at inference to the
+    layers ``init`` (§4: "every other" by default) with no more training."""
+    started = time.perf_counter()
+    teacher, config = source.model, source.config
+    layers = len(encoder_layers(teacher, str(source.path)))
+    chosen = teacher_layers(settings["init"], layers, settings["student_layers"], "init")
+    config = dataclasses.replace(config, options=run_options(config, settings),
+                                 base=f"layerdrop:{source.path}")
+    data = task_features(source, config, settings["max_train_examples"])
+    teacher_dev, _ = score(teacher, data[0], *data[2], source.config, source.tokenizer)
+    model = copy.deepcopy(teacher)
+    model.backbone.encoder.layer_drop = settings["rate"]
+    stage = train_stage("layerdrop", model, config, source, data, None, settings["epochs"],
+                        settings)
+    model.backbone.encoder.layer_drop = 0.0
+    student, student_config = student_from_teacher(model.cpu(), config, chosen)
+    pruned_dev, _ = score(student, data[0], *data[2], student_config, source.tokenizer)
+    return _result(student, student_config, teacher_dev, layers,
+                   [stage, {"stage": "prune", "best": pruned_dev, "history": []}], started,
+                   {"layers": settings["student_layers"], "kept_teacher_layers": chosen,
+                    "full_depth_dev": stage["best"]})
+
+
 def _method(name: str, help: str, own: dict) -> Method:
     return Method(name, help, {**COMMON, **own},
                   lambda source, settings: distil(source, settings, name), check)
@@ -192,4 +221,7 @@ THESEUS = Method("theseus", "BERT-of-Theseus progressive module replacement, the
                  "fine-tuning (Xu et al. 2020)",
                  {**COMMON, "replacing_rate": 0.5, "rate_increase": 0.0,
                   "successor_epochs": 1.0}, theseus, check)
-METHODS = (KD, PKD, TINYBERT, THESEUS)
+LAYERDROP = Method("layerdrop", "LayerDrop: fine-tune with layers dropped at random, then keep "
+                   "every other layer (Fan et al. 2020)",
+                   {**COMMON, "rate": 0.5, "epochs": 1.0, "lr": 2e-5}, layerdrop, check)
+METHODS = (KD, PKD, TINYBERT, THESEUS, LAYERDROP)
