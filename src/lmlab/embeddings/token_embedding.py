@@ -43,6 +43,11 @@ class EmbeddingConfig:
     layer_norm: bool = False
     layer_norm_eps: float = 1e-12
     dropout: float = 0.1
+    token_features: int = 0
+    """K fixed 0/1 features per vocabulary id, each with a learned vector summed into the
+    input: SenseBERT's supersense embeddings (Levine et al. 2020, §3.2: (W + W_S M) x, M the
+    allowed-supersense matrix). The (V, K) table is a buffer that an objective fills
+    (``supersense``) and the checkpoint keeps; 0 disables."""
     char_cnn: CharCNNConfig | None = None
     """ELMo's character-CNN token encoder (:mod:`lmlab.embeddings.char_cnn`) in place of
     the token table; None = the ordinary token table."""
@@ -54,7 +59,7 @@ class EmbeddingConfig:
                               f"segment or factorised tables and no LayerNorm; set "
                               f"position: none, num_segments: 0, embedding_size: 0, "
                               f"layer_norm: false")
-        for name in ("vocab_size", "num_segments", "num_languages"):
+        for name in ("vocab_size", "num_segments", "num_languages", "token_features"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{path}.{name}: must be >= 0")
         if self.hidden_size <= 0:
@@ -91,6 +96,11 @@ class TokenEmbedding(nn.Module):
         self.segments = nn.Embedding(config.num_segments, width) if config.num_segments else None
         self.languages = (nn.Embedding(config.num_languages, width)
                           if config.num_languages else None)
+        self.features = None
+        if config.token_features:  # SenseBERT: (V, K) 0/1 table, (K, E) learned vectors
+            self.register_buffer("feature_table",
+                                 torch.zeros(config.vocab_size, config.token_features))
+            self.features = nn.Embedding(config.token_features, width)
         self.norm = nn.LayerNorm(width, eps=config.layer_norm_eps) if config.layer_norm else None
         self.projection = nn.Linear(width, config.hidden_size) if width != config.hidden_size else None
         self.dropout = nn.Dropout(config.dropout)
@@ -101,6 +111,8 @@ class TokenEmbedding(nn.Module):
         """``languages`` (B, T): XLM language ids, added like segments when given."""
         batch, length = ids.shape
         x = self.tokens(ids)  # (B, T, D)
+        if self.features is not None:
+            x = x + self.feature_table[ids] @ self.features.weight  # (B, T, K) @ (K, D)
         if self.config.position != "none":
             if length > self.config.max_positions and positions is None:
                 raise ValueError(f"sequence of {length} tokens is longer than "
