@@ -34,6 +34,7 @@ from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjec
 from lmlab.objectives.sequence_autoencoder import (SequenceAutoencoderConfig,
                                                    SequenceAutoencoderObjective)
 from lmlab.objectives.span_boundary import SpanBoundaryConfig, SpanBoundaryObjective
+from lmlab.objectives.supersense import SupersenseConfig, SupersenseObjective
 from lmlab.objectives.t5 import SpanCorruptionConfig, SpanCorruptionObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
 from lmlab.objectives.word_structural import WordStructuralConfig, WordStructuralObjective
@@ -72,6 +73,7 @@ OBJECTIVES = {
     "bilm": (BiLMConfig, BiLMObjective),
     "autoencoder": (SequenceAutoencoderConfig, SequenceAutoencoderObjective),
     "lrc": (LexicalRelationConfig, LexicalRelationObjective),
+    "supersense": (SupersenseConfig, SupersenseObjective),
 }
 
 
