@@ -92,3 +92,35 @@ def test_mix_language_outside_the_model_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"data\.datasets\.1\.language: language id 1 is not "
                                           r"in the config \(model\.embedding\.num_languages=1\)"):
         run_languages(config, "train", store)
+
+
+def test_mix_run_with_language_ids_resumes_bit_identically(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from lmlab.training import checkpoint as ckpt
+    from lmlab.training.trainer import train
+
+    class Interrupted(Exception):
+        pass
+
+    config = _mix_config(tmp_path, ["objectives=[{name: mlm, mask_rate: 0.15}]",
+                                    "train.max_steps=4", "train.checkpoint_every=2",
+                                    "train.eval_every=2", "train.eval_batches=1",
+                                    "train.progress=false", "data.eval_batch_size=2"])
+    full = train(config, tmp_path / "full", log=lambda *_: None)
+    assert full.valid["tokens"] > 0
+    real_save = ckpt.save_checkpoint
+
+    def save_then_die(run_dir, model, config, tokenizer, state):
+        real_save(run_dir, model, config, tokenizer, state)
+        if state["step"] == 2:
+            raise Interrupted
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", save_then_die)
+    with pytest.raises(Interrupted):
+        train(config, tmp_path / "cut", log=lambda *_: None)
+    monkeypatch.setattr(ckpt, "save_checkpoint", real_save)
+    assert train(None, tmp_path / "cut", resume=True, log=lambda *_: None).steps == 4
+    a, b = (load_file(tmp_path / run / "checkpoint" / "model.safetensors")
+            for run in ("full", "cut"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
