@@ -21,8 +21,11 @@ if TYPE_CHECKING:
 PACKAGE = "lmlab"
 CONFIGS = "configs"
 SUITES = "suites"
-NOT_PRESETS = (SUITES,)
-"""Folders of the presets folder that hold other files (``lmlab compare`` suites), not presets."""
+MULTIMODAL = "multimodal"
+NOT_PRESETS = (SUITES, MULTIMODAL)
+"""Folders of the presets folder that hold other files (``lmlab compare`` suites), or
+presets of another schema (``multimodal/<name>``: issue 22's vision-language runs, read by
+:mod:`lmlab.multimodal.presets`, listed by :func:`multimodal_preset_names`), not text presets."""
 
 
 def configs_dir() -> Traversable:
@@ -53,6 +56,13 @@ def preset_names() -> list[str]:
                   for file in family.iterdir() if file.name.endswith(".yaml"))
 
 
+def multimodal_preset_names() -> list[str]:
+    """Every packaged vision-language preset, ``multimodal/<name>`` (issue 22)."""
+    return sorted(f"{MULTIMODAL}/{file.name[:-5]}"
+                  for file in (configs_dir() / MULTIMODAL).iterdir()
+                  if file.name.endswith(".yaml"))
+
+
 def suite_names() -> list[str]:
     """Every packaged ``lmlab compare`` suite, by the name ``lmlab compare`` accepts."""
     return sorted(f"{SUITES}/{file.name[:-5]}" for file in (configs_dir() / SUITES).iterdir()
@@ -68,7 +78,7 @@ def preset_path(name_or_path: str) -> Path:
     candidate = packaged_path(_yaml(name_or_path))
     if candidate.is_file():
         return candidate
-    known = ", ".join(preset_names())
+    known = ", ".join(preset_names() + multimodal_preset_names())
     raise ConfigError(f"{name_or_path}: no such config file or preset (presets: {known})")
 
 

@@ -33,13 +33,19 @@ def epoch_rows(count: int, batch_size: int, seed: int, index: int) -> np.ndarray
 
 
 def collate(corpus: Corpus, rows: np.ndarray, cell_size: int, step: int,
-            blank_images: bool = False) -> dict:
+            blank_images: bool = False, blank_questions: bool = False) -> dict:
     """The model's inputs for ``rows`` of ``corpus``; ``blank_images``: every picture
-    replaced by a white one (the question-only baseline)."""
+    replaced by a white one (the question-only baseline); ``blank_questions``: every text
+    cut to ``[CLS] [SEP]`` (the image-only baseline)."""
     images = torch.from_numpy(corpus.images[corpus.image_rows[rows]])  # (B, S, S, 3)
     if blank_images:
         images = torch.full_like(images, 255)
     ids = torch.from_numpy(corpus.ids[rows])
+    if blank_questions:  # (B, L): keep [CLS], put [SEP] (the row's last token) after it
+        last = (ids != 0).sum(1) - 1  # (B,) position of [SEP]
+        cls, sep = ids[:, 0].clone(), ids[torch.arange(ids.shape[0]), last]
+        ids = torch.zeros_like(ids)
+        ids[:, 0], ids[:, 1] = cls, sep
     return {"input_ids": ids, "attention_mask": (ids != 0).long(),
             "features": cell_features(images, cell_size),
             "image_ids": torch.from_numpy(corpus.image_rows[rows]),
@@ -131,9 +137,10 @@ class VQAModel(nn.Module):
 class VQAJob:
     def __init__(self, model: VQAModel, config, tokenizer, train: Corpus, train_labels,
                  dev: Corpus, dev_labels, answers: list[str], batch_size: int, seed: int,
-                 blank_images: bool = False):
+                 blank_images: bool = False, blank_questions: bool = False):
         self.model, self.config, self.tokenizer = model, config, tokenizer
         self.train, self.dev = train, dev
+        self.blank_questions = blank_questions
         self.train_labels = torch.from_numpy(train_labels)
         self.dev_labels = torch.from_numpy(dev_labels)
         self.answers = answers
@@ -143,7 +150,8 @@ class VQAJob:
 
     def batch(self, index: int, shard: Shard = Shard()) -> dict:
         rows = epoch_rows(len(self.train), self.batch_size, self.seed, index)
-        batch = collate(self.train, rows, self.cell_size, index, self.blank_images)
+        batch = collate(self.train, rows, self.cell_size, index, self.blank_images,
+                        self.blank_questions)
         batch["labels"] = self.train_labels[rows]
         return shard.rows(batch)
 
@@ -157,8 +165,8 @@ class VQAJob:
         outputs = []
         for start in range(0, len(corpus), 256):
             rows = np.arange(start, min(start + 256, len(corpus)))
-            batch = to_device(collate(corpus, rows, self.cell_size, 0, self.blank_images),
-                              self.model)
+            batch = to_device(collate(corpus, rows, self.cell_size, 0, self.blank_images,
+                                      self.blank_questions), self.model)
             logits = self.model(batch["input_ids"], batch["attention_mask"], batch["features"])
             outputs.append(logits.argmax(-1).cpu().numpy())
         return np.concatenate(outputs)

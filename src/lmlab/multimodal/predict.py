@@ -35,6 +35,7 @@ class VQAPredictor:
         self.config = MultimodalConfig.from_dict(raw["model"])
         self.max_length = int(raw["data"]["max_text_length"])
         self.blank_images = bool(raw.get("blank_images", False))
+        self.blank_questions = bool(raw.get("blank_questions", False))
         self.tokenizer = TextTokenizer.load(folder / "tokenizer")
         self.answers = list(easy_vqa.get_answers())
         self.model = VQAModel(build_multimodal(self.config), len(self.answers))
@@ -53,6 +54,6 @@ class VQAPredictor:
         corpus = encode(Corpus(picture[None], [question.strip()], np.zeros(1, dtype=np.int64)),
                         self.tokenizer, self.max_length)
         batch = collate(corpus, np.zeros(1, dtype=np.int64), self.config.visual.cell_size, 0,
-                        self.blank_images)
+                        self.blank_images, self.blank_questions)
         logits = self.model(batch["input_ids"], batch["attention_mask"], batch["features"])
         return self.answers[int(logits.argmax(-1))]

@@ -23,25 +23,11 @@ from lmlab.multimodal.corpus import (Corpus, MultimodalDataConfig, emoji_corpus,
 from lmlab.multimodal.job import PretrainJob, VQAJob, VQAModel
 from lmlab.multimodal.models import MultimodalConfig, build_multimodal
 from lmlab.multimodal.objectives import MULTIMODAL_OBJECTIVES, PretrainingModel
+from lmlab.multimodal.presets import MultimodalRunConfig, config_from_raw
 from lmlab.multimodal.retrieval import matching_scores, recall_at
 from lmlab.multimodal.visual import cell_features
 from lmlab.training import checkpoint as ckpt
 from lmlab.training.loop import LoopPlan, LoopResult, train_job
-
-
-@dataclass
-class MultimodalRunConfig:
-    kind: Literal["pretrain", "vqa"] = "pretrain"
-    model: MultimodalConfig = field(default_factory=MultimodalConfig)
-    objectives: list = field(default_factory=list)
-    """Pre-training: objective configs (``MULTIMODAL_OBJECTIVES``)."""
-    data: MultimodalDataConfig = field(default_factory=MultimodalDataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    batch_size: int = 64
-    blank_images: bool = False
-    """vqa: every picture white (the question-only baseline)."""
-    init_from: str = ""
-    """vqa: a pre-training run folder whose backbone weights start the model."""
 
 
 def build_objectives(config: MultimodalRunConfig, tokenizer) -> list:
@@ -142,7 +128,8 @@ def finetune_vqa(run_dir: str | Path, config: MultimodalRunConfig, resume: bool 
     if config.init_from and not resume:
         load_backbone(model, config.init_from)
     job = VQAJob(model, config, tokenizer, train, train_labels, dev, dev_labels, answers,
-                 config.batch_size, config.train.seed, config.blank_images)
+                 config.batch_size, config.train.seed, config.blank_images,
+                 config.blank_questions)
     plan = LoopPlan(config.train, config.train.max_steps, name="vqa")
     steps_per_epoch = -(-len(train) // config.batch_size)
     return train_job(job, plan, run_dir, steps_per_epoch, state, log)
@@ -159,16 +146,7 @@ def load_pretrained(run_dir: str | Path) -> tuple[MultimodalRunConfig, object, P
     if raw.get("kind") != "pretrain":
         raise CheckpointError(f"{folder}/config.yaml: kind is {raw.get('kind')!r}; expected a "
                               f"multimodal pre-training run (kind: pretrain)")
-    objectives = []
-    for index, item in enumerate(raw.get("objectives") or []):
-        if item.get("name") not in MULTIMODAL_OBJECTIVES:
-            raise CheckpointError(f"{folder}/config.yaml: objectives[{index}].name "
-                                  f"{item.get('name')!r} is not a multimodal objective")
-        objectives.append(MULTIMODAL_OBJECTIVES[item["name"]][0](**item))
-    config = MultimodalRunConfig(kind="pretrain", model=MultimodalConfig.from_dict(raw["model"]),
-                                 objectives=objectives,
-                                 data=MultimodalDataConfig(**raw["data"]),
-                                 batch_size=int(raw.get("batch_size", 64)))
+    config = config_from_raw(raw, str(folder / "config.yaml"))
     tokenizer = TextTokenizer.load(folder / "tokenizer")
     model = PretrainingModel(build_multimodal(config.model), build_objectives(config, tokenizer))
     ckpt.load_weights(model, folder)

@@ -13,6 +13,7 @@ from lmlab.errors import LmlabError
 from lmlab.evaluation.fill_mask import fill_mask
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
+from lmlab.recipes import multimodal_commands
 from lmlab.recipes.arguments import non_negative_int, positive_int
 from lmlab.recipes.data_info import dataset_info
 from lmlab.recipes.demo import run_demo
@@ -32,6 +33,12 @@ def _say(line: str) -> None:
 
 def _train(args) -> int:
     overrides = list(args.set or [])
+    config_file = preset_path(args.config) if args.config else None
+    if multimodal_commands.is_multimodal(config_file, args.resume):  # issue 22
+        return multimodal_commands.train(config_file, args.out, args.resume,
+                                         overrides + ([f"data.dataset={args.data}"]
+                                                      if args.data else []),
+                                         args.overwrite, _say)
     if args.data:
         overrides.append(f"data.dataset={args.data}")
     if args.resume:

@@ -13,6 +13,7 @@ from lmlab.finetune.config import FinetuneOptions
 from lmlab.finetune.evaluate import evaluate_run, predict_file
 from lmlab.finetune.loop import finetune
 from lmlab.finetune.feature_loop import FeatureTaskOptions
+from lmlab.recipes import multimodal_commands
 from lmlab.recipes.benchmark import run_benchmark
 from lmlab.outputs import kind_of
 from lmlab.recipes.feature_based import (evaluate_feature_run, predict_feature_file,
@@ -81,12 +82,20 @@ def _feature_based(run_dir: str) -> bool:
 
 
 def _evaluate(args) -> int:
+    if multimodal_commands.is_multimodal(run_dir=args.run_dir):  # issue 22: easy-VQA dev
+        return multimodal_commands.evaluate(args.run_dir)
     evaluate = evaluate_feature_run if _feature_based(args.run_dir) else evaluate_run
     print(json.dumps(evaluate(args.run_dir, args.task, args.split)))
     return 0
 
 
 def _predict(args) -> int:
+    if multimodal_commands.is_multimodal(run_dir=args.run_dir):  # issue 22: image + question
+        return multimodal_commands.predict(args.run_dir, args.image, args.question,
+                                           not args.no_resize)
+    if not args.input or not args.out:
+        raise ConfigError(f"{args.run_dir}: give --input FILE and --out FILE (--image and "
+                          f"--question are for multimodal runs)")
     predict = predict_feature_file if _feature_based(args.run_dir) else predict_file
     count = predict(args.run_dir, args.input, args.out, args.overwrite)
     print(json.dumps({"predictions": count, "out": args.out}))
@@ -182,9 +191,13 @@ def add_commands(subparsers) -> None:
 
     predict = subparsers.add_parser("predict", help="labels for one example a line")
     predict.add_argument("run_dir", metavar="RUN")
-    predict.add_argument("--input", required=True,
+    predict.add_argument("--input",
                          help="one example a line (pairs: two tab-separated columns)")
-    predict.add_argument("--out", required=True, help="one label a line (never --input)")
+    predict.add_argument("--out", help="one label a line (never --input)")
+    predict.add_argument("--image", help="multimodal runs: the picture's path (issue 22)")
+    predict.add_argument("--question", help="multimodal runs: the question about --image")
+    predict.add_argument("--no-resize", dest="no_resize", action="store_true",
+                         help="multimodal runs: refuse a picture of another size")
     _add_overwrite(predict, "an existing --out file (by default it is refused)")
     predict.set_defaults(run=_predict)
 
