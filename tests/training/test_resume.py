@@ -39,7 +39,8 @@ class _Interrupted(Exception):
                                     "bert_zh/tiny", "bert_wwm_zh/tiny", "mass/tiny",
                                     "context2vec/tiny",
                                     "bart/tiny", "t5/tiny", "xlnet/tiny", "sa_lstm/tiny",
-                                    "elmo/tiny", "xlm/tiny"])
+                                    "elmo/tiny", "xlm/tiny", "mbert/tiny",
+                                    "xlmr/tiny"])
 def test_interrupted_then_resumed_run_is_bit_identical(preset, tiny_corpus, tmp_path, monkeypatch):
     steps = 8
     train(tiny_config(preset, tiny_corpus, steps, every=2), tmp_path / "full", log=lambda *_: None)
