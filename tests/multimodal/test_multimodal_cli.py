@@ -33,7 +33,7 @@ def _pretrain_sets(preset):
     config = load_multimodal_config(preset_path(preset))
     codes = [f"objectives.{i}.num_codes=8" for i, o in enumerate(config.objectives)
              if o.name == "mrm" and o.target == "classification"]
-    return _sets(TINY + codes)
+    return _sets(TINY + codes + ["model.visual.num_codes=8"])
 
 
 def test_packaged_multimodal_presets_load():
@@ -108,3 +108,13 @@ def test_data_option_on_a_multimodal_preset_is_refused(tmp_path, capsys):
     assert main(["train", "multimodal/vl_bert", "--data", "ptb", "--out",
                  str(tmp_path / "run")]) == 1
     assert "--data does not apply" in capsys.readouterr().err
+
+
+@needs_font
+def test_videobert_vqa_from_scratch_fits_its_visual_words(tmp_path):
+    run = tmp_path / "vq"
+    assert main(["train", "multimodal/easy_vqa", "--out", str(run), "--set", "train.max_steps=2",
+                 "--set", "model.visual.kind=vq"] + _sets(TINY + ["model.visual.num_codes=8"])) == 0
+    codebook = load_file(str(run / "checkpoint" / "model.safetensors"))[
+        "backbone.visual_embedding.codebook"]
+    assert codebook.shape == (8, 192) and bool(codebook.abs().sum(1).gt(0).all())

@@ -9,6 +9,10 @@
   is deeper: BERT's), then ``num_co_layers`` blocks of one co-attention layer
   (:class:`~lmlab.multimodal.co_attention.CoAttentionLayer`) followed by one self-attention
   layer in each stream. Pooled output: h_[CLS] ⊙ h_[IMG] (ViLBERT's alignment input).
+  LXMERT (Tan & Bansal 2019, §2.2) is the same shape with options: a language encoder
+  (``num_layers``), an object-relationship encoder (``num_visual_layers``), cross-modality
+  layers (``cross_layer: lxmert``, :mod:`~lmlab.multimodal.cross_modality`) and the text
+  [CLS] as the cross-modality output (``pooling: cls``).
 
 Both take ``(input_ids (B, T), attention_mask (B, T), features (B, N, F))`` and return
 :class:`MultimodalOutput`; ``features`` are the fixed cell features of
@@ -28,6 +32,7 @@ from torch import nn
 from lmlab.encoders.transformer import TransformerConfig, TransformerEncoder
 from lmlab.errors import ConfigError
 from lmlab.multimodal.co_attention import CoAttentionLayer
+from lmlab.multimodal.cross_modality import CrossModalityLayer
 from lmlab.multimodal.visual import VisualConfig, VisualEmbedding
 
 TEXT, VISION = 0, 1  # type ids
@@ -49,7 +54,17 @@ class MultimodalConfig:
     num_layers: int = 2
     """single_stream: joint layers; two_stream: text-only layers before the co-attention."""
     num_co_layers: int = 1
-    """two_stream: co-attention blocks (each + one self-attention layer per stream)."""
+    """two_stream: cross-modal blocks (``co_attention``: each + one self-attention layer per
+    stream; ``lxmert``: LXMERT's cross-modality layers, N_X)."""
+    cross_layer: Literal["co_attention", "lxmert"] = "co_attention"
+    """two_stream: ViLBERT's co-attentional block, or LXMERT's cross-modality layer (shared
+    bi-directional cross-attention, then self-attention and FFN per stream)."""
+    num_visual_layers: int = 0
+    """two_stream: vision-only self-attention layers before the cross-modal ones: LXMERT's
+    object-relationship encoder (N_R), CBT's visual transformer."""
+    pooling: Literal["product", "cls"] = "product"
+    """two_stream: ViLBERT's h_CLS ⊙ h_IMG, or the text [CLS] state (LXMERT's
+    cross-modality output)."""
     max_text_length: int = 32
     dropout: float = 0.1
     visual: VisualConfig = field(default_factory=VisualConfig)
@@ -58,6 +73,13 @@ class MultimodalConfig:
         if self.architecture not in ("single_stream", "two_stream"):
             raise ConfigError(f"{path}.architecture: one of single_stream, two_stream, got "
                               f"{self.architecture!r}")
+        if self.cross_layer not in ("co_attention", "lxmert"):
+            raise ConfigError(f"{path}.cross_layer: one of co_attention, lxmert, got "
+                              f"{self.cross_layer!r}")
+        if self.pooling not in ("product", "cls"):
+            raise ConfigError(f"{path}.pooling: one of product, cls, got {self.pooling!r}")
+        if self.num_visual_layers < 0 or self.num_co_layers < 0:
+            raise ConfigError(f"{path}.num_visual_layers / num_co_layers: must be >= 0")
         for name in ("vocab_size", "hidden_size", "num_heads", "ffn_size", "max_text_length"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{path}.{name}: must be > 0, got {getattr(self, name)}")
@@ -131,6 +153,14 @@ class TwoStreamModel(nn.Module):
         nn.init.normal_(self.types.weight, std=0.02)
         self.text_encoder = TransformerEncoder(config.hidden_size,
                                                config.encoder_config(config.num_layers))
+        if config.num_visual_layers:  # LXMERT's object-relationship encoder, CBT's visual one
+            self.visual_encoder = TransformerEncoder(
+                config.hidden_size, config.encoder_config(config.num_visual_layers))
+        if config.cross_layer == "lxmert":
+            self.cross_layers = nn.ModuleList(
+                CrossModalityLayer(config.hidden_size, config.num_heads, config.encoder_config(1),
+                                   config.dropout) for _ in range(config.num_co_layers))
+            return
         self.co_layers = nn.ModuleList(
             CoAttentionLayer(config.hidden_size, config.num_heads, config.ffn_size,
                              config.dropout) for _ in range(config.num_co_layers))
@@ -146,12 +176,19 @@ class TwoStreamModel(nn.Module):
         text = self.text_encoder(text, attention_mask).hidden  # (B, T, D)
         visual = self.visual_embedding(features) + self.types.weight[VISION]  # (B, 1+N, D)
         visual_mask = attention_mask.new_ones(visual.shape[:2])
-        for co_layer, text_layer, visual_layer in zip(self.co_layers, self.text_layers,
-                                                      self.visual_layers):
-            text, visual = co_layer(text, visual, attention_mask, visual_mask)
-            text = text_layer(text, attention_mask).hidden
-            visual = visual_layer(visual, visual_mask).hidden
-        return MultimodalOutput(text, visual, text[:, 0] * visual[:, 0])
+        if self.config.num_visual_layers:
+            visual = self.visual_encoder(visual, visual_mask).hidden
+        if self.config.cross_layer == "lxmert":
+            for layer in self.cross_layers:
+                text, visual = layer(text, visual, attention_mask, visual_mask)
+        else:
+            for co_layer, text_layer, visual_layer in zip(self.co_layers, self.text_layers,
+                                                          self.visual_layers):
+                text, visual = co_layer(text, visual, attention_mask, visual_mask)
+                text = text_layer(text, attention_mask).hidden
+                visual = visual_layer(visual, visual_mask).hidden
+        pooled = text[:, 0] if self.config.pooling == "cls" else text[:, 0] * visual[:, 0]
+        return MultimodalOutput(text, visual, pooled)
 
 
 def build_multimodal(config: MultimodalConfig) -> nn.Module:

@@ -17,6 +17,7 @@ Every random choice comes from :func:`~lmlab.objectives.base.row_generator` seed
   features (MRFR, L2), ``target: classification`` predicts each masked region's k-means
   code (:mod:`lmlab.multimodal.quantize`; VideoBERT's visual words) instead of the
   detector's object class (MRC).
+  ``target: nce`` is CBT's contrastive loss over the features instead (:func:`nce_loss`).
 * ``itm`` — image–text matching (UNITER ITM eq. 4; ViLBERT's alignment prediction): with
   probability ``negative_rate`` a row's picture is swapped for another row's whose image and
   caption differ, and a binary head on the pooled output says whether they match.
@@ -115,7 +116,10 @@ class MaskedRegionConfig(ConfigDefaults):
     name: Literal["mrm"] = "mrm"
     weight: float = 1.0
     mask_rate: float = 0.15
-    target: Literal["regression", "classification"] = "regression"
+    target: Literal["regression", "classification", "nce"] = "regression"
+    """``nce``: CBT's contrastive loss over the masked regions' features (no VQ codes)."""
+    temperature: float = 1.0
+    """nce: logits are (prediction · feature) / temperature."""
     num_codes: int = 64
     """classification: the k-means codebook size (visual words)."""
     kmeans_iterations: int = 20
@@ -125,9 +129,11 @@ class MaskedRegionConfig(ConfigDefaults):
 
     def validate(self, path: str) -> None:
         _check_rate(self.mask_rate, path, "mask_rate")
-        if self.target not in ("regression", "classification"):
-            raise ConfigError(f"{path}.target: one of regression, classification, got "
+        if self.target not in ("regression", "classification", "nce"):
+            raise ConfigError(f"{path}.target: one of regression, classification, nce, got "
                               f"{self.target!r}")
+        if self.temperature <= 0:
+            raise ConfigError(f"{path}.temperature: must be > 0, got {self.temperature}")
         if self.num_codes < 2:
             raise ConfigError(f"{path}.num_codes: must be >= 2, got {self.num_codes}")
 
@@ -135,7 +141,8 @@ class MaskedRegionConfig(ConfigDefaults):
         return None
 
     def describe(self) -> str:
-        return f"mrm ({'MRFR' if self.target == 'regression' else 'MRC-VQ'})"
+        names = {"regression": "MRFR", "classification": "MRC-VQ", "nce": "NCE"}
+        return f"mrm ({names[self.target]})"
 
 
 class RegionHead(nn.Module):
@@ -205,9 +212,24 @@ class MaskedRegionObjective(StatelessObjective):
         targets = batch["mrm_targets"][chosen]
         if self.config.target == "regression":
             loss = F.mse_loss(predicted, targets)
+        elif self.config.target == "nce":
+            loss = nce_loss(predicted, targets, self.config.temperature)
         else:
             loss = F.cross_entropy(predicted, targets)
         return LossOutput(loss, {"mrm_loss": loss.item()})
+
+
+def nce_loss(predicted: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0):
+    """CBT's noise-contrastive loss (Sun et al. 2019, "Learning Video Representations using
+    Contrastive Bidirectional Transformer", §3.1 eq. 2): each masked region's prediction
+    ŷ_t (n, F) scores its own feature e_t against the other masked regions' features in the
+    batch, -log exp(ŷ_tᵀe_t) / Σ_j exp(ŷ_tᵀe_j), with temperature. A negative whose feature
+    equals the positive's (a blank cell beside another) is left out: it is no negative."""
+    logits = predicted @ targets.T / temperature  # (n, n)
+    same = (targets[:, None, :] == targets[None, :, :]).all(-1)  # (n, n)
+    same.fill_diagonal_(False)
+    logits = logits.masked_fill(same, float("-inf"))
+    return F.cross_entropy(logits, torch.arange(targets.shape[0], device=targets.device))
 
 
 @dataclass

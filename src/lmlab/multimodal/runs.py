@@ -25,6 +25,7 @@ from lmlab.multimodal.models import MultimodalConfig, build_multimodal
 from lmlab.multimodal.objectives import MULTIMODAL_OBJECTIVES, PretrainingModel
 from lmlab.multimodal.presets import MultimodalRunConfig, config_from_raw
 from lmlab.multimodal.retrieval import matching_scores, recall_at
+from lmlab.multimodal.quantize import kmeans
 from lmlab.multimodal.visual import cell_features
 from lmlab.training import checkpoint as ckpt
 from lmlab.training.loop import LoopPlan, LoopResult, train_job
@@ -77,6 +78,7 @@ def pretrain(run_dir: str | Path, config: MultimodalRunConfig, resume: bool = Fa
     features = cell_features(torch.from_numpy(train.images), config.model.visual.cell_size)
     for objective in objectives:  # k-means codebook of region classification
         objective.prepare(model, features.reshape(-1, features.shape[-1]))
+    fit_visual_words(model.backbone, features, config.train.seed, objectives)
     job = PretrainJob(model, config, tokenizer, objectives, train, held_out,
                       config.batch_size, config.train.seed)
     log(f"pre-training {config.model.architecture} ({config.model.visual.kind}) on "
@@ -85,6 +87,25 @@ def pretrain(run_dir: str | Path, config: MultimodalRunConfig, resume: bool = Fa
     plan = LoopPlan(config.train, config.train.max_steps, name="multimodal")
     steps_per_epoch = -(-len(train) // config.batch_size)
     return train_job(job, plan, run_dir, steps_per_epoch, state, log)
+
+
+def fit_visual_words(backbone, features: torch.Tensor, seed: int, objectives=()) -> None:
+    """``visual.kind: vq`` (VideoBERT): fill the visual embedding's codebook. A region
+    classification objective with as many codes lends its codebook (then the masked visual
+    word the model predicts is the word it reads); otherwise k-means on a seeded sample of
+    at most 20,000 training cells."""
+    visual = backbone.config.visual
+    if visual.kind != "vq":
+        return
+    for objective in objectives:
+        codebook = getattr(objective, "codebook", None)
+        if codebook is not None and codebook.shape[0] == visual.num_codes:
+            backbone.visual_embedding.codebook.copy_(codebook)
+            return
+    flat = features.reshape(-1, features.shape[-1])
+    rows = torch.randperm(flat.shape[0], generator=torch.Generator().manual_seed(seed))
+    backbone.visual_embedding.codebook.copy_(kmeans(flat[rows[:20000]], visual.num_codes,
+                                                    20, seed))
 
 
 def load_backbone(model: torch.nn.Module, run_dir: str | Path) -> None:
@@ -127,6 +148,10 @@ def finetune_vqa(run_dir: str | Path, config: MultimodalRunConfig, resume: bool 
     model = VQAModel(build_multimodal(config.model), len(answers))
     if config.init_from and not resume:
         load_backbone(model, config.init_from)
+    elif not resume:  # vq from scratch: visual words of the fine-tuning pictures
+        fit_visual_words(model.backbone, cell_features(torch.from_numpy(train.images),
+                                                       config.model.visual.cell_size),
+                         config.train.seed)
     job = VQAJob(model, config, tokenizer, train, train_labels, dev, dev_labels, answers,
                  config.batch_size, config.train.seed, config.blank_images,
                  config.blank_questions)

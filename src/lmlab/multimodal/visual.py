@@ -15,7 +15,11 @@ learned), so they can be masked, regressed (masked region modelling) and vector-
   and the embedding is UNITER's (Chen et al. 2020, §3.1): z = LN(W_v v) + LN(W_b b), then
   a LayerNorm. No detector is involved; the geometry is the grid's.
 
-Both prepend a learned ``[IMG]`` token (ViLBERT's whole-image token, Lu et al. 2019 §3.1)
+* ``vq`` — VideoBERT's visual tokens (Sun et al. 2019, §3.2): each cell's feature is
+  replaced by the id of its nearest k-means code (:mod:`lmlab.multimodal.quantize`), then
+  embedded like a word, plus a learned position.
+
+All prepend a learned ``[IMG]`` token (ViLBERT's whole-image token, Lu et al. 2019 §3.1)
 and return (B, 1 + N, D); row 0 is ``[IMG]``, rows 1..N the cells in raster order.
 """
 
@@ -28,20 +32,27 @@ import torch
 from torch import nn
 
 from lmlab.errors import ConfigError, DataError
+from lmlab.multimodal.quantize import assign
 
 
 @dataclass
 class VisualConfig:
-    kind: Literal["patch", "grid"] = "patch"
-    """``patch``: ViT patch embedding; ``grid``: grid-cell regions with box features."""
+    kind: Literal["patch", "grid", "vq"] = "patch"
+    """``patch``: ViT patch embedding; ``grid``: grid-cell regions with box features;
+    ``vq``: VideoBERT's visual words (each cell's nearest k-means code, embedded)."""
     image_size: int = 32
     """Images are image_size x image_size (square) RGB."""
     cell_size: int = 8
     """Pixels per side of a patch / grid cell; must divide image_size."""
+    num_codes: int = 64
+    """vq: the codebook size (visual vocabulary); the codebook is fitted by k-means on the
+    training cells before training and saved with the weights."""
 
     def validate(self, path: str) -> None:
-        if self.kind not in ("patch", "grid"):
-            raise ConfigError(f"{path}.kind: one of patch, grid, got {self.kind!r}")
+        if self.kind not in ("patch", "grid", "vq"):
+            raise ConfigError(f"{path}.kind: one of patch, grid, vq, got {self.kind!r}")
+        if self.num_codes < 2:
+            raise ConfigError(f"{path}.num_codes: must be >= 2, got {self.num_codes}")
         if self.image_size < 1 or self.cell_size < 1 or self.image_size % self.cell_size:
             raise ConfigError(f"{path}.cell_size: {self.cell_size} must divide "
                               f"{path}.image_size={self.image_size}")
@@ -84,13 +95,18 @@ class VisualEmbedding(nn.Module):
     def __init__(self, config: VisualConfig, hidden_size: int, dropout: float = 0.1):
         super().__init__()
         self.config = config
-        self.project = nn.Linear(config.feature_size, hidden_size)
+        if config.kind != "vq":
+            self.project = nn.Linear(config.feature_size, hidden_size)
         self.image_token = nn.Parameter(torch.zeros(hidden_size))
         nn.init.normal_(self.image_token, std=0.02)
-        if config.kind == "patch":
+        if config.kind in ("patch", "vq"):
             self.position = nn.Parameter(torch.zeros(config.num_regions, hidden_size))
             nn.init.normal_(self.position, std=0.02)
-        else:
+        if config.kind == "vq":  # visual words; the last row is the masked visual word
+            self.register_buffer("codebook", torch.zeros(config.num_codes, config.feature_size))
+            self.codes = nn.Embedding(config.num_codes + 1, hidden_size)
+            nn.init.normal_(self.codes.weight, std=0.02)
+        elif config.kind == "grid":
             self.feature_norm = nn.LayerNorm(hidden_size)
             self.box = nn.Linear(5, hidden_size)
             self.box_norm = nn.LayerNorm(hidden_size)
@@ -108,12 +124,19 @@ class VisualEmbedding(nn.Module):
                             f"them (load_image(..., size={size}))")
         return cell_features(images, self.config.cell_size)
 
+    def visual_words(self, features: torch.Tensor) -> torch.Tensor:
+        """vq: (B, N, F) -> (B, N) code ids; a cell zeroed by region masking (all-zero
+        features, which no picture gives: 0 is pixel value 127.5) is the [MASK] word."""
+        words = assign(features, self.codebook, fast=True)
+        return words.masked_fill((features == 0).all(-1), self.config.num_codes)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """(B, N, F) cell features (possibly masked) -> (B, 1 + N, D), [IMG] first."""
-        z = self.project(features)  # (B, N, D)
-        if self.config.kind == "patch":
-            z = z + self.position
-        else:
-            z = self.feature_norm(z) + self.box_norm(self.box(self.boxes))
+        if self.config.kind == "vq":
+            z = self.codes(self.visual_words(features)) + self.position  # (B, N, D)
+        elif self.config.kind == "patch":
+            z = self.project(features) + self.position  # (B, N, D)
+        else:  # grid: UNITER's LN(W_v v) + LN(W_b b)
+            z = self.feature_norm(self.project(features)) + self.box_norm(self.box(self.boxes))
         image = self.image_token.expand(z.shape[0], 1, -1)  # (B, 1, D)
         return self.dropout(self.norm(torch.cat([image, z], dim=1)))
