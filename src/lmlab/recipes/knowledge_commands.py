@@ -1,4 +1,5 @@
-"""``lmlab knowledge transe``: thin: parse and call :func:`lmlab.knowledge.transe_run.run_transe`."""
+"""``lmlab knowledge transe`` and ``lmlab knowledge probe``: thin: parse and call
+:func:`lmlab.knowledge.transe_run.run_transe` / :func:`lmlab.evaluation.lexical_probe.probe_run`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 
 import torch
 
+from lmlab.evaluation.lexical_probe import probe_run
 from lmlab.knowledge.transe_run import TransESettings, run_transe
 from lmlab.knowledge.triples import DEFAULT_RELATIONS, RELATION_NAMES, check_relations
 from lmlab.outputs import prepare_output_folder
@@ -62,6 +64,26 @@ def _transe(args) -> int:
     return 0
 
 
+PROBE_EXAMPLES = """examples:
+  lmlab knowledge probe runs/libert-tiny
+  lmlab knowledge probe runs/bert-tiny --wordnet /path/to/wordnet-3.0 --seed 1 --out probe.json
+
+Hypernymy detection from the run's input embeddings: WordNet (direct) hyponym-hypernym
+word pairs vs reversed and random pairs, split by synset so that no test pair's words
+occur in a training pair; a logistic regression on [a, b, a*b, a-b]. docs/knowledge.md
+"""
+
+
+def _probe(args) -> int:
+    result = probe_run(args.run_folder, args.wordnet, args.test_fraction, args.seed)
+    text = json.dumps(result)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    print(text)
+    return 0
+
+
 def add_commands(subparsers) -> None:
     knowledge = subparsers.add_parser(
         "knowledge", help="knowledge bases: WordNet graph embeddings (issue 21)")
@@ -95,3 +117,14 @@ def add_commands(subparsers) -> None:
     transe.add_argument("--overwrite", action="store_true",
                         help="replace the lmlab output already in --out")
     transe.set_defaults(run=_transe)
+    probe = verbs.add_parser(
+        "probe", help="lexical probe: WordNet hypernymy detection from a run's input "
+                      "embeddings, split by synset (issue 21)",
+        epilog=PROBE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    probe.add_argument("run_folder", metavar="RUN", help="a pre-trained run folder")
+    probe.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 folder (data.*, index.*)")
+    probe.add_argument("--test-fraction", type=_fraction, default=0.2,
+                       help="share of hyponym synsets whose pairs are tested (default 0.2)")
+    probe.add_argument("--seed", type=int, default=0)
+    probe.add_argument("--out", metavar="FILE", help="also write the JSON result here")
+    probe.set_defaults(run=_probe)
