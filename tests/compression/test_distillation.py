@@ -278,3 +278,43 @@ def test_compress_layerdrop_end_to_end(finetuned_run, tmp_path, capsys):
     assert main(["evaluate", str(out), "--split", "dev"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(
         summary["student"]["dev"]["accuracy"], abs=1e-9)
+
+
+def test_several_teachers_average_their_soft_targets(finetuned_run):
+    config, teacher, batch = _batch(finetuned_run)
+    other = copy.deepcopy(teacher)
+    with torch.no_grad():
+        other.head.classifier.weight.mul_(-2.0)
+    layers = list(range(1, config.model.encoder.num_layers + 1))
+    settings = DistillationSettings("kd", temperature=2.0)
+    ensemble = DistillationObjective(teacher, settings, layers, more_teachers=[other])
+    with torch.no_grad():
+        target = ensemble._ensemble(run(teacher, batch).logits, batch)
+        expected = (torch.softmax(run(teacher, batch).logits / 2, -1) +
+                    torch.softmax(run(other, batch).logits / 2, -1)) / 2
+        torch.testing.assert_close(torch.softmax(target / 2, -1), expected)
+        twin = DistillationObjective(teacher, settings, layers,
+                                     more_teachers=[copy.deepcopy(teacher)])
+        alone = DistillationObjective(teacher, settings, layers)
+        student = copy.deepcopy(teacher)
+        student.head.classifier.weight.mul_(0.5)
+        assert twin(student, batch).loss.item() == pytest.approx(alone(student, batch).loss.item(),
+                                                                 abs=1e-6)
+
+
+def test_compress_kd_with_two_teachers(finetuned_run, pretraining_run, tmp_path, capsys):
+    out = tmp_path / "mt"
+    assert main(["compress", str(finetuned_run), "--method", "kd", "--set", "student_layers=1",
+                 "--set", "epochs=0.25", "--set", f"teachers=[{finetuned_run}]",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "compression.json").read_text())["settings"]["teachers"] == \
+        [str(finetuned_run)]
+    capsys.readouterr()
+    assert main(["compress", str(finetuned_run), "--method", "pkd", "--set", "student_layers=1",
+                 "--set", f"teachers=[{finetuned_run}]", "--out", str(tmp_path / "x")]) == 1
+    assert "--set teachers (or --teachers): not a setting of --method pkd" in \
+        capsys.readouterr().err
+    assert main(["compress", str(finetuned_run), "--method", "kd", "--set", "student_layers=1",
+                 "--set", f"teachers=[{pretraining_run}]", "--out", str(tmp_path / "y")]) == 1
+    error = capsys.readouterr().err
+    assert "not a fine-tuned one" in error and len(error.splitlines()) == 1

@@ -7,6 +7,7 @@ own folder under ``<out>/stages/`` with atomic checkpoints.
 
 Methods (settings in :data:`COMMON` and each method's own):
 - ``kd``: Hinton et al. 2015 / Tang et al. 2019 (``soft: mse``) on a layer-subset student;
+  ``teachers: [runs]`` averages further teachers' soft targets (MT-DNN-KD, Liu et al. 2019);
 - ``pkd``: BERT-PKD (Sun et al. 2019), ``layer_map: uniform`` is PKD-Skip, ``last`` PKD-Last;
   the student starts from the teacher's first M layers, as in the paper;
 - ``tinybert``: TinyBERT's task-specific distillation (Jiao et al. 2020 §3.2): an
@@ -35,6 +36,7 @@ from lmlab.errors import ConfigError
 from lmlab.evaluation.metrics import headline
 from lmlab.finetune import task_data
 from lmlab.finetune.job import BEST, FinetuneJob, score
+from lmlab.finetune.run_folder import load_finetuned
 from lmlab.finetune.loop import train_config
 from lmlab.tasks.catalogue import get_task
 from lmlab.training import checkpoint as ckpt
@@ -135,8 +137,25 @@ def _result(student, config, teacher_dev, layers: int, stages: list, started: fl
         "stages": stages, "seconds": round(time.perf_counter() - started, 1)})
 
 
+def more_teachers(source: Source, paths: list) -> list:
+    """The extra teachers of MT-DNN-KD: fine-tuned runs of the same task and labels (a run
+    of another task or label set is a one-line error naming it)."""
+    if not isinstance(paths, list):
+        raise ConfigError(f"--set teachers={paths!r}: expected a list of fine-tuned run folders")
+    models = []
+    for path in paths:
+        config, _, model = load_finetuned(path)
+        if (config.task, config.labels) != (source.config.task, source.config.labels):
+            raise ConfigError(f"--set teachers: {path} is fine-tuned on {config.task} "
+                              f"{config.labels}; the teacher {source.path} on "
+                              f"{source.config.task} {source.config.labels}")
+        models.append(model)
+    return models
+
+
 def distil(source: Source, settings: dict, method: str) -> Compressed:
     started = time.perf_counter()
+    more = more_teachers(source, settings.get("teachers", []))  # checked before the work
     init = "first" if method == "pkd" and settings["init"] == "every_other" else settings["init"]
     layers, chosen, student, config, data, teacher_dev = _start(source, settings, init)
     layer_map = teacher_layers(settings["layer_map"], layers, settings["student_layers"],
@@ -152,7 +171,8 @@ def distil(source: Source, settings: dict, method: str) -> Compressed:
                                   settings["intermediate_epochs"], settings))
     stages.append(train_stage(method if method != "tinybert" else "prediction", student,
                               config, source, data,
-                              DistillationObjective(teacher, base, layer_map),
+                              DistillationObjective(teacher, base, layer_map,
+                                                    more_teachers=more),
                               settings["epochs"], settings))
     return _result(student, config, teacher_dev, layers, stages, started, {
         "layers": settings["student_layers"], "init_from_teacher_layers": chosen,
@@ -210,7 +230,7 @@ def _method(name: str, help: str, own: dict) -> Method:
 
 KD = _method("kd", "knowledge distillation into a layer subset of the teacher (Hinton et al. "
              "2015; soft=mse: Tang et al. 2019; cosine>0: DistilBERT's L_cos)",
-             {"temperature": 2.0, "alpha": 0.5, "soft": "kl", "cosine": 0.0})
+             {"temperature": 2.0, "alpha": 0.5, "soft": "kl", "cosine": 0.0, "teachers": []})
 PKD = _method("pkd", "BERT-PKD patient distillation of [CLS] states (Sun et al. 2019; "
               "layer_map uniform = PKD-Skip, last = PKD-Last)",
               {"temperature": 5.0, "alpha": 0.7, "beta": 100.0})

@@ -85,11 +85,28 @@ class DistillationObjective:
     differ, else None; they train with the student (attach them to it)."""
 
     def __init__(self, teacher: nn.Module, settings: DistillationSettings, layer_map: list[int],
-                 projections: nn.ModuleDict | None = None):
+                 projections: nn.ModuleDict | None = None, more_teachers: tuple = ()):
+        """``more_teachers``: further fine-tuned models of the same task whose soft targets
+        are averaged with the teacher's (``kd`` only; MT-DNN-KD, Liu et al. 2019 §3)."""
         self.teacher = teacher.eval()
-        for parameter in self.teacher.parameters():
-            parameter.requires_grad_(False)
+        self.more_teachers = [model.eval() for model in more_teachers]
+        for model in (self.teacher, *self.more_teachers):
+            for parameter in model.parameters():
+                parameter.requires_grad_(False)
         self.settings, self.layer_map, self.projections = settings, layer_map, projections
+
+    def _ensemble(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The teachers' averaged target as logits: MT-DNN-KD's soft target is the mean of
+        the teachers' softmax(z_k / T); returned as T·log(mean), whose softmax at T is that
+        mean. Regression heads and ``soft: mse`` average the logits themselves."""
+        if not self.more_teachers:
+            return logits
+        every = [logits] + [run(model, batch).logits for model in self.more_teachers]
+        if logits.dim() == 1 or self.settings.soft == "mse":
+            return torch.stack(every).mean(0)
+        temperature = self.settings.temperature
+        probabilities = torch.stack([torch.softmax(z / temperature, dim=-1) for z in every])
+        return temperature * probabilities.mean(0).log()
 
     def _project(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return x if self.projections is None else self.projections[name](x)
@@ -99,6 +116,7 @@ class DistillationObjective:
         scores = settings.method == "tinybert" and settings.stage == "intermediate"
         with torch.no_grad():
             teacher = run(self.teacher, batch, scores)
+            teacher.logits = self._ensemble(teacher.logits, batch)
         mine = run(student, batch, scores)
         labels = batch.get("labels")
         regression = mine.logits.dim() == 1
