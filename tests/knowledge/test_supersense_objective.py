@@ -3,11 +3,13 @@ allowed-set loss on MLM-masked words, and config errors."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 
+from lmlab.cli import main
 from lmlab.config import load_config
 from lmlab.embeddings.token_embedding import EmbeddingConfig, TokenEmbedding
 from lmlab.errors import ConfigError
@@ -15,6 +17,7 @@ from lmlab.knowledge.lexnames import LEXNAMES
 from lmlab.objectives.supersense import SupersenseConfig, SupersenseObjective
 from lmlab.presets import preset_path
 from lmlab.registry import build_model
+from lmlab.training.trainer import train
 
 from test_lexical_relation import WordTokenizer
 
@@ -85,3 +88,24 @@ def test_incompatible_runs_are_one_line_errors(overrides, message):
     with pytest.raises(ConfigError, match=message) as error:
         load_config(preset_path("sensebert/tiny"), overrides)
     assert "\n" not in str(error.value)
+
+
+def config_overrides(corpus) -> list[str]:
+    return [f"data.dataset={corpus}", "train.max_steps=2", "train.max_epochs=0",
+            "train.eval_every=2", "train.checkpoint_every=2", "train.eval_batches=1",
+            "train.progress=false", "data.seq_len=16", "data.batch_size=2"]
+
+
+def test_held_out_supersense_accuracy_of_a_run(wordnet, tiny_corpus, tmp_path, capsys):
+    config = load_config(preset_path("sensebert/tiny"), config_overrides(tiny_corpus))
+    train(config, tmp_path / "run", log=lambda *_: None)
+    assert main(["knowledge", "supersense", str(tmp_path / "run"), "--max-tokens", "500"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["words"] > 0 and 0.0 <= result["accuracy"] <= 1.0
+    assert 0.0 < result["prior_accuracy"] <= 1.0
+    # a run without the supersense objective is refused in one line
+    bert = load_config(preset_path("bert/tiny"), config_overrides(tiny_corpus))
+    train(bert, tmp_path / "bert", log=lambda *_: None)
+    assert main(["knowledge", "supersense", str(tmp_path / "bert")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "not a SenseBERT run" in error
