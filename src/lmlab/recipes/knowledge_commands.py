@@ -10,6 +10,7 @@ import sys
 import torch
 
 from lmlab.evaluation.lexical_probe import probe_run
+from lmlab.evaluation.supersense_accuracy import supersense_accuracy_of_run
 from lmlab.knowledge.transe_run import TransESettings, run_transe
 from lmlab.knowledge.triples import DEFAULT_RELATIONS, RELATION_NAMES, check_relations
 from lmlab.outputs import prepare_output_folder
@@ -84,6 +85,11 @@ def _probe(args) -> int:
     return 0
 
 
+def _supersense(args) -> int:
+    print(json.dumps(supersense_accuracy_of_run(args.run_folder, args.split, args.max_tokens)))
+    return 0
+
+
 def add_commands(subparsers) -> None:
     knowledge = subparsers.add_parser(
         "knowledge", help="knowledge bases: WordNet graph embeddings (issue 21)")
@@ -128,3 +134,11 @@ def add_commands(subparsers) -> None:
     probe.add_argument("--seed", type=int, default=0)
     probe.add_argument("--out", metavar="FILE", help="also write the JSON result here")
     probe.set_defaults(run=_probe)
+    sense = verbs.add_parser(
+        "supersense", help="SenseBERT's supersense accuracy of a run's masked held-out "
+                           "words, beside the context-free prior (issue 21)")
+    sense.add_argument("run_folder", metavar="RUN", help="a run with mlm + supersense")
+    sense.add_argument("--split", default="valid", help="held-out split (default valid)")
+    sense.add_argument("--max-tokens", type=non_negative_int, default=20000,
+                       help="read at most this many tokens of the split (0 = all)")
+    sense.set_defaults(run=_supersense)
