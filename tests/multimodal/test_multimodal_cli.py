@@ -118,3 +118,14 @@ def test_videobert_vqa_from_scratch_fits_its_visual_words(tmp_path):
     codebook = load_file(str(run / "checkpoint" / "model.safetensors"))[
         "backbone.visual_embedding.codebook"]
     assert codebook.shape == (8, 192) and bool(codebook.abs().sum(1).gt(0).all())
+
+
+@needs_font
+def test_mrc_kl_variant_trains_and_evaluates(tmp_path, capsys):
+    run = tmp_path / "kl"
+    assert main(["train", "multimodal/vl_bert", "--out", str(run), "--set", "train.max_steps=2",
+                 "--set", "objectives.1.target=kl"] + _pretrain_sets("multimodal/vl_bert")) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["mrm_loss"] > 0

@@ -57,3 +57,15 @@ def test_lxmert_cross_layer_shares_one_cross_attention_and_masks_text_padding():
     assert out.visual.shape == (1, 5, 8) and out.text.shape == (1, 5, 8)
     assert torch.allclose(out.visual, other.visual, atol=1e-6)  # regions never read padding
     assert torch.equal(out.pooled, out.text[:, 0])  # pooling: cls
+
+
+def test_soft_codes_are_the_softmax_of_negative_squared_distances():
+    from lmlab.multimodal.objectives import soft_codes
+
+    codebook = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    features = torch.tensor([[[0.0, 0.0], [0.5, 0.0]]])  # (1, 2, 2)
+    soft = soft_codes(features, codebook)
+    e = math.exp(-1.0)
+    assert soft.shape == (1, 2, 2)
+    assert soft[0, 0].tolist() == pytest.approx([1 / (1 + e), e / (1 + e)], abs=1e-6)
+    assert soft[0, 1].tolist() == pytest.approx([0.5, 0.5], abs=1e-6)

@@ -35,7 +35,7 @@ from torch import nn
 from lmlab.data.batching import IGNORE
 from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead, LMHeadConfig
-from lmlab.multimodal.quantize import assign, kmeans
+from lmlab.multimodal.quantize import assign, kmeans, squared_distances
 from lmlab.objectives.base import ConfigDefaults, LossOutput, StatelessObjective, row_generator
 from lmlab.objectives.mlm import MaskedLMConfig, mask_tokens
 
@@ -116,10 +116,12 @@ class MaskedRegionConfig(ConfigDefaults):
     name: Literal["mrm"] = "mrm"
     weight: float = 1.0
     mask_rate: float = 0.15
-    target: Literal["regression", "classification", "nce"] = "regression"
-    """``nce``: CBT's contrastive loss over the masked regions' features (no VQ codes)."""
+    target: Literal["regression", "classification", "kl", "nce"] = "regression"
+    """``kl``: UNITER's MRC-kl with the soft assignment over the k-means codes as the target
+    distribution; ``nce``: CBT's contrastive loss over the masked regions' features."""
     temperature: float = 1.0
-    """nce: logits are (prediction · feature) / temperature."""
+    """nce: logits are (prediction · feature) / temperature; kl: the soft targets are
+    softmax(-||v - c_k||² / temperature)."""
     num_codes: int = 64
     """classification: the k-means codebook size (visual words)."""
     kmeans_iterations: int = 20
@@ -129,8 +131,8 @@ class MaskedRegionConfig(ConfigDefaults):
 
     def validate(self, path: str) -> None:
         _check_rate(self.mask_rate, path, "mask_rate")
-        if self.target not in ("regression", "classification", "nce"):
-            raise ConfigError(f"{path}.target: one of regression, classification, nce, got "
+        if self.target not in ("regression", "classification", "kl", "nce"):
+            raise ConfigError(f"{path}.target: one of regression, classification, kl, nce, got "
                               f"{self.target!r}")
         if self.temperature <= 0:
             raise ConfigError(f"{path}.temperature: must be > 0, got {self.temperature}")
@@ -141,7 +143,8 @@ class MaskedRegionConfig(ConfigDefaults):
         return None
 
     def describe(self) -> str:
-        names = {"regression": "MRFR", "classification": "MRC-VQ", "nce": "NCE"}
+        names = {"regression": "MRFR", "classification": "MRC-VQ", "kl": "MRC-kl-VQ",
+                 "nce": "NCE"}
         return f"mrm ({names[self.target]})"
 
 
@@ -167,14 +170,14 @@ class MaskedRegionObjective(StatelessObjective):
 
     def heads(self, model_config, embedding) -> dict[str, nn.Module]:
         features = model_config.visual.feature_size
-        classify = self.config.target == "classification"
+        classify = self.config.target in ("classification", "kl")
         outputs = self.config.num_codes if classify else features
         shape = (self.config.num_codes, features) if classify else None
         return {self.config.name: RegionHead(model_config.hidden_size, outputs, shape)}
 
     def prepare(self, model, train_features: torch.Tensor) -> None:
         """classification: k-means over the training cell features (n, F) -> the codebook."""
-        if self.config.target != "classification":
+        if self.config.target not in ("classification", "kl"):
             return
         if train_features.shape[0] > self.config.kmeans_sample:
             generator = torch.Generator().manual_seed(self.seed)
@@ -198,11 +201,12 @@ class MaskedRegionObjective(StatelessObjective):
         chosen = self.choose(batch)
         corrupted = features.masked_fill(chosen[..., None], 0.0)  # UNITER: zeroed features
         targets = features.clone()
-        if self.config.target == "classification":
+        if self.config.target in ("classification", "kl"):
             if self.codebook is None:
                 raise ConfigError(f"objectives.{self.config.name}: region classification "
                                   f"needs its k-means codebook; call prepare() first")
-            targets = assign(features, self.codebook)  # (B, N) codes
+            targets = (assign(features, self.codebook) if self.config.target == "classification"
+                       else soft_codes(features, self.codebook, self.config.temperature))
         return {**batch, "features": corrupted, "mrm_mask": chosen, "mrm_targets": targets}
 
     def loss(self, model, batch: dict) -> LossOutput:
@@ -214,9 +218,20 @@ class MaskedRegionObjective(StatelessObjective):
             loss = F.mse_loss(predicted, targets)
         elif self.config.target == "nce":
             loss = nce_loss(predicted, targets, self.config.temperature)
+        elif self.config.target == "kl":  # KL(target || predicted), UNITER MRC-kl
+            loss = F.kl_div(F.log_softmax(predicted, -1), targets, reduction="batchmean")
         else:
             loss = F.cross_entropy(predicted, targets)
         return LossOutput(loss, {"mrm_loss": loss.item()})
+
+
+def soft_codes(features: torch.Tensor, codebook: torch.Tensor, temperature: float = 1.0):
+    """(..., F), (K, F) -> (..., K): softmax(-||v - c_k||² / temperature) over the codes, the
+    soft label of MRC-kl (UNITER §3.2 uses the detector's class distribution; here the
+    k-means codes stand in for the detector's classes)."""
+    flat = features.reshape(-1, features.shape[-1]).float()
+    distances = squared_distances(flat, codebook.float())  # (n, K)
+    return torch.softmax(-distances / temperature, -1).view(*features.shape[:-1], -1)
 
 
 def nce_loss(predicted: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0):
