@@ -68,7 +68,7 @@ def vocabulary_ids(tokenizer) -> dict[str, int]:
     return ids
 
 
-def probe_run(run: str, wordnet: str | None = None, test_fraction: float = 0.2,
+def probe_run(run: str, wordnet: str | None = None, test_fraction: float = 0.05,
               seed: int = 0) -> dict:
     """The probe on the run folder ``run``; WordNet from ``wordnet`` (or the default
     place); a missing WordNet file is a one-line DataError naming it."""

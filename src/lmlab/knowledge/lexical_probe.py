@@ -9,7 +9,10 @@ hypernym once, call every (x, animal) a positive. A lexical split removes that s
    first synset in id order that gives the pair);
 2. a seeded ``test_fraction`` of those synsets goes to test; their pairs are the test
    positives and their words the test words;
-3. a training positive with any test word is dropped.
+3. a training positive with any test word is dropped. Hypernyms are shared words
+   ("person", "act"), so each test synset costs many training pairs: on the PTB
+   vocabulary a 5% test share keeps 5,163 training positives beside 1,144 test ones, a
+   20% share only 596 beside 4,444.
 
 Each positive (a, b) gets two negatives from its own side's words: the reversed pair
 (b, a) (the direction matters) and (a, c) with c a seeded random word of that side
@@ -69,7 +72,7 @@ def _with_negatives(positives: list[tuple[str, str]], forbidden: set[tuple[str, 
     return rows
 
 
-def probe_split(by_synset: dict[str, list[tuple[str, str]]], test_fraction: float = 0.2,
+def probe_split(by_synset: dict[str, list[tuple[str, str]]], test_fraction: float = 0.05,
                 seed: int = 0) -> ProbeSplit:
     """The lexical split of the module docstring, seeded."""
     rng = random.Random(seed)

@@ -129,8 +129,9 @@ def add_commands(subparsers) -> None:
         epilog=PROBE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("run_folder", metavar="RUN", help="a pre-trained run folder")
     probe.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 folder (data.*, index.*)")
-    probe.add_argument("--test-fraction", type=_fraction, default=0.2,
-                       help="share of hyponym synsets whose pairs are tested (default 0.2)")
+    probe.add_argument("--test-fraction", type=_fraction, default=0.05,
+                       help="share of hyponym synsets whose pairs are tested (default "
+                            "0.05; each test word removes its training pairs)")
     probe.add_argument("--seed", type=int, default=0)
     probe.add_argument("--out", metavar="FILE", help="also write the JSON result here")
     probe.set_defaults(run=_probe)
