@@ -127,5 +127,5 @@ def test_objective_config_errors():
     with pytest.raises(ConfigError, match=r"objectives\.0\.mask_rate: must be in \(0, 1\]"):
         ImageMLMConfig(mask_rate=0).validate("objectives.0")
     with pytest.raises(ConfigError, match=r"objectives\.1\.target: one of regression, "
-                                          r"classification"):
-        MaskedRegionConfig(target="kl").validate("objectives.1")
+                                          r"classification, kl, nce, got 'ot'"):
+        MaskedRegionConfig(target="ot").validate("objectives.1")
