@@ -207,6 +207,7 @@ def main() -> None:
             print(json.dumps({method: {"lmlab": mine["dev"], "textbrewer": theirs["dev"],
                                        "seconds": [mine["train_seconds"],
                                                    theirs["train_seconds"]]}}), flush=True)
+            Path(args.out).write_text(json.dumps(results, indent=1) + "\n")  # after each method
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
