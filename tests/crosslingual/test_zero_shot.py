@@ -52,5 +52,6 @@ def test_zero_shot_rte_to_xnli_and_sst2_to_chnsenticorp(tiny_corpus, tmp_path):
                            FinetuneOptions(max_train_examples=16, epochs=1, batch_size=8,
                                            max_seq_len=32, max_unk_rate=1.0, progress=False),
                            tmp_path / "zs2", target_split="dev[:10]", supervised=True)
-    assert set(supervised) >= {"source", "zero_shot", "supervised"}
+    assert supervised["source"] == "glue/sst2"
+    assert set(supervised) >= {"source_dev", "zero_shot", "supervised"}
     assert 0 <= supervised["supervised"]["mean"] <= 100

@@ -38,7 +38,7 @@ def zero_shot(base: str, source: str, target: str, options: FinetuneOptions, out
               target_split: str = "dev", supervised: bool = False, overwrite: bool = False,
               command: str = "") -> dict:
     """Scores (mean ± std over ``options.seeds``) of ``base`` fine-tuned on ``source``:
-    on source dev, zero-shot on ``target``'s ``target_split``, and with ``supervised``
+    on source dev (``source_dev``), zero-shot on ``target``'s ``target_split``, and with ``supervised``
     fine-tuned on ``target`` itself. One JSON-ready dict."""
     source_spec, target_spec = get_task(source), get_task(target)
     if source_spec.kind != "classification" or target_spec.kind != "classification":
@@ -54,7 +54,7 @@ def zero_shot(base: str, source: str, target: str, options: FinetuneOptions, out
         transfer = out / source.replace("/", "_") / f"seed-{seed}"
         finetune(base, source, one, transfer, command, overwrite=overwrite)
         row = {"seed": seed,
-               "source": _score(evaluate_run(str(transfer), source, one.dev_split), metric),
+               "source_dev": _score(evaluate_run(str(transfer), source, one.dev_split), metric),
                "zero_shot": _score(evaluate_run(str(transfer), target, target_split), metric)}
         if supervised:
             ceiling = out / target.replace("/", "_") / f"seed-{seed}"
@@ -62,7 +62,7 @@ def zero_shot(base: str, source: str, target: str, options: FinetuneOptions, out
             row["supervised"] = _score(evaluate_run(str(ceiling), target, target_split), metric)
         rows.append(row)
     summary = {key: _mean_std([row[key] for row in rows])
-               for key in ("source", "zero_shot", "supervised") if key in rows[0]}
+               for key in ("source_dev", "zero_shot", "supervised") if key in rows[0]}
     return {"base": str(base), "source": source, "target": f"{target}/{target_split}",
             "metric": metric, "max_train_examples": options.max_train_examples,
             "seeds": list(options.seeds), **summary, "per_seed": rows}
