@@ -161,9 +161,15 @@ def _kill_then_resume(tiny_corpus, out, **resume_env):
 
 def _assert_same_run(full, cut):
     # Step by step first, so that a failure names the first step where the runs part.
+    # Every step from the resumed process must match bit for bit. The steps before the kill
+    # were computed by two fresh processes, not by a resume: once (CI, 2026-12-05) the very
+    # first process of a suite logged a step-1 loss 16 ulps off while all its later losses
+    # and its final weights agreed bit for bit with the others' (a logged-value wobble of a
+    # fresh process, not resume state); those steps are held to 1e-5 relative.
     full_losses, cut_losses = _losses(full), _losses(cut)
     assert [step for step, _ in cut_losses] == list(range(1, _STEPS + 1))  # no step twice
-    parted = [step for (step, a), (_, b) in zip(full_losses, cut_losses) if a != b]
+    parted = [step for (step, a), (_, b) in zip(full_losses, cut_losses)
+              if (a != b if step > _STEPS // 2 else abs(a - b) > 1e-5 * abs(a))]
     assert not parted, f"losses part at step {parted[0]}: full {full_losses}, resumed {cut_losses}"
     _assert_identical(_weights(full), _weights(cut))
 
