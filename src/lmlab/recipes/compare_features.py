@@ -35,6 +35,7 @@ from lmlab.finetune.feature_loop import FeatureTaskOptions
 from lmlab.finetune.loop import finetune
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path, suite_path
+from lmlab.recipes.compare_suite import load_suite_file
 from lmlab.recipes.feature_based import SOURCE_KINDS, run_feature_based
 from lmlab.tasks.catalogue import get_task
 from lmlab.training.checkpoint import CHECKPOINT
@@ -131,21 +132,15 @@ def is_feature_suite(name_or_path: str) -> bool:
 
 def load_feature_suite(name_or_path: str, quick: bool = False,
                        suite_overrides: list[str] = ()) -> FeatureSuite:
-    """The suite file; ``quick`` merges its ``quick`` section (mappings key by key; a
-    ``sources_quick`` mapping label -> fields changes single sources)."""
-    path = suite_path(name_or_path)
-    raw = load_raw(path)
-    quick_raw = raw.pop("quick", None) or {}
-    if quick:
-        for key, value in quick_raw.items():
-            if key == "sources":  # label -> fields replaced in that source
-                for entry in raw.get("sources") or []:
-                    entry.update(value.get(entry.get("label"), {}))
-            elif isinstance(value, dict) and isinstance(raw.get(key), dict):
-                raw[key] = {**raw[key], **value}
-            else:
-                raw[key] = value
-    return load_config(path, suite_overrides, raw=raw, schema=FeatureSuite)
+    """The suite file; its quick ``sources`` mapping (label -> fields) changes single
+    sources."""
+    return load_suite_file(name_or_path, FeatureSuite, quick, suite_overrides,
+                           special={"sources": _quick_sources})
+
+
+def _quick_sources(raw: dict, value: dict) -> None:
+    for entry in raw.get("sources") or []:
+        entry.update(value.get(entry.get("label"), {}))
 
 
 def _slug(text: str) -> str:

@@ -119,22 +119,34 @@ def task_options(suite: CompareSuite, task: str) -> FinetuneOptions:
     return suite.finetune
 
 
-def load_suite(name_or_path: str, quick: bool = False,
-               suite_overrides: list[str] = ()) -> CompareSuite:
-    """Read a suite file (a path, or a packaged name: ``suites/objectives``, ``objectives``);
-    with ``quick`` apply its ``quick`` section first, then the ``KEY=VALUE``
-    ``suite_overrides`` (``finetune.seeds=[1,2]``, ``tasks=[glue/rte]``)."""
+def load_suite_file(name_or_path: str, schema, quick: bool = False,
+                    suite_overrides: list[str] = (), special: dict | None = None):
+    """A suite file (a path, or a packaged name: ``suites/objectives``, ``objectives``) read
+    into the dataclass ``schema``. With ``quick`` its ``quick`` section goes in first: a
+    mapping merges key by key into the main one, any other value replaces the main value,
+    and a key of ``special`` is handled by ``special[key](raw, value)``. Then the
+    ``KEY=VALUE`` ``suite_overrides`` (``finetune.seeds=[1,2]``, ``tasks=[glue/rte]``)."""
     path = suite_path(name_or_path)
     raw = load_raw(path)
     quick_raw = raw.pop("quick", None) or {}
     if not isinstance(quick_raw, dict):
         raise ConfigError(f"{path}: quick: expected a mapping")
-    if quick:
-        for key, value in quick_raw.items():
-            if key == "overrides":
-                raw["overrides"] = list(raw.get("overrides") or []) + list(value)
-            elif key == "finetune":
-                raw["finetune"] = {**(raw.get("finetune") or {}), **value}
-            else:
-                raw[key] = value
-    return load_config(path, suite_overrides, raw=raw, schema=CompareSuite)
+    for key, value in quick_raw.items() if quick else ():
+        if key in (special or {}):
+            special[key](raw, value)
+        elif isinstance(value, dict) and isinstance(raw.get(key) or {}, dict):
+            raw[key] = {**(raw.get(key) or {}), **value}
+        else:
+            raw[key] = value
+    return load_config(path, suite_overrides, raw=raw, schema=schema)
+
+
+def _append_overrides(raw: dict, value) -> None:
+    raw["overrides"] = list(raw.get("overrides") or []) + list(value)
+
+
+def load_suite(name_or_path: str, quick: bool = False,
+               suite_overrides: list[str] = ()) -> CompareSuite:
+    """The objectives-kind suite; its quick ``overrides`` are added after the main ones."""
+    return load_suite_file(name_or_path, CompareSuite, quick, suite_overrides,
+                           special={"overrides": _append_overrides})

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from lmlab.atomic import write_json
-from lmlab.config import load_config, load_raw
+from lmlab.config import load_raw
 from lmlab.errors import ConfigError
 from lmlab.evaluation.metrics import headline
 from lmlab.finetune.config import FinetuneOptions
@@ -34,6 +34,7 @@ from lmlab.finetune.loop import finetune
 from lmlab.finetune.run_folder import load_finetuned
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import suite_path
+from lmlab.recipes.compare_suite import load_suite_file
 from lmlab.recipes.compress import METHODS, SUMMARY_FILE, compress_run, method_settings
 from lmlab.recipes.compress_speed import measure_speed
 from lmlab.tasks.catalogue import get_task
@@ -100,16 +101,7 @@ def is_compression_suite(name_or_path: str) -> bool:
 
 def load_compression_suite(name_or_path: str, quick: bool = False,
                            suite_overrides: list[str] = ()) -> CompressionSuite:
-    """The suite file; ``quick`` replaces its keys by the ``quick`` section's (mappings
-    merged key by key)."""
-    path = suite_path(name_or_path)
-    raw = load_raw(path)
-    quick_raw = raw.pop("quick", None) or {}
-    if quick:
-        for key, value in quick_raw.items():
-            merge = isinstance(value, dict) and isinstance(raw.get(key), dict)
-            raw[key] = {**raw[key], **value} if merge else value
-    return load_config(path, suite_overrides, raw=raw, schema=CompressionSuite)
+    return load_suite_file(name_or_path, CompressionSuite, quick, suite_overrides)
 
 
 def _slug(text: str) -> str:

@@ -22,13 +22,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lmlab.config import load_config, load_raw
+from lmlab.config import load_raw
 from lmlab.multimodal.evaluate import evaluate_vqa
 from lmlab.multimodal.models import MultimodalConfig, build_multimodal
 from lmlab.multimodal.presets import load_multimodal_config
 from lmlab.multimodal.runs import finetune_vqa, pretrain
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path, suite_path
+from lmlab.recipes.compare_suite import load_suite_file
 
 KIND = "multimodal"
 BASELINES = {"question only": "blank_images=true", "image only": "blank_questions=true"}
@@ -65,12 +66,7 @@ def is_multimodal_suite(name_or_path: str) -> bool:
 
 def load_multimodal_suite(name_or_path: str, quick: bool = False,
                           suite_overrides: list[str] = ()) -> MultimodalSuite:
-    path = suite_path(name_or_path)
-    raw = load_raw(path)
-    quick_raw = raw.pop("quick", None) or {}
-    if quick:
-        raw.update(quick_raw)
-    return load_config(path, suite_overrides, raw=raw, schema=MultimodalSuite)
+    return load_suite_file(name_or_path, MultimodalSuite, quick, suite_overrides)
 
 
 def _architecture(model: MultimodalConfig) -> tuple[str, str]:
