@@ -9,6 +9,7 @@ import torch
 
 from lmlab.config import load_config
 from lmlab.data import catalogue
+from lmlab.data.english_corpus import build_english_corpus
 from lmlab.errors import LmlabError
 from lmlab.evaluation.fill_mask import fill_mask
 from lmlab.outputs import prepare_output_folder
@@ -111,6 +112,12 @@ def _data_download(args) -> int:
     return 0
 
 
+def _data_build_english(args) -> int:
+    summary = build_english_corpus(args.out)
+    print(json.dumps({"out": args.out, **summary["total"]}))
+    return 0
+
+
 def _demo(args) -> int:
     run_demo(out=args.out, budget_seconds=args.budget, data=args.data)
     return 0
@@ -174,6 +181,17 @@ def add_commands(subparsers) -> None:
         "download", help="fetch a dataset's missing files into LMLAB_DATA (sha256-checked)")
     download.add_argument("name")
     download.set_defaults(run=_data_download)
+    english = data_commands.add_parser(
+        "build-english", formatter_class=HELP,
+        help="pool the English text of LMLAB_DATA that no evaluation scores (WikiText-2, "
+             "NLTK corpora, GLUE/SentEval train texts), deduplicated against every dev/test "
+             "file, into a folder for data.dataset",
+        epilog="example:\n  lmlab data build-english --out runs/en-corpus\n"
+               "  lmlab train roberta/tiny --set data.dataset=runs/en-corpus "
+               "--set data.tokenizer.kind=wordpiece")
+    english.add_argument("--out", required=True, help="folder to write train.txt, valid.txt, "
+                                                      "sources.json")
+    english.set_defaults(run=_data_build_english)
 
     demo = subparsers.add_parser(
         "demo", help="train NNLM, RNNLM, LSTM, attention RNN, GPT and BERT on PTB and print a "
