@@ -60,14 +60,15 @@ class LanguageModel(nn.Module):
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 segments: torch.Tensor | None = None, memory=None,
                 return_layers: bool = False, positions: torch.Tensor | None = None,
-                cache=None, languages: torch.Tensor | None = None) -> EncoderOutput:
+                cache=None, languages: torch.Tensor | None = None,
+                tasks: torch.Tensor | None = None) -> EncoderOutput:
         """``positions`` (T,) or (B, T): position ids (default 0..T-1); ``cache``: a causal
         transformer's ``encoder.new_cache()`` for incremental decoding (generation);
-        ``languages`` (B, T): XLM language ids, passed to the embedding only when given."""
-        if languages is None:
-            x = self.embedding(ids, segments, positions)  # (B, T, D)
-        else:
-            x = self.embedding(ids, segments, positions, languages=languages)
+        ``languages`` (B, T): XLM language ids, ``tasks`` (B,): ERNIE 2.0 task ids, passed
+        to the embedding only when given."""
+        extra = {key: value for key, value in (("languages", languages), ("tasks", tasks))
+                 if value is not None}
+        x = self.embedding(ids, segments, positions, **extra)  # (B, T, D)
         if getattr(self.encoder, "relative_segments", False):  # XLNet §2.5: read in attention
             return self.encoder(x, attention_mask, memory=memory, return_layers=return_layers,
                                 segments=segments)

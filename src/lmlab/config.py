@@ -111,6 +111,17 @@ class DataConfig:
 
 
 @dataclass
+class StageConfig:
+    """One stage of ``train.stages`` (ERNIE 2.0's continual multi-task schedule,
+    :mod:`lmlab.training.stages`)."""
+
+    start_step: int = 0
+    """The optimizer step at which this stage begins."""
+    objectives: list[str] = field(default_factory=list)
+    """Names of the run's objectives that this stage adds; earlier stages' stay active."""
+
+
+@dataclass
 class TrainConfig:
     optimizer: Literal["adamw", "sgd"] = "adamw"
     lr: float = 1e-3
@@ -158,6 +169,10 @@ class TrainConfig:
     """Under torchrun with several processes: ddp (replicate the model, average gradients)
     or fsdp (shard parameters, gradients and optimizer state: FSDP2 ``fully_shard``)."""
     distributed_timeout_s: float = 300.0
+    stages: list[StageConfig] = field(default_factory=list)
+    """Staged objectives (ERNIE 2.0, Sun et al. 2020 §3.2): stage i starts at its
+    ``start_step`` and adds its objectives to those of the earlier stages; an objective no
+    stage names trains from step 0. Empty: every objective trains at every step."""
     """Under torchrun: how long a process waits for the others in a collective before the
     run fails with a one-line error (a dead peer is usually noticed at once)."""
 
@@ -195,6 +210,7 @@ class RunConfig:
             check = getattr(objective, "check_compatible", None)
             if check is not None:
                 check(self, f"objectives[{index}]")
+        check_stages(self.train.stages, [objective.name for objective in self.objectives])
 
     def _check_positions(self) -> None:
         """A sequence longer than the position table fails only in the first forward pass,
@@ -207,6 +223,30 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return to_dict(self)
+
+
+def check_stages(stages: list, objective_names: list[str], path: str = "train.stages") -> None:
+    """Reject stages that do not start at step 0, that do not increase, or that name an
+    objective the run lacks (or name one twice)."""
+    if not stages:
+        return
+    if stages[0].start_step != 0:
+        raise ConfigError(f"{path}.0.start_step: the first stage must start at step 0, "
+                          f"got {stages[0].start_step}")
+    seen: set[str] = set()
+    for index, stage in enumerate(stages):
+        if index and stage.start_step <= stages[index - 1].start_step:
+            raise ConfigError(f"{path}.{index}.start_step: stages must start at increasing "
+                              f"steps, got {stage.start_step} after "
+                              f"{stages[index - 1].start_step}")
+        for name in stage.objectives:
+            if name not in objective_names:
+                raise ConfigError(f"{path}.{index}.objectives: {name!r} is not an objective "
+                                  f"of this run ({', '.join(objective_names)})")
+            if name in seen:
+                raise ConfigError(f"{path}.{index}.objectives: {name!r} is already added by "
+                                  f"an earlier stage")
+            seen.add(name)
 
 
 def _require(condition: bool, key: str, message: str) -> None:

@@ -25,17 +25,20 @@ from lmlab.objectives.bilm import BiLMConfig, BiLMObjective
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
 from lmlab.objectives.context2vec import Context2VecConfig, Context2VecObjective
 from lmlab.objectives.bart import BartConfig, BartObjective
+from lmlab.objectives.capitalization import CapitalizationConfig, CapitalizationObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
 from lmlab.objectives.lexical_relation import LexicalRelationConfig, LexicalRelationObjective
 from lmlab.objectives.mass import MassConfig, MassObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.objectives.tlm import TranslationLMConfig, TranslationLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
+from lmlab.objectives.sentence_reorder import SentenceReorderConfig, SentenceReorderObjective
 from lmlab.objectives.sequence_autoencoder import (SequenceAutoencoderConfig,
                                                    SequenceAutoencoderObjective)
 from lmlab.objectives.span_boundary import SpanBoundaryConfig, SpanBoundaryObjective
 from lmlab.objectives.supersense import SupersenseConfig, SupersenseObjective
 from lmlab.objectives.t5 import SpanCorruptionConfig, SpanCorruptionObjective
+from lmlab.objectives.token_document import TokenDocumentConfig, TokenDocumentObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
 from lmlab.objectives.word_structural import WordStructuralConfig, WordStructuralObjective
 from lmlab.objectives.xlnet import XLNetConfig, XLNetObjective
@@ -74,6 +77,11 @@ OBJECTIVES = {
     "autoencoder": (SequenceAutoencoderConfig, SequenceAutoencoderObjective),
     "lrc": (LexicalRelationConfig, LexicalRelationObjective),
     "supersense": (SupersenseConfig, SupersenseObjective),
+    # ERNIE 2.0 (Sun et al. 2020, §4.2): the raw-text tasks beside knowledge masking
+    "cap": (CapitalizationConfig, CapitalizationObjective),
+    "tdr": (TokenDocumentConfig, TokenDocumentObjective),
+    "reorder": (SentenceReorderConfig, SentenceReorderObjective),
+    "sd": (SentencePairConfig, SentencePairObjective),
 }
 
 

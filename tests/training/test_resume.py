@@ -35,7 +35,7 @@ class _Interrupted(Exception):
 
 @pytest.mark.parametrize("preset", ["lstm/small", "bert/tiny", "roberta/tiny", "albert/tiny",
                                     "electra/tiny", "unilm/tiny", "spanbert/tiny",
-                                    "structbert/tiny", "ernie/tiny", "bert_wwm/tiny",
+                                    "structbert/tiny", "ernie/tiny", "ernie2/tiny", "bert_wwm/tiny",
                                     "bert_zh/tiny", "bert_wwm_zh/tiny", "mass/tiny",
                                     "context2vec/tiny",
                                     "bart/tiny", "t5/tiny", "xlnet/tiny", "sa_lstm/tiny",

@@ -11,6 +11,10 @@ pair label, built from the token store's sentence (line) and document boundaries
 * ``sop`` (ALBERT, Lan et al. 2020 §3.1): label 0 = (A, B) in order; 1 = swapped (B, A).
 * ``sso`` (StructBERT, Wang et al. 2019 §2.2, sentence-structural objective): 0 = B is
   next, 1 = B is previous (the pair swapped), 2 = B random from another document.
+* ``sd`` (ERNIE 2.0, Sun et al. 2020 §4.2.3, sentence distance): 0 = B follows A
+  (adjacent), 1 = B is a line of A's document that neither touches A nor follows it
+  directly, 2 = B comes from another document. A class-1 example redraws A (up to 20
+  times) until its document has such a line; a corpus without one is refused.
 
 Labels are balanced by construction (each class drawn with equal probability). Example
 ``i`` of epoch ``e`` is a pure function of (seed, e, i), so resume stays exact.
@@ -23,7 +27,7 @@ import torch
 
 from lmlab.errors import DataError
 
-PAIR_TASKS = {"nsp": 2, "sop": 2, "sso": 3}  # task -> number of classes
+PAIR_TASKS = {"nsp": 2, "sop": 2, "sso": 3, "sd": 3}  # task -> number of classes
 
 
 class PairBatches:
@@ -78,6 +82,14 @@ class PairBatches:
         # A single-document corpus: a position at least a quarter of the corpus away.
         return (line + lines // 4 + int(rng.integers(max(1, lines // 2)))) % lines
 
+    def _far_lines(self, first: int, next_line: int) -> list[int]:
+        """Lines of ``first``'s document that neither touch A (lines first..next_line-1)
+        nor are the line right after it: sd's class 1."""
+        doc = self.line_doc[first]
+        low = int(np.searchsorted(self.line_doc, doc, side="left"))
+        high = int(np.searchsorted(self.line_doc, doc, side="right"))
+        return [*range(low, max(low, first - 1)), *range(next_line + 1, high)]
+
     def example(self, epoch: int, index: int) -> tuple[list[int], list[int], int]:
         """(A tokens, B tokens, label) of example ``index`` in ``epoch``."""
         a, b, label, _, _ = self._example(epoch, index)
@@ -89,15 +101,27 @@ class PairBatches:
         rng = np.random.default_rng([self.seed, epoch, index])
         budget = self.seq_len - 3
         label = int(rng.integers(PAIR_TASKS[self.task]))
-        first = self._start_with_a_next_line(rng)
-        a_lines = int(rng.integers(1, self._half_lines + 1))
-        next_line = first + 1
-        while (next_line < first + a_lines and next_line + 1 < len(self.line_ends)
-               and self.line_doc[next_line + 1] == self.line_doc[first]):
-            next_line += 1  # B starts right after A's last line, in the same document
+        far_lines: list[int] = []
+        for _ in range(20 if (self.task == "sd" and label == 1) else 1):
+            first = self._start_with_a_next_line(rng)
+            a_lines = int(rng.integers(1, self._half_lines + 1))
+            next_line = first + 1
+            while (next_line < first + a_lines and next_line + 1 < len(self.line_ends)
+                   and self.line_doc[next_line + 1] == self.line_doc[first]):
+                next_line += 1  # B starts right after A's last line, in the same document
+            if self.task == "sd" and label == 1:
+                far_lines = self._far_lines(first, next_line)
+                if far_lines:
+                    break
+        if self.task == "sd" and label == 1 and not far_lines:
+            raise DataError("sentence distance (sd) needs documents of at least three lines; "
+                            "20 draws found none with a line apart from A")
         a = self._segment(first, next_line - first, budget)
-        random_b = (self.task == "nsp" and label == 1) or (self.task == "sso" and label == 2)
+        random_b = ((self.task == "nsp" and label == 1) or (self.task == "sso" and label == 2)
+                    or (self.task == "sd" and label == 2))
         b_start = self._random_line_elsewhere(rng, first) if random_b else next_line
+        if far_lines:
+            b_start = far_lines[int(rng.integers(len(far_lines)))]
         b = self._segment(b_start, self._half_lines * 2, budget)
         while len(a) + len(b) > budget:  # BERT's truncate_seq_pair: trim the longer side
             (a if len(a) > len(b) else b).pop()

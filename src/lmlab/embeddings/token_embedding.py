@@ -40,6 +40,10 @@ class EmbeddingConfig:
     num_languages: int = 0
     """XLM language embeddings (ids 0..num_languages-1, given per token as ``languages``);
     0 disables."""
+    num_tasks: int = 0
+    """ERNIE 2.0 task embeddings (Sun et al. 2020, §3.3, Fig. 4): a learned vector per task
+    id, added at every position; a forward pass given no ``tasks`` reads task 0 (as
+    segments default to 0). 0 disables."""
     layer_norm: bool = False
     layer_norm_eps: float = 1e-12
     dropout: float = 0.1
@@ -59,7 +63,8 @@ class EmbeddingConfig:
                               f"segment or factorised tables and no LayerNorm; set "
                               f"position: none, num_segments: 0, embedding_size: 0, "
                               f"layer_norm: false")
-        for name in ("vocab_size", "num_segments", "num_languages", "token_features"):
+        for name in ("vocab_size", "num_segments", "num_languages", "num_tasks",
+                     "token_features"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{path}.{name}: must be >= 0")
         if self.hidden_size <= 0:
@@ -96,6 +101,7 @@ class TokenEmbedding(nn.Module):
         self.segments = nn.Embedding(config.num_segments, width) if config.num_segments else None
         self.languages = (nn.Embedding(config.num_languages, width)
                           if config.num_languages else None)
+        self.tasks = nn.Embedding(config.num_tasks, width) if config.num_tasks else None
         self.features = None
         if config.token_features:  # SenseBERT: (V, K) 0/1 table, (K, E) learned vectors
             self.register_buffer("feature_table",
@@ -107,8 +113,10 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
                 positions: torch.Tensor | None = None,
-                languages: torch.Tensor | None = None) -> torch.Tensor:
-        """``languages`` (B, T): XLM language ids, added like segments when given."""
+                languages: torch.Tensor | None = None,
+                tasks: torch.Tensor | None = None) -> torch.Tensor:
+        """``languages`` (B, T): XLM language ids, added like segments when given;
+        ``tasks`` (B,): ERNIE 2.0 task ids (default task 0 when the model has tasks)."""
         batch, length = ids.shape
         x = self.tokens(ids)  # (B, T, D)
         if self.features is not None:
@@ -128,6 +136,11 @@ class TokenEmbedding(nn.Module):
             x = x + (self.segments(segments) if segments is not None else self.segments.weight[0])
         if languages is not None:
             x = x + self._language_vectors(languages)  # (B, T, D)
+        if self.tasks is not None:
+            x = x + (self.tasks(tasks)[:, None] if tasks is not None
+                     else self.tasks.weight[0])  # (B, 1, D) or (D,), broadcast over T
+        elif tasks is not None:
+            raise ValueError("the batch has task ids but model.embedding.num_tasks is 0")
         if self.norm is not None:
             x = self.norm(x)
         x = self.dropout(x)

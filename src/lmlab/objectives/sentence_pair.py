@@ -6,6 +6,8 @@
   order (0) or swapped (1)? Both come from the same document, so topic gives no clue.
 * ``sso`` — StructBERT's sentence-structural objective (Wang et al. 2019, §2.2): next (0),
   previous (1) or random (2).
+* ``sd`` — ERNIE 2.0's sentence distance (Sun et al. 2020, §4.2.3): adjacent (0), same
+  document but not adjacent (1), or another document (2).
 
 The pairs and their labels are built by :mod:`lmlab.data.pairs` (``data.batching: pairs``);
 this file holds the classifier (BERT's pooler: dense + tanh on ``[CLS]``, then a linear
@@ -29,7 +31,7 @@ from lmlab.objectives.base import ConfigDefaults, LossOutput, StatelessObjective
 
 @dataclass
 class SentencePairConfig(ConfigDefaults):
-    name: Literal["nsp", "sop", "sso"] = "nsp"
+    name: Literal["nsp", "sop", "sso", "sd"] = "nsp"
     weight: float = 1.0
 
     def validate(self, path: str) -> None:

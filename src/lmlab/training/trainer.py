@@ -22,7 +22,7 @@ from lmlab.objectives.base import EVALUATION_SEED, EvaluationSettings, LossOutpu
 from lmlab.objectives.held_out import evaluate_held_out
 from lmlab.registry import build_objectives
 from lmlab.training import checkpoint as ckpt
-from lmlab.training import loop
+from lmlab.training import loop, stages
 from lmlab.training.device import placement
 from lmlab.training.objective_step import combined_loss, corrupted
 from lmlab.training.parts import build_parts, run_languages
@@ -53,11 +53,20 @@ class PretrainingJob:
         # Held-out corruption draws from its own fixed seed, the same for every run.
         self.evaluators = build_objectives(config.objectives, tokenizer, EVALUATION_SEED)
 
+    def active_objectives(self, step: int) -> list:
+        """The objectives that train at optimizer ``step`` (``train.stages``)."""
+        names = [objective.config.name for objective in self.objectives]
+        flags = stages.active(self.config.train.stages, names, step)
+        return [objective for objective, on in zip(self.objectives, flags) if on]
+
     def batch(self, index: int, shard: Shard = Shard()) -> dict:
-        return corrupted(self.objectives, shard.rows(self.batches.batch(index)))
+        step = index // self.config.train.grad_accum
+        batch = shard.rows(self.batches.batch(index))
+        return {**corrupted(self.active_objectives(step), batch), "train_step": step}
 
     def loss(self, batch: dict) -> LossOutput:
-        return combined_loss(self.model, self.objectives, batch)
+        objectives = self.active_objectives(batch.get("train_step", 0))
+        return combined_loss(self.model, objectives, batch)
 
     def evaluate(self) -> dict:
         data, train = self.config.data, self.config.train
