@@ -22,6 +22,7 @@ from lmlab.compression.quantization.kmeans import KMEANS
 from lmlab.errors import CheckpointError, ConfigError
 from lmlab.finetune import bilstm_student, distill, post_training, qat
 from lmlab.finetune.l0_heads import L0_HEADS
+from lmlab.finetune.rpp import RPP
 from lmlab.finetune.retrain import retrain
 from lmlab.finetune.run_folder import load_finetuned, save_finetuned
 from lmlab.outputs import prepare_output_folder
@@ -29,7 +30,7 @@ from lmlab.outputs import prepare_output_folder
 # --method name -> Method; read here only (DESIGN §6.2).
 METHODS = {method.name: method for method in (DYNAMIC_INT8, KMEANS, MAGNITUDE, *distill.METHODS,
                                                *post_training.METHODS, qat.Q8BERT,
-                                               bilstm_student.TANG, L0_HEADS)}
+                                               bilstm_student.TANG, L0_HEADS, RPP)}
 SUMMARY_FILE = "compression.json"
 
 
