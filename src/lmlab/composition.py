@@ -61,11 +61,12 @@ class LanguageModel(nn.Module):
                 segments: torch.Tensor | None = None, memory=None,
                 return_layers: bool = False, positions: torch.Tensor | None = None,
                 cache=None, languages: torch.Tensor | None = None,
-                tasks: torch.Tensor | None = None) -> EncoderOutput:
+                tasks: torch.Tensor | None = None, knowledge: dict | None = None) -> EncoderOutput:
         """``positions`` (T,) or (B, T): position ids (default 0..T-1); ``cache``: a causal
         transformer's ``encoder.new_cache()`` for incremental decoding (generation);
         ``languages`` (B, T): XLM language ids, ``tasks`` (B,): ERNIE 2.0 task ids, passed
-        to the embedding only when given."""
+        to the embedding only when given; ``knowledge``: the batch's entity links, passed
+        to an entity-fusion encoder (ERNIE-THU, KnowBERT) only when given."""
         extra = {key: value for key, value in (("languages", languages), ("tasks", tasks))
                  if value is not None}
         x = self.embedding(ids, segments, positions, **extra)  # (B, T, D)
@@ -75,6 +76,9 @@ class LanguageModel(nn.Module):
         if cache is not None:
             return self.encoder(x, attention_mask, memory=memory, return_layers=return_layers,
                                 cache=cache)
+        if knowledge is not None:
+            return self.encoder(x, attention_mask, memory=memory, return_layers=return_layers,
+                                knowledge=knowledge)
         return self.encoder(x, attention_mask, memory=memory, return_layers=return_layers)
 
     def logits(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,

@@ -16,6 +16,8 @@ from lmlab.embeddings.token_embedding import TokenEmbedding
 from lmlab.encoders.attention_rnn import AttentionRNNConfig, build_attention_rnn
 from lmlab.encoders.bilstm import BiLSTMConfig, build_bilstm
 from lmlab.encoders.elman import ElmanConfig, build_elman
+from lmlab.encoders.ernie_thu import ErnieThuEncoder
+from lmlab.encoders.knowbert import KnowBertEncoder
 from lmlab.encoders.lstm import LSTMConfig, build_lstm
 from lmlab.encoders.transformer import TransformerConfig, build_transformer
 from lmlab.encoders.window_mlp import WindowMLPConfig, build_window_mlp
@@ -27,6 +29,8 @@ from lmlab.objectives.context2vec import Context2VecConfig, Context2VecObjective
 from lmlab.objectives.bart import BartConfig, BartObjective
 from lmlab.objectives.capitalization import CapitalizationConfig, CapitalizationObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
+from lmlab.objectives.entity_denoising import EntityDenoisingConfig, EntityDenoisingObjective
+from lmlab.objectives.knowbert_linking import EntityLinkingConfig, EntityLinkingObjective
 from lmlab.objectives.lexical_relation import LexicalRelationConfig, LexicalRelationObjective
 from lmlab.objectives.mass import MassConfig, MassObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
@@ -53,6 +57,11 @@ ENCODERS = {
     "attention_rnn": (AttentionRNNConfig, build_attention_rnn),
 }
 
+KNOWLEDGE_ENCODERS = {
+    "ernie_thu": ErnieThuEncoder,  # model.encoder.knowledge.kind (issue 21)
+    "knowbert": KnowBertEncoder,
+}
+
 DECODERS = {
     "transformer": (TransformerDecoderConfig, build_transformer_decoder),
 }
@@ -77,6 +86,8 @@ OBJECTIVES = {
     "autoencoder": (SequenceAutoencoderConfig, SequenceAutoencoderObjective),
     "lrc": (LexicalRelationConfig, LexicalRelationObjective),
     "supersense": (SupersenseConfig, SupersenseObjective),
+    "dea": (EntityDenoisingConfig, EntityDenoisingObjective),
+    "entity_linking": (EntityLinkingConfig, EntityLinkingObjective),
     # ERNIE 2.0 (Sun et al. 2020, §4.2): the raw-text tasks beside knowledge masking
     "cap": (CapitalizationConfig, CapitalizationObjective),
     "tdr": (TokenDocumentConfig, TokenDocumentObjective),
@@ -122,6 +133,9 @@ def build_model(model_config, vocab_size: int | None = None, seed: int | None = 
     char_cnn = embedding_config.char_cnn is not None
     embedding = CharCNNEmbedding(embedding_config) if char_cnn else TokenEmbedding(embedding_config)
     _, build_encoder = ENCODERS[model_config.encoder.name]
+    knowledge = getattr(model_config.encoder, "knowledge", None)
+    if knowledge is not None:  # entity fusion on a transformer (ERNIE-THU, KnowBERT)
+        build_encoder = KNOWLEDGE_ENCODERS[knowledge.kind]
     encoder = build_encoder(embedding_config.hidden_size, model_config.encoder)
     # An encoder may emit features of another width (window_mlp's direct connections); a
     # biLM predicts from each direction's half through one softmax (``lm_input_size``).

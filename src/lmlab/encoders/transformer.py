@@ -43,6 +43,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from lmlab.embeddings.token_embedding import sinusoidal_table
+from lmlab.encoders.knowledge_config import KnowledgeConfig
 from lmlab.encoders.output import EncoderOutput
 from lmlab.errors import ConfigError
 from lmlab.layers.attention import MultiHeadAttention
@@ -100,11 +101,16 @@ class TransformerConfig:
     ffn_per_layer: list[int] | None = None
     """Feed-forward width of each layer after neuron pruning (0..ffn_size each, one per
     layer). None: ffn_size everywhere."""
+    knowledge: KnowledgeConfig | None = None
+    """Entity fusion (issue 21): ERNIE-THU's K-Encoder or KnowBERT's KAR
+    (:mod:`lmlab.encoders.knowledge_config`); None: a plain transformer."""
 
     def validate(self, path: str) -> None:
         for name in ("num_layers", "num_heads", "ffn_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{path}.{name}: must be > 0, got {getattr(self, name)}")
+        if self.knowledge is not None:
+            self.knowledge.check(self, f"{path}.knowledge")
         if self.relative_buckets < 0 or self.relative_buckets == 1:
             raise ConfigError(f"{path}.relative_buckets: 0 (none) or >= 2, got {self.relative_buckets}")
         if self.relative_max_distance < 2:

@@ -174,8 +174,10 @@ def shared_forward(model, batch: dict):
     """The encoder output of the (fully corrupted) batch, computed once and kept in the
     batch, so MLM + NSP (or + SBO, + WSO) read one forward pass as BERT does (§A.2)."""
     if "encoder_output" not in batch:
+        knowledge = {"knowledge": batch["knowledge"]} if "knowledge" in batch else {}
         batch["encoder_output"] = model(batch["input_ids"], batch.get("attention_mask"),
-                                        batch.get("segments"), **language_ids(batch))
+                                        batch.get("segments"), **language_ids(batch),
+                                        **knowledge)
     return batch["encoder_output"]
 
 

@@ -1,0 +1,66 @@
+"""The entity embeddings a knowledge encoder reads (ERNIE-THU, KnowBERT): a folder written
+by ``lmlab knowledge transe``, or ``auto``: a small TransE on WordNet's graph, trained on
+first use and kept under the cache folder (``$LMLAB_CACHE``), so a preset needs no step
+before ``lmlab train``.
+
+``auto`` is :data:`AUTO_SETTINGS` (50 dimensions, L1, Adagrad, 5 epochs: about 30 s on one
+CPU thread); its link-prediction scores are in the folder's ``transe.json``. A longer
+``lmlab knowledge transe --epochs 40`` run (docs/knowledge.md) is the one to use for
+measurements: name its folder in ``model.encoder.knowledge.entities``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from lmlab.data.catalogue import cache_dir
+from lmlab.errors import DataError
+from lmlab.knowledge.embedding_files import TENSORS, Embeddings, load_embeddings
+from lmlab.knowledge.transe_run import TransESettings, run_transe
+from lmlab.knowledge.wordnet import wordnet_folder
+
+AUTO = "auto"
+AUTO_SETTINGS = TransESettings(dim=50, epochs=5, eval_triples=200)
+
+
+def auto_folder() -> Path:
+    settings = AUTO_SETTINGS
+    return cache_dir() / f"transe-wordnet-{settings.dim}d-{settings.epochs}e-s{settings.seed}"
+
+
+def build_auto(wordnet: str = "", log=None) -> Path:
+    """The ``auto`` folder, trained now if it is not there yet (written to a temporary
+    sibling and renamed, so a killed build leaves nothing half-written)."""
+    folder = auto_folder()
+    if (folder / TENSORS).is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".transe-"))
+    try:
+        run_transe(temporary, AUTO_SETTINGS, wordnet_folder(wordnet or None),
+                   log=log or (lambda *_: None))
+        try:
+            os.replace(temporary, folder)
+        except OSError:  # another process finished first: keep its folder
+            if not (folder / TENSORS).is_file():
+                raise
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    return folder
+
+
+@lru_cache(maxsize=2)
+def entity_embeddings(entities: str, wordnet: str = "") -> Embeddings:
+    """The embeddings named by ``model.encoder.knowledge.entities`` (one per process)."""
+    if entities == AUTO:
+        return load_embeddings(build_auto(wordnet))
+    folder = Path(entities).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"model.encoder.knowledge.entities: {folder}: no such TransE folder "
+                        f"(expected the output of 'lmlab knowledge transe', or auto)")
+    return load_embeddings(folder)
