@@ -23,6 +23,7 @@ from lmlab.errors import CheckpointError, ConfigError
 from lmlab.finetune import bilstm_student, distill, post_training, qat
 from lmlab.finetune.l0_heads import L0_HEADS
 from lmlab.finetune.rpp import RPP
+from lmlab.finetune.sharing import ALBERT_SHARE
 from lmlab.finetune.retrain import retrain
 from lmlab.finetune.run_folder import load_finetuned, save_finetuned
 from lmlab.outputs import prepare_output_folder
@@ -30,7 +31,8 @@ from lmlab.outputs import prepare_output_folder
 # --method name -> Method; read here only (DESIGN §6.2).
 METHODS = {method.name: method for method in (DYNAMIC_INT8, KMEANS, MAGNITUDE, *distill.METHODS,
                                                *post_training.METHODS, qat.Q8BERT,
-                                               bilstm_student.TANG, L0_HEADS, RPP)}
+                                               bilstm_student.TANG, L0_HEADS, RPP,
+                                               ALBERT_SHARE)}
 SUMMARY_FILE = "compression.json"
 
 
