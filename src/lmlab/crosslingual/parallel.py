@@ -23,6 +23,8 @@ import numpy as np
 from lmlab.data.catalogue import data_dir
 from lmlab.errors import DataError
 
+DEFAULT_PARALLEL = "uer_py/corpora/news-commentary-v13-en-zh_sampled.txt"
+"""The news-commentary v13 en–zh sample (1,000 pairs): the held-out set comes from it."""
 HELD_OUT_PAIRS = 500
 HELD_OUT_SEED = 24
 """Seed of the held-out choice: the same 500 pairs for every run and method."""

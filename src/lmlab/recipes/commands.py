@@ -8,6 +8,7 @@ import json
 import torch
 
 from lmlab.config import load_config
+from lmlab.crosslingual.parallel import DEFAULT_PARALLEL, HELD_OUT_PAIRS
 from lmlab.data import catalogue
 from lmlab.data.english_corpus import build_english_corpus
 from lmlab.errors import LmlabError
@@ -19,6 +20,7 @@ from lmlab.recipes.arguments import non_negative_int, positive_int
 from lmlab.recipes.data_info import dataset_info
 from lmlab.recipes.demo import run_demo
 from lmlab.recipes.evaluate import perplexity_of_run
+from lmlab.recipes.retrieval import retrieval_of_run
 from lmlab.training import trainer
 from lmlab.training.checkpoint import load_run
 from lmlab.training.distributed import is_main_process
@@ -71,6 +73,12 @@ def _eval_perplexity(args) -> int:
     result = perplexity_of_run(args.run_dir, args.data, args.split, args.stride, args.max_tokens,
                                args.memory_length)
     print(json.dumps(result))
+    return 0
+
+
+def _eval_retrieval(args) -> int:  # issue 24
+    print(json.dumps(retrieval_of_run(args.run_dir, args.parallel, args.held_out, args.layer,
+                                      args.max_len)))
     return 0
 
 
@@ -161,6 +169,21 @@ def add_commands(subparsers) -> None:
                             help="torch CPU threads (default: PyTorch's; 1 is fastest on a "
                                  "loaded machine)")
     perplexity.set_defaults(run=_eval_perplexity)
+    retrieval = eval_kinds.add_parser(
+        "retrieval", help="parallel sentence retrieval accuracy@1 on the held-out pairs",
+        formatter_class=HELP,
+        epilog="example:\n  lmlab eval retrieval runs/xlm-tiny --layer -1   (issue 24)")
+    retrieval.add_argument("run_dir", metavar="RUN", help="run folder")
+    retrieval.add_argument("--parallel", default=DEFAULT_PARALLEL,
+                           help="source<TAB>target file (or a.en,a.zh) whose seeded held-out "
+                                "pairs are scored (default: the news-commentary en-zh sample)")
+    retrieval.add_argument("--held-out", type=positive_int, default=HELD_OUT_PAIRS,
+                           help="pairs held out (default 500, as training keeps them out)")
+    retrieval.add_argument("--layer", type=int, default=-1,
+                           help="encoder layer whose states are mean-pooled: 1..L, or -1 (top)")
+    retrieval.add_argument("--max-len", type=positive_int, default=128,
+                           help="tokens per sentence with [CLS] and [SEP]")
+    retrieval.set_defaults(run=_eval_retrieval)
 
     fill = subparsers.add_parser(
         "fill-mask", help="predict [MASK] tokens with a masked LM", formatter_class=HELP,
