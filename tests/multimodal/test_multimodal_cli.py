@@ -32,7 +32,7 @@ def _sets(items):
 def _pretrain_sets(preset):
     config = load_multimodal_config(preset_path(preset))
     codes = [f"objectives.{i}.num_codes=8" for i, o in enumerate(config.objectives)
-             if o.name == "mrm" and o.target == "classification"]
+             if o.name == "mrm" and o.target in ("classification", "kl")]
     return _sets(TINY + codes + ["model.visual.num_codes=8"])
 
 

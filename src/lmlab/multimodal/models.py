@@ -13,6 +13,14 @@
   (``num_layers``), an object-relationship encoder (``num_visual_layers``), cross-modality
   layers (``cross_layer: lxmert``, :mod:`~lmlab.multimodal.cross_modality`) and the text
   [CLS] as the cross-modality output (``pooling: cls``).
+* Early fusion — B2T2 (Alberti et al. 2019, §3.2, eq. 3): no visual tokens in the sequence;
+  E'(T, I, B, R) = E(T) + Σ_i R_i [M Φ(crop(I, b_i)) + π(b_i)]ᵀ, each region's embedding
+  summed into the embeddings of the words that refer to it (R), then one BERT over the
+  words (``fusion: early``). Our texts carry no word-box references (the VCR data's
+  ``[1]`` tokens), and every caption / question is about the whole picture, so R links every
+  text token to every region with weight 1/N: each word embedding gets the mean region
+  embedding (a stated choice, not the paper's data). ``visual`` output is empty (B, 0, D),
+  so masked region modelling does not apply (refused at config time).
 
 Both take ``(input_ids (B, T), attention_mask (B, T), features (B, N, F))`` and return
 :class:`MultimodalOutput`; ``features`` are the fixed cell features of
@@ -65,6 +73,10 @@ class MultimodalConfig:
     pooling: Literal["product", "cls"] = "product"
     """two_stream: ViLBERT's h_CLS ⊙ h_IMG, or the text [CLS] state (LXMERT's
     cross-modality output)."""
+    fusion: Literal["joint", "early"] = "joint"
+    """single_stream: ``joint`` (text and visual tokens in one sequence: VL-BERT, UNITER,
+    Unicoder-VL) or ``early`` (B2T2: region embeddings summed into the referring words'
+    embeddings; no visual tokens)."""
     max_text_length: int = 32
     dropout: float = 0.1
     visual: VisualConfig = field(default_factory=VisualConfig)
@@ -76,6 +88,11 @@ class MultimodalConfig:
         if self.cross_layer not in ("co_attention", "lxmert"):
             raise ConfigError(f"{path}.cross_layer: one of co_attention, lxmert, got "
                               f"{self.cross_layer!r}")
+        if self.fusion not in ("joint", "early"):
+            raise ConfigError(f"{path}.fusion: one of joint, early, got {self.fusion!r}")
+        if self.fusion == "early" and self.architecture != "single_stream":
+            raise ConfigError(f"{path}.fusion: early (B2T2) needs architecture: single_stream, "
+                              f"got {self.architecture}")
         if self.pooling not in ("product", "cls"):
             raise ConfigError(f"{path}.pooling: one of product, cls, got {self.pooling!r}")
         if self.num_visual_layers < 0 or self.num_co_layers < 0:
@@ -135,6 +152,11 @@ class SingleStreamModel(nn.Module):
     def forward(self, input_ids, attention_mask, features) -> MultimodalOutput:
         text = self.text_embedding(input_ids, self.types)  # (B, T, D)
         visual = self.visual_embedding(features) + self.types.weight[VISION]  # (B, 1+N, D)
+        if self.config.fusion == "early":  # B2T2 eq. 3 with R = 1/N for every word
+            references = attention_mask[..., None].to(text.dtype)  # (B, T, 1)
+            text = text + references * visual[:, 1:].mean(1, keepdim=True)  # (B, T, D)
+            hidden = self.encoder(text, attention_mask).hidden
+            return MultimodalOutput(hidden, hidden[:, :0], hidden[:, 0])
         visual_mask = attention_mask.new_ones(visual.shape[:2])
         joint = torch.cat([text, visual], dim=1)  # (B, T+1+N, D)
         mask = torch.cat([attention_mask, visual_mask], dim=1)

@@ -18,6 +18,8 @@ Every random choice comes from :func:`~lmlab.objectives.base.row_generator` seed
   code (:mod:`lmlab.multimodal.quantize`; VideoBERT's visual words) instead of the
   detector's object class (MRC).
   ``target: nce`` is CBT's contrastive loss over the features instead (:func:`nce_loss`).
+* ``wra`` — word–region alignment by optimal transport (UNITER §3.2 WRA), in
+  :mod:`lmlab.multimodal.alignment`.
 * ``itm`` — image–text matching (UNITER ITM eq. 4; ViLBERT's alignment prediction): with
   probability ``negative_rate`` a row's picture is swapped for another row's whose image and
   caption differ, and a binary head on the pooled output says whether they match.
@@ -35,25 +37,18 @@ from torch import nn
 from lmlab.data.batching import IGNORE
 from lmlab.errors import ConfigError
 from lmlab.heads.lm_head import LMHead, LMHeadConfig
+from lmlab.multimodal.alignment import (WordRegionAlignmentConfig,
+                                        WordRegionAlignmentObjective)
 from lmlab.multimodal.quantize import assign, kmeans, squared_distances
-from lmlab.objectives.base import ConfigDefaults, LossOutput, StatelessObjective, row_generator
+from lmlab.multimodal.sampling import check_rate as _check_rate
+from lmlab.multimodal.sampling import draw_negatives
+from lmlab.multimodal.sampling import forward_batch as _forward
+from lmlab.multimodal.sampling import needs_visual_outputs
+from lmlab.multimodal.sampling import row_generators as _generators
+from lmlab.objectives.base import ConfigDefaults, LossOutput, StatelessObjective
 from lmlab.objectives.mlm import MaskedLMConfig, mask_tokens
 
 MLM_STREAM, MRM_STREAM, ITM_STREAM = 0, 1, 2
-
-
-def _generators(batch: dict, seed: int, stream: int) -> list[torch.Generator]:
-    examples = batch.get("example_ids", torch.arange(batch["input_ids"].shape[0]))
-    return [row_generator(seed, int(batch.get("step", 0)), int(e), stream) for e in examples]
-
-
-def _forward(model, batch: dict):
-    return model(batch["input_ids"], batch["attention_mask"], batch["features"])
-
-
-def _check_rate(value: float, path: str, name: str) -> None:
-    if not 0.0 < value <= 1.0:
-        raise ConfigError(f"{path}.{name}: must be in (0, 1], got {value}")
 
 
 @dataclass
@@ -140,7 +135,7 @@ class MaskedRegionConfig(ConfigDefaults):
             raise ConfigError(f"{path}.num_codes: must be >= 2, got {self.num_codes}")
 
     def check_compatible(self, run_config, path: str) -> None:
-        return None
+        needs_visual_outputs(run_config, path, "masked region modelling")
 
     def describe(self) -> str:
         names = {"regression": "MRFR", "classification": "MRC-VQ", "kl": "MRC-kl-VQ",
@@ -260,21 +255,6 @@ class ImageTextMatchingConfig(ConfigDefaults):
         return None
 
 
-def draw_negatives(image_ids: torch.Tensor, caption_ids: torch.Tensor, rate: float,
-                   generators: list[torch.Generator]) -> torch.Tensor:
-    """(B,) the row whose picture each row shows after corruption: itself (a match) or,
-    with probability ``rate``, a row with another image *and* another caption text. A row
-    with no such partner in the batch stays a match."""
-    source = torch.arange(image_ids.shape[0])
-    for row, generator in enumerate(generators):
-        draw = torch.rand(1, generator=generator).item()
-        allowed = ((image_ids != image_ids[row]) & (caption_ids != caption_ids[row])).nonzero()
-        pick = torch.randint(max(1, allowed.numel()), (1,), generator=generator).item()
-        if draw < rate and allowed.numel():
-            source[row] = allowed[pick, 0]
-    return source
-
-
 class ImageTextMatchingObjective(StatelessObjective):
     def heads(self, model_config, embedding) -> dict[str, nn.Module]:
         return {self.config.name: nn.Linear(model_config.hidden_size, 2)}
@@ -298,6 +278,7 @@ MULTIMODAL_OBJECTIVES = {
     "mlm_image": (ImageMLMConfig, ImageMLMObjective),
     "mrm": (MaskedRegionConfig, MaskedRegionObjective),
     "itm": (ImageTextMatchingConfig, ImageTextMatchingObjective),
+    "wra": (WordRegionAlignmentConfig, WordRegionAlignmentObjective),
 }
 """YAML name -> (config class, objective class), read in one place (DESIGN §6.2)."""
 

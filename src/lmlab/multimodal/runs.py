@@ -9,17 +9,16 @@ A run folder holds ``checkpoint/`` (``model.safetensors``, ``config.yaml`` — a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable
 
 import torch
 
-from lmlab.config import TrainConfig, load_raw
+from lmlab.config import load_raw
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
-from lmlab.multimodal.corpus import (Corpus, MultimodalDataConfig, emoji_corpus, encode,
-                                     pretraining_corpus, train_text_tokenizer, vqa_corpus)
+from lmlab.multimodal.corpus import (Corpus, emoji_corpus, encode, pretraining_corpus,
+                                     train_text_tokenizer, vqa_corpus)
 from lmlab.multimodal.job import PretrainJob, VQAJob, VQAModel
 from lmlab.multimodal.models import MultimodalConfig, build_multimodal
 from lmlab.multimodal.objectives import MULTIMODAL_OBJECTIVES, PretrainingModel
@@ -38,6 +37,7 @@ def build_objectives(config: MultimodalRunConfig, tokenizer) -> list:
             raise ConfigError(f"objectives[{index}].name: one of "
                               f"{', '.join(MULTIMODAL_OBJECTIVES)}, got {objective_config.name!r}")
         objective_config.validate(f"objectives[{index}]")
+        objective_config.check_compatible(config, f"objectives[{index}]")
         objective_class = MULTIMODAL_OBJECTIVES[objective_config.name][1]
         objectives.append(objective_class(objective_config, tokenizer, config.train.seed))
     return objectives
