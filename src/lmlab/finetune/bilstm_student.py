@@ -65,7 +65,11 @@ def augmented(examples: list, settings: AugmentSettings, seed: int, data_dir=Non
     return list(examples) + synthetic
 
 
-def tang(source: Source, settings: dict) -> Compressed:
+def train_rnn_student(source: Source, settings: dict, model_config, name: str,
+                      student_summary: dict) -> Compressed:
+    """A student of ``model_config`` (token embeddings + a recurrent encoder, mean-pooled
+    head) distilled by logit MSE on the task's examples and their synthetic versions; the
+    teacher's word vectors copied in. Tang's BiLSTM and the BCN student (``bnn``) share it."""
     started = time.perf_counter()
     teacher, config = source.model, source.config
     spec = get_task(config.task)
@@ -73,13 +77,12 @@ def tang(source: Source, settings: dict) -> Compressed:
         raise ConfigError(f"{source.path}: distillation supports {' and '.join(distill.KINDS)} "
                           f"tasks; {config.task} is {spec.kind}")
     options = dataclasses.replace(distill.run_options(config, settings), pooling="mean")
-    model_config = bilstm_student_config(config.model, settings["cell_size"], settings["dropout"])
     student_config = dataclasses.replace(config, model=model_config, options=options,
                                          base=f"distilled:{source.path}")
     train = task_data.subset(spec.read(config.options.train_split),
                              settings["max_train_examples"], config.options.subset_seed)
     examples = augmented(train, augment_settings(settings), settings["seed"])
-    source.log(f"tang: {len(train)} examples + {len(examples) - len(train)} synthetic")
+    source.log(f"{name}: {len(train)} examples + {len(examples) - len(train)} synthetic")
     dev_examples = spec.read(config.options.dev_split)
     data = (spec, task_data.encode(spec, source.tokenizer, examples, student_config),
             (dev_examples, task_data.encode(spec, source.tokenizer, dev_examples, config)))
@@ -88,16 +91,22 @@ def tang(source: Source, settings: dict) -> Compressed:
     student = build_finetune_model(backbone, spec.kind, len(config.labels), options,
                                    seed=settings["seed"])
     copy_word_embeddings(student, teacher)
-    stage = distill.train_stage("tang", student, student_config, source, data,
+    stage = distill.train_stage(name, student, student_config, source, data,
                                 LogitMSEObjective(teacher), settings["epochs"], settings)
     params = sum(p.numel() for p in student.parameters())
     return Compressed(student.cpu(), student_config, params * FLOAT_BITS, summary={
         "teacher": {"dev": teacher_dev},
-        "student": {"dev": stage["best"], "encoder": "bilstm", "layers": 1,
-                    "cell_size": model_config.embedding.hidden_size},
+        "student": {"dev": stage["best"], **student_summary},
         "train_examples": len(train), "synthetic_examples": len(examples) - len(train),
         "score_vs_teacher": round(100 * headline(stage["best"]) / headline(teacher_dev), 2),
         "stages": [stage], "seconds": round(time.perf_counter() - started, 1)})
+
+
+def tang(source: Source, settings: dict) -> Compressed:
+    model_config = bilstm_student_config(source.config.model, settings["cell_size"],
+                                         settings["dropout"])
+    return train_rnn_student(source, settings, model_config, "tang", {
+        "encoder": "bilstm", "layers": 1, "cell_size": model_config.embedding.hidden_size})
 
 
 TANG = Method("tang", "BiLSTM student distilled by logit MSE with masking, POS-guided "

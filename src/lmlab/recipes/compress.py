@@ -21,6 +21,7 @@ from lmlab.compression.quantization.dynamic import DYNAMIC_INT8
 from lmlab.compression.quantization.kmeans import KMEANS
 from lmlab.errors import CheckpointError, ConfigError
 from lmlab.finetune import bilstm_student, distill, post_training, qat
+from lmlab.finetune.bnn_student import BNN
 from lmlab.finetune.l0_heads import L0_HEADS
 from lmlab.finetune.rpp import RPP
 from lmlab.finetune.sharing import ALBERT_SHARE
@@ -32,7 +33,7 @@ from lmlab.outputs import prepare_output_folder
 METHODS = {method.name: method for method in (DYNAMIC_INT8, KMEANS, MAGNITUDE, *distill.METHODS,
                                                *post_training.METHODS, qat.Q8BERT,
                                                bilstm_student.TANG, L0_HEADS, RPP,
-                                               ALBERT_SHARE)}
+                                               ALBERT_SHARE, BNN)}
 SUMMARY_FILE = "compression.json"
 
 
