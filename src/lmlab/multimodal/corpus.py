@@ -26,6 +26,7 @@ from lmlab.data.tokenizers import CJK_CHARACTER, TokenizerConfig, train_tokenize
 from lmlab.errors import ConfigError
 from lmlab.multimodal.easy_vqa_data import load_split
 from lmlab.multimodal.emoji_pairs import build_pairs
+from lmlab.multimodal.frames import check_frames, clip_mosaics
 from lmlab.multimodal.images import resize_rgb
 
 SOURCES = ("emoji", "easy_vqa")
@@ -46,8 +47,13 @@ class MultimodalDataConfig:
     vocab_size: int = 0
     """Most frequent words kept (0: every word of the pre-training texts)."""
     max_text_length: int = 24
+    video_frames: int = 0
+    """VideoBERT's frame-sequence "video" proxy (:mod:`lmlab.multimodal.frames`): every
+    picture becomes a mosaic of this many panning frames (a square number; 0: off)."""
 
     def validate(self, path: str = "data") -> None:
+        if self.video_frames:
+            check_frames(self.video_frames, self.image_size, f"{path}.video_frames")
         unknown = [s for s in self.sources if s not in SOURCES]
         if unknown or not self.sources:
             raise ConfigError(f"{path}.sources: a non-empty list of {', '.join(SOURCES)}, got "
@@ -71,10 +77,12 @@ class Corpus:
         return len(self.texts)
 
 
-def _resized(images: np.ndarray, size: int) -> np.ndarray:
-    if images.shape[1] == size:
-        return images
-    return np.stack([resize_rgb(picture, size) for picture in images])
+def _pictures(images: np.ndarray, config: MultimodalDataConfig) -> np.ndarray:
+    """Resized to ``image_size``; with ``video_frames``, each the mosaic of its clip."""
+    size = config.image_size
+    if images.shape[1] != size:
+        images = np.stack([resize_rgb(picture, size) for picture in images])
+    return clip_mosaics(images, config.video_frames) if config.video_frames else images
 
 
 def emoji_corpus(config: MultimodalDataConfig, split: str) -> Corpus:
@@ -82,6 +90,7 @@ def emoji_corpus(config: MultimodalDataConfig, split: str) -> Corpus:
                         seed=config.emoji_seed, test_fraction=config.emoji_test_fraction,
                         limit=config.emoji_limit)
     images, captions = pairs.split(split)
+    images = _pictures(images, config)
     texts, rows = [], []
     for row, caption in enumerate(captions):
         for text in (caption["en"], caption["zh"]):
@@ -93,7 +102,7 @@ def emoji_corpus(config: MultimodalDataConfig, split: str) -> Corpus:
 def vqa_corpus(config: MultimodalDataConfig, split: str) -> tuple[Corpus, np.ndarray, list]:
     """(corpus of questions, answer labels (n,), the 13 answers) of ``train`` or ``dev``."""
     data = load_split(split, seed=config.vqa_seed, limit_images=config.vqa_images)
-    corpus = Corpus(_resized(data.images, config.image_size),
+    corpus = Corpus(_pictures(data.images, config),
                     [e.question for e in data.examples],
                     np.array([e.image for e in data.examples], dtype=np.int64))
     return corpus, data.labels(), data.answers

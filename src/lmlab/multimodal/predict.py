@@ -17,6 +17,7 @@ from lmlab.config import load_raw
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import DataError
 from lmlab.multimodal.corpus import Corpus, encode
+from lmlab.multimodal.frames import clip_mosaic
 from lmlab.multimodal.images import load_image
 from lmlab.multimodal.job import VQAModel, collate
 from lmlab.multimodal.models import MultimodalConfig, build_multimodal
@@ -34,6 +35,7 @@ class VQAPredictor:
                             f"an easy-VQA fine-tuned run (kind: vqa)")
         self.config = MultimodalConfig.from_dict(raw["model"])
         self.max_length = int(raw["data"]["max_text_length"])
+        self.video_frames = int(raw["data"].get("video_frames", 0))
         self.blank_images = bool(raw.get("blank_images", False))
         self.blank_questions = bool(raw.get("blank_questions", False))
         self.tokenizer = TextTokenizer.load(folder / "tokenizer")
@@ -51,6 +53,8 @@ class VQAPredictor:
             raise DataError(f"{image_path}: the image has no question; give one")
         size = self.config.visual.image_size
         picture = load_image(image_path, size, resize)  # (S, S, 3)
+        if self.video_frames:  # the frame-sequence proxy, as in training
+            picture = clip_mosaic(picture, self.video_frames)
         corpus = encode(Corpus(picture[None], [question.strip()], np.zeros(1, dtype=np.int64)),
                         self.tokenizer, self.max_length)
         batch = collate(corpus, np.zeros(1, dtype=np.int64), self.config.visual.cell_size, 0,
