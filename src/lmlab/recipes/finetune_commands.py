@@ -12,6 +12,7 @@ from lmlab.errors import ConfigError
 from lmlab.finetune.config import FinetuneOptions
 from lmlab.finetune.evaluate import evaluate_run, predict_file
 from lmlab.finetune.loop import finetune
+from lmlab.finetune.multitask import multitask_finetune
 from lmlab.finetune.feature_loop import FeatureTaskOptions
 from lmlab.recipes import multimodal_commands
 from lmlab.recipes.benchmark import run_benchmark
@@ -22,6 +23,7 @@ from lmlab.recipes.feature_based import (evaluate_feature_run, predict_feature_f
 EXAMPLES = """examples:
   lmlab finetune runs/bert-tiny --task glue/sst2 --out runs/sst2
   lmlab finetune hf:path/to/all-MiniLM-L6-v2 --task glue/mrpc --epochs 5 --seeds 1 2 3 --out runs/mrpc
+  lmlab finetune hf:path/to/all-MiniLM-L6-v2 --multitask glue/sst2 glue/mrpc glue/rte --out runs/mtdnn
   lmlab finetune runs/bart-tiny --task gen/ag_news_headlines --num-beams 4 --out runs/headlines
   lmlab finetune runs/t5-tiny --task glue/sst2 --text-to-text --out runs/sst2-t5
   lmlab finetune vectors:runs/sg --task ner/conll2003 --feature-based --out runs/ner-sg
@@ -70,6 +72,16 @@ def _finetune(args) -> int:
         return 0
     if args.feature_layers is not None:
         raise ConfigError("--feature-layers: only with --feature-based")
+    if args.multitask:  # MT-DNN (issue 21): docs/knowledge.md
+        if args.task:
+            raise ConfigError("--task: not with --multitask (the tasks are its arguments)")
+        result = multitask_finetune(args.base, args.multitask, _options(args), args.out,
+                                    args.multitask_epochs, args.single_task_baseline,
+                                    _command(), args.overwrite)
+        print(json.dumps({k: result[k] for k in ("tasks", "scores")}))
+        return 0
+    if not args.task:
+        raise ConfigError("--task: required (or --multitask TASK TASK ...)")
     result = finetune(args.base, args.task, _options(args), args.out, _command(),
                       resume=args.resume, overwrite=args.overwrite)
     print(json.dumps({k: result[k] for k in ("task", "metric", "scores", "best_seed",
@@ -164,8 +176,16 @@ def add_commands(subparsers) -> None:
     tune = subparsers.add_parser("finetune", help="fine-tune a run or hf:<dir> on a task",
                                  epilog=EXAMPLES, formatter_class=fmt)
     tune.add_argument("base", metavar="BASE", help="run folder or hf:<local HF BERT folder>")
-    tune.add_argument("--task", required=True,
+    tune.add_argument("--task",
                       help="e.g. glue/sst2, clue/chnsenticorp, gen/ag_news_headlines")
+    tune.add_argument("--multitask", nargs="+", metavar="TASK",
+                      help="MT-DNN: multi-task fine-tuning of one shared encoder over these "
+                           "tasks (sampled by size), then per-task fine-tuning")
+    tune.add_argument("--multitask-epochs", dest="multitask_epochs", type=float, default=1.0,
+                      help="--multitask: epochs of the multi-task stage (default 1)")
+    tune.add_argument("--single-task-baseline", dest="single_task_baseline",
+                      action="store_true", help="--multitask: also fine-tune each task alone "
+                      "for multitask + per-task epochs, for the comparison table")
     tune.add_argument("--out", required=True)
     tune.add_argument("--resume", action="store_true",
                       help="continue the fine-tuning in --out (same options) where it stopped")
