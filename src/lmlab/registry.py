@@ -27,6 +27,7 @@ from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.bilm import BiLMConfig, BiLMObjective
 from lmlab.objectives.clm import CausalLMConfig, CausalLMObjective
 from lmlab.objectives.context2vec import Context2VecConfig, Context2VecObjective
+from lmlab.objectives.cross_mlm import CrossMLMConfig, CrossMLMObjective
 from lmlab.objectives.bart import BartConfig, BartObjective
 from lmlab.objectives.capitalization import CapitalizationConfig, CapitalizationObjective
 from lmlab.objectives.electra import ElectraConfig, ElectraObjective
@@ -35,6 +36,7 @@ from lmlab.objectives.knowbert_linking import EntityLinkingConfig, EntityLinking
 from lmlab.objectives.lexical_relation import LexicalRelationConfig, LexicalRelationObjective
 from lmlab.objectives.mass import MassConfig, MassObjective
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
+from lmlab.objectives.paraphrase import ParaphraseConfig, ParaphraseObjective
 from lmlab.objectives.tlm import TranslationLMConfig, TranslationLMObjective
 from lmlab.objectives.sentence_pair import SentencePairConfig, SentencePairObjective
 from lmlab.objectives.sentence_reorder import SentenceReorderConfig, SentenceReorderObjective
@@ -45,6 +47,7 @@ from lmlab.objectives.supersense import SupersenseConfig, SupersenseObjective
 from lmlab.objectives.t5 import SpanCorruptionConfig, SpanCorruptionObjective
 from lmlab.objectives.token_document import TokenDocumentConfig, TokenDocumentObjective
 from lmlab.objectives.unilm import UniLMConfig, UniLMObjective
+from lmlab.objectives.word_recovery import WordRecoveryConfig, WordRecoveryObjective
 from lmlab.objectives.word_structural import WordStructuralConfig, WordStructuralObjective
 from lmlab.objectives.xlnet import XLNetConfig, XLNetObjective
 from lmlab.objectives.softmax.output import build_output_head
@@ -72,6 +75,10 @@ OBJECTIVES = {
     "clm": (CausalLMConfig, CausalLMObjective),
     "mlm": (MaskedLMConfig, MaskedLMObjective),
     "tlm": (TranslationLMConfig, TranslationLMObjective),
+    # Unicoder (Huang et al. 2019, §3): word recovery, paraphrase classification, cross-lingual MLM
+    "xwr": (WordRecoveryConfig, WordRecoveryObjective),
+    "xpc": (ParaphraseConfig, ParaphraseObjective),
+    "xmlm": (CrossMLMConfig, CrossMLMObjective),
     "nsp": (SentencePairConfig, SentencePairObjective),
     "sop": (SentencePairConfig, SentencePairObjective),
     "sso": (SentencePairConfig, SentencePairObjective),

@@ -12,6 +12,7 @@ TINY = {
         "bert_wwm_zh/tiny", "mass/tiny", "bart/tiny", "xlm/tiny", "mbert/tiny", "xlmr/tiny")},
     # ERNIE 2.0: its three stages start at steps 0, 2 and 4 of the 8-step runs
     "ernie2/tiny": [*_TRANSFORMER, "train.stages.1.start_step=2", "train.stages.2.start_step=4"],
+    "unicoder/tiny": _TRANSFORMER,  # issue 24
     # 46 text tokens: T5 drops 7 in 2 spans placed at random (30 or fewer: 1 span, at the end).
     "t5/tiny": ["data.seq_len=48", "data.batch_size=4"],
     "context2vec/tiny": ["data.seq_len=16", "data.batch_size=4"],
