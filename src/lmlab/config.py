@@ -117,6 +117,9 @@ class StageConfig:
 
     start_step: int = 0
     """The optimizer step at which this stage begins."""
+    start_fraction: float = 0.0
+    """Or: where it begins as a fraction of the run's total steps (a budget-sized run,
+    ``lmlab compare``); used when ``start_step`` is 0."""
     objectives: list[str] = field(default_factory=list)
     """Names of the run's objectives that this stage adds; earlier stages' stay active."""
 
@@ -226,19 +229,26 @@ class RunConfig:
 
 
 def check_stages(stages: list, objective_names: list[str], path: str = "train.stages") -> None:
-    """Reject stages that do not start at step 0, that do not increase, or that name an
-    objective the run lacks (or name one twice)."""
+    """Reject stages that do not start at step 0, that do not increase (all by step, or
+    all by fraction in [0, 1)), or that name an objective the run lacks (or one twice)."""
     if not stages:
         return
-    if stages[0].start_step != 0:
-        raise ConfigError(f"{path}.0.start_step: the first stage must start at step 0, "
-                          f"got {stages[0].start_step}")
+    by_fraction = any(stage.start_fraction for stage in stages)
+    starts = [stage.start_fraction if by_fraction else stage.start_step for stage in stages]
+    key = "start_fraction" if by_fraction else "start_step"
+    if by_fraction and any(stage.start_step for stage in stages):
+        raise ConfigError(f"{path}: give every stage's start as start_step or every one as "
+                          f"start_fraction, not both")
+    if starts[0] != 0:
+        raise ConfigError(f"{path}.0.{key}: the first stage must start at 0, got {starts[0]}")
     seen: set[str] = set()
     for index, stage in enumerate(stages):
-        if index and stage.start_step <= stages[index - 1].start_step:
-            raise ConfigError(f"{path}.{index}.start_step: stages must start at increasing "
-                              f"steps, got {stage.start_step} after "
-                              f"{stages[index - 1].start_step}")
+        if index and starts[index] <= starts[index - 1]:
+            raise ConfigError(f"{path}.{index}.{key}: stages must start at increasing "
+                              f"steps, got {starts[index]} after {starts[index - 1]}")
+        if not 0 <= stage.start_fraction < 1:
+            raise ConfigError(f"{path}.{index}.start_fraction: must be in [0, 1), got "
+                              f"{stage.start_fraction}")
         for name in stage.objectives:
             if name not in objective_names:
                 raise ConfigError(f"{path}.{index}.objectives: {name!r} is not an objective "

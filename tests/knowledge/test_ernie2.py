@@ -43,10 +43,16 @@ def test_three_stage_schedule_adds_tasks_and_keeps_the_earlier_ones():
     # an objective that no stage names trains from step 0; no stages: everything always
     assert active(_stages((0, ["mlm"]), (5, ["sd"])), ["mlm", "sd", "cap"], 3) == [True, False, True]
     assert active([], names, 0) == [True] * 5
+    # by fractions of the run: 0.25 and 0.5 of 8 steps are steps 2 and 4
+    by_fraction = [StageConfig(start_fraction=f, objectives=list(n)) for f, n in
+                   ((0.0, ["mlm", "sd"]), (0.25, ["cap", "tdr"]), (0.5, ["reorder"]))]
+    check_stages(by_fraction, names)
+    assert [sum(active(by_fraction, names, step, total_steps=8)) for step in range(8)] == \
+        [2, 2, 4, 4, 5, 5, 5, 5]
 
 
 @pytest.mark.parametrize("stages, message", [
-    (((1, ["mlm"]),), "train.stages.0.start_step: the first stage must start at step 0"),
+    (((1, ["mlm"]),), "train.stages.0.start_step: the first stage must start at 0"),
     (((0, ["mlm"]), (0, ["sd"])), "train.stages.1.start_step: stages must start at increasing"),
     (((0, ["mlm"]), (5, ["nsp"])), "train.stages.1.objectives: 'nsp' is not an objective"),
     (((0, ["mlm"]), (5, ["mlm"])), "train.stages.1.objectives: 'mlm' is already added"),
@@ -58,8 +64,10 @@ def test_bad_stages_are_one_line_errors(stages, message):
 
 def test_preset_stages_are_read_and_checked_on_load():
     config = load_config(preset_path("ernie2/tiny"))
-    assert [(s.start_step, s.objectives) for s in config.train.stages] == [
-        (0, ["mlm", "sd"]), (500, ["cap", "tdr"]), (1000, ["reorder"])]
+    assert [(s.start_fraction, s.objectives) for s in config.train.stages] == [
+        (0.0, ["mlm", "sd"]), (0.25, ["cap", "tdr"]), (0.5, ["reorder"])]
+    with pytest.raises(ConfigError, match="train.stages: give every stage's start as"):
+        load_config(preset_path("ernie2/tiny"), ["train.stages.2.start_step=9"])
     with pytest.raises(ConfigError, match="train.stages.2.objectives: 'nsp' is not"):
         load_config(preset_path("ernie2/tiny"), ["train.stages.2.objectives=[nsp]"])
 

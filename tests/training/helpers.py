@@ -9,9 +9,10 @@ TINY = {
     **{preset: _TRANSFORMER for preset in (
         "gpt/tiny", "bert/tiny", "roberta/tiny", "albert/tiny", "unilm/tiny", "electra/tiny",
         "spanbert/tiny", "structbert/tiny", "ernie/tiny", "bert_wwm/tiny", "bert_zh/tiny",
-        "bert_wwm_zh/tiny", "mass/tiny", "bart/tiny", "xlm/tiny", "mbert/tiny", "xlmr/tiny")},
-    # ERNIE 2.0: its three stages start at steps 0, 2 and 4 of the 8-step runs
-    "ernie2/tiny": [*_TRANSFORMER, "train.stages.1.start_step=2", "train.stages.2.start_step=4"],
+        "bert_wwm_zh/tiny", "mass/tiny", "bart/tiny", "xlm/tiny", "mbert/tiny", "xlmr/tiny",
+        "ernie_thu/tiny", "knowbert/tiny")},
+    # ERNIE 2.0: its stages (fractions 0, 0.25, 0.5) start at steps 0, 2 and 4 of 8
+    "ernie2/tiny": _TRANSFORMER,
     "unicoder/tiny": _TRANSFORMER,  # issue 24
     # 46 text tokens: T5 drops 7 in 2 spans placed at random (30 or fewer: 1 span, at the end).
     "t5/tiny": ["data.seq_len=48", "data.batch_size=4"],

@@ -15,7 +15,9 @@ Example (3 stages)::
         - {start_step: 100, objectives: [cap]}
         - {start_step: 200, objectives: [tdr, sd]}
 
-gives [mlm] on steps 0-99, [mlm, cap] on 100-199 and all four from step 200. The stage
+gives [mlm] on steps 0-99, [mlm, cap] on 100-199 and all four from step 200.
+``start_fraction`` (0, 0.25, 0.5, ...) places the stages at fractions of the run's total
+steps instead, so a run sized by a FLOPs budget keeps its schedule's shape. The stage
 config (:class:`lmlab.config.StageConfig`) is checked against the run's objectives when
 the config loads (``config.check_stages``).
 """
@@ -23,12 +25,15 @@ the config loads (``config.check_stages``).
 from __future__ import annotations
 
 
-def start_steps(stages: list, objective_names: list[str]) -> list[int]:
-    """The step from which each objective (in run order) is active."""
-    first = {name: stage.start_step for stage in stages for name in stage.objectives}
+def start_steps(stages: list, objective_names: list[str], total_steps: int = 0) -> list[int]:
+    """The step from which each objective (in run order) is active; a stage given by
+    ``start_fraction`` starts at ``round(start_fraction * total_steps)``."""
+    first = {name: stage.start_step or round(stage.start_fraction * total_steps)
+             for stage in stages for name in stage.objectives}
     return [first.get(name, 0) for name in objective_names]
 
 
-def active(stages: list, objective_names: list[str], step: int) -> list[bool]:
+def active(stages: list, objective_names: list[str], step: int,
+           total_steps: int = 0) -> list[bool]:
     """(len(objectives),) whether each objective trains at ``step``."""
-    return [step >= start for start in start_steps(stages, objective_names)]
+    return [step >= start for start in start_steps(stages, objective_names, total_steps)]

@@ -52,11 +52,12 @@ class PretrainingJob:
         self.valid_languages = run_languages(config, "valid", self.valid_store)
         # Held-out corruption draws from its own fixed seed, the same for every run.
         self.evaluators = build_objectives(config.objectives, tokenizer, EVALUATION_SEED)
+        self.total_steps = config.train.max_steps  # the plan's total, set by train()
 
     def active_objectives(self, step: int) -> list:
         """The objectives that train at optimizer ``step`` (``train.stages``)."""
         names = [objective.config.name for objective in self.objectives]
-        flags = stages.active(self.config.train.stages, names, step)
+        flags = stages.active(self.config.train.stages, names, step, self.total_steps)
         return [objective for objective, on in zip(self.objectives, flags) if on]
 
     def batch(self, index: int, shard: Shard = Shard()) -> dict:
@@ -176,6 +177,7 @@ def train(config: RunConfig | None, run_dir: str | Path, resume: bool = False,
     job = PretrainingJob(config, tokenizer)
     steps_per_epoch = max(1, job.batches.steps_per_epoch // config.train.grad_accum)
     plan = plan_for(config, steps_per_epoch, run_dir.name)
+    job.total_steps = plan.total_steps  # where train.stages' start_fraction falls
     result = loop.train_job(job, plan, run_dir, steps_per_epoch, state, log)
     return TrainResult(run_dir, result.steps, result.train_seconds, result.tokens_per_second,
                        result.final_loss, result.evaluation, result.stopped_early)
