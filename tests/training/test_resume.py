@@ -41,7 +41,7 @@ class _Interrupted(Exception):
                                     "bart/tiny", "t5/tiny", "xlnet/tiny", "sa_lstm/tiny",
                                     "elmo/tiny", "xlm/tiny", "mbert/tiny",
                                     "unicoder/tiny",
-                                    "xlmr/tiny"])
+                                    "xlmr/tiny", "ernie_thu/tiny", "knowbert/tiny"])
 def test_interrupted_then_resumed_run_is_bit_identical(preset, tiny_corpus, tmp_path, monkeypatch):
     steps = 8
     train(tiny_config(preset, tiny_corpus, steps, every=2), tmp_path / "full", log=lambda *_: None)
