@@ -31,11 +31,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=None)
     parser.add_argument("--max-seq-len", type=int, default=128)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--lr", type=float, default=None, help="default: the task family's")
+    parser.add_argument("--pooling", choices=["cls", "mean", "last"], default="cls")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     options = FinetuneOptions(max_train_examples=args.max_train_examples, epochs=args.epochs,
                               max_seq_len=args.max_seq_len, seeds=args.seeds,
-                              max_unk_rate=1.0, progress=False)
+                              max_unk_rate=1.0, progress=False, lr=args.lr,
+                              pooling=args.pooling)
     for run in args.runs:
         out = Path(args.out) / Path(run).name
         result = zero_shot(run, args.source, args.target, options, out, args.target_split,
