@@ -134,6 +134,7 @@ def _sentences(shared_data: Path, count: int) -> list[str]:
     return english + [text for text in chinese if len(text) < 120][:count]
 
 
+@pytest.mark.slow  # ~15-25 s: dequantising and building the 118M-parameter model
 def test_real_model_matches_the_engine(real, shared_data):
     engine, model, tokenizer = real
     texts = _sentences(shared_data, 4) + ["Ｆｕｌｌwidth ①, tab\there", "naïve café ½"]
