@@ -8,6 +8,9 @@ own folder under ``<out>/stages/`` with atomic checkpoints.
 Methods (settings in :data:`COMMON` and each method's own):
 - ``kd``: Hinton et al. 2015 / Tang et al. 2019 (``soft: mse``) on a layer-subset student;
   ``teachers: [runs]`` averages further teachers' soft targets (MT-DNN-KD, Liu et al. 2019);
+  ``pretrain_epochs`` (PD, Turc et al. 2019) and ``general_epochs`` (DistilBERT's
+  task-agnostic distillation) add stages on unlabeled text first
+  (:mod:`lmlab.finetune.general_distill`);
 - ``pkd``: BERT-PKD (Sun et al. 2019), ``layer_map: uniform`` is PKD-Skip, ``last`` PKD-Last;
   the student starts from the teacher's first M layers, as in the paper;
 - ``tinybert``: TinyBERT's task-specific distillation (Jiao et al. 2020 §3.2): an
@@ -34,7 +37,7 @@ from lmlab.compression.matrices import FLOAT_BITS
 from lmlab.compression.method import Compressed, Method, Source
 from lmlab.errors import ConfigError
 from lmlab.evaluation.metrics import headline
-from lmlab.finetune import task_data
+from lmlab.finetune import general_distill, task_data
 from lmlab.finetune.job import BEST, FinetuneJob, score
 from lmlab.finetune.run_folder import load_finetuned
 from lmlab.finetune.loop import train_config
@@ -68,6 +71,13 @@ def check(settings: dict) -> None:
         raise ConfigError(f"--set rate_increase={settings['rate_increase']}: must be >= 0")
     if settings.get("cosine", 0) < 0:
         raise ConfigError(f"--set cosine={settings['cosine']}: must be >= 0")
+    for name in ("pretrain_epochs", "general_epochs"):
+        value = settings.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"--set {name}={value!r}: must be a number >= 0")
+    if settings.get("general_text", "task") not in general_distill.TEXTS:
+        raise ConfigError(f"--set general_text={settings['general_text']!r}: expected one of "
+                          f"{', '.join(general_distill.TEXTS)}")
     if settings.get("soft", "kl") not in ("kl", "mse"):
         raise ConfigError(f"--set soft={settings['soft']}: expected kl (Hinton) or mse (Tang)")
 
@@ -164,6 +174,24 @@ def distil(source: Source, settings: dict, method: str) -> Compressed:
                                 settings.get("alpha", 0.5), settings.get("beta", 0.0),
                                 settings.get("soft", "kl"), cosine=settings.get("cosine", 0.0))
     teacher, stages = source.model, []
+    if settings.get("pretrain_epochs") or settings.get("general_epochs"):
+        unlabeled = (data[0], general_distill.unlabeled_features(
+            data[0], source.tokenizer, config, settings["general_text"],
+            settings["general_examples"], settings["seed"]), data[2])
+        last = {**settings, "evals_per_epoch": 1}  # no dev selection on a task-agnostic stage
+        if settings["pretrain_epochs"]:  # PD (Turc et al. 2019), Algorithm 1 step 1
+            mlm = general_distill.MaskedLMStage(source.tokenizer, settings["seed"])
+            mlm.attach_head(student, config.model)
+            try:
+                stages.append(train_stage("pretrain_mlm", student, config, source, unlabeled,
+                                          mlm, settings["pretrain_epochs"], last))
+            finally:
+                mlm.detach_head(student)
+        if settings["general_epochs"]:  # DistilBERT-style task-agnostic distillation
+            stages.append(train_stage("general", student, config, source, unlabeled,
+                                      DistillationObjective(teacher, dataclasses.replace(
+                                          base, stage="general"), layer_map),
+                                      settings["general_epochs"], last))
     if method == "tinybert":
         stages.append(train_stage("intermediate", student, config, source, data,
                                   DistillationObjective(teacher, dataclasses.replace(
@@ -229,8 +257,12 @@ def _method(name: str, help: str, own: dict) -> Method:
 
 
 KD = _method("kd", "knowledge distillation into a layer subset of the teacher (Hinton et al. "
-             "2015; soft=mse: Tang et al. 2019; cosine>0: DistilBERT's L_cos)",
-             {"temperature": 2.0, "alpha": 0.5, "soft": "kl", "cosine": 0.0, "teachers": []})
+             "2015; soft=mse: Tang et al. 2019; cosine>0: DistilBERT's L_cos; "
+             "general_epochs>0: DistilBERT's task-agnostic stage first; pretrain_epochs>0: "
+             "PD, MLM pre-training of the student first, Turc et al. 2019)",
+             {"temperature": 2.0, "alpha": 0.5, "soft": "kl", "cosine": 0.0, "teachers": [],
+              "pretrain_epochs": 0.0, "general_epochs": 0.0, "general_text": "wikitext-2",
+              "general_examples": 20000})
 PKD = _method("pkd", "BERT-PKD patient distillation of [CLS] states (Sun et al. 2019; "
               "layer_map uniform = PKD-Skip, last = PKD-Last)",
               {"temperature": 5.0, "alpha": 0.7, "beta": 100.0})

@@ -8,6 +8,9 @@ objective that receives a teacher").
              triple loss without the MLM term: the fine-tuned teacher has no MLM head).
 ``pkd``      BERT-PKD (Sun et al. 2019 eq. 4): (1 − α)·CE + α·L_DS + β·L_PT, L_PT over the
              [CLS] states of the student's layers 1..M−1 and their mapped teacher layers.
+stage ``general`` (any method, on unlabeled text): DistilBERT's L_cos on the last hidden
+             states + Σ_m MSE(h_m^S, h_g(m)^T) over the layer map (TinyBERT eq. 8), the
+             task-agnostic stage (:mod:`lmlab.finetune.general_distill`).
 ``tinybert`` TinyBERT (Jiao et al. 2020 eq. 11), task-specific: stage ``intermediate``
              (L_embd + Σ_m (L_attn + L_hidn) over the layer map), then stage
              ``prediction`` (L_pred, soft cross-entropy at temperature t).
@@ -74,7 +77,7 @@ class DistillationSettings:
     alpha: float = 0.5
     beta: float = 0.0  # pkd: weight of L_PT
     soft: str = "kl"  # kd: kl (Hinton) | mse (Tang et al.)
-    stage: str = "prediction"  # tinybert: intermediate | prediction
+    stage: str = "prediction"  # tinybert: intermediate | prediction; kd: general (unlabeled)
     cosine: float = 0.0  # kd: weight of DistilBERT's cosine loss (Sanh et al. 2019 §2)
 
 
@@ -121,7 +124,12 @@ class DistillationObjective:
         labels = batch.get("labels")
         regression = mine.logits.dim() == 1
         terms = {}
-        if settings.method == "kd":
+        if settings.stage == "general":  # task-agnostic (DistilBERT without its MLM terms)
+            keep = batch["attention_mask"].bool()
+            terms["cosine"] = losses.cosine_loss(mine.layers[-1], teacher.layers[-1], keep)
+            terms["hidden"] = sum(losses.masked_mse(mine.layers[m], teacher.layers[n], keep)
+                                  for m, n in enumerate(self.layer_map, start=1))
+        elif settings.method == "kd":
             if regression:
                 terms["soft"] = settings.alpha * F.mse_loss(mine.logits, teacher.logits)
                 terms["hard"] = (1 - settings.alpha) * F.mse_loss(mine.logits, labels.to(mine.logits.dtype))
