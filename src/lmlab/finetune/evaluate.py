@@ -8,6 +8,7 @@ from lmlab.data.corpus import iter_lines
 from lmlab.errors import DataError
 from lmlab.finetune import task_data
 from lmlab.finetune.job import predict, score
+from lmlab.finetune.model import task_language
 from lmlab.finetune.run_folder import load_finetuned
 from lmlab.outputs import prepare_output_file
 from lmlab.tasks.catalogue import get_task
@@ -44,6 +45,7 @@ def scorable_examples(run_dir, spec, split: str, kind: str, trained_on: str,
 def evaluate_run(run_dir: str, task: str | None, split: str) -> dict:
     config, tokenizer, model = load_finetuned(run_dir)
     spec = _task(task or config.task, config)
+    model.language = task_language(model.backbone, spec.language)  # the scored task's
     examples = scorable_examples(run_dir, spec, split, config.kind, config.task, config.labels)
     features = task_data.encode(spec, tokenizer, examples, config)
     scores, _ = score(model, spec, examples, features, config, tokenizer)
@@ -83,6 +85,7 @@ def predict_file(run_dir: str, input_path: str, out_path: str, overwrite: bool =
     out = prepare_output_file(out_path, overwrite, inputs=[input_path])
     config, tokenizer, model = load_finetuned(run_dir)
     spec = _task(config.task, config)
+    model.language = task_language(model.backbone, spec.language)
     if spec.kind not in ("classification", "regression", "tagging", "generation"):
         raise DataError(f"lmlab predict reads one example a line; {spec.name} ({spec.kind}) "
                         f"needs its task files: use 'lmlab evaluate'")

@@ -28,7 +28,7 @@ from lmlab.evaluation.metrics import headline
 from lmlab.finetune import task_data
 from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
 from lmlab.finetune.job import BEST, FinetuneJob
-from lmlab.finetune.model import build_finetune_model
+from lmlab.finetune.model import build_finetune_model, task_language
 from lmlab.finetune.run_folder import (check_pooling, generation_setup, load_base,
                                        save_finetuned)
 from lmlab.outputs import prepare_output_folder
@@ -58,6 +58,7 @@ def _train_one_seed(spec, base: str, config: FinetuneRunConfig, train_features, 
     options = config.options
     _, tokenizer, backbone, pooler = load_base(base)
     model = build_finetune_model(backbone, spec.kind, len(config.labels), options, pooler, seed)
+    model.language = task_language(backbone, spec.language)
     job = FinetuneJob(model, config, tokenizer, spec, train_features, dev, seed, folder, log)
     total = max(1, math.ceil(job.per_epoch * options.epochs))
     eval_every = max(1, job.per_epoch // options.evals_per_epoch)

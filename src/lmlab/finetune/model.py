@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lmlab.errors import ConfigError
 from lmlab.heads.generation import GenerationHead
 from lmlab.heads.multiple_choice import MultipleChoiceHead
 from lmlab.heads.sequence_classification import SequenceClassificationHead, SequenceHeadConfig
@@ -35,7 +36,33 @@ HEADS = {
 }
 
 
+TASK_LANGUAGE_IDS = {"en": 0, "zh": 1}
+"""The language ids the cross-lingual presets give their corpora (xlm/tiny, unicoder/tiny:
+0 English, 1 Chinese): a task in language L is read with L's language embedding."""
+
+
+def task_language(backbone: nn.Module, language: str) -> int | None:
+    """The language id a fine-tuning task in ``language`` (``TaskSpec.language``) gives
+    every token of an XLM-style backbone (Lample & Conneau 2019 §3.1: the language
+    embedding is part of the input at fine-tuning time too), or None for a backbone
+    without language embeddings (mBERT, XLM-R, BERT)."""
+    count = getattr(getattr(getattr(backbone, "embedding", None), "config", None),
+                    "num_languages", 0)
+    if not count:
+        return None
+    language_id = TASK_LANGUAGE_IDS.get(language)
+    if language_id is None or language_id >= count:
+        raise ConfigError(f"task language {language!r}: no language id for it among the "
+                          f"backbone's model.embedding.num_languages={count} "
+                          f"(ids: {TASK_LANGUAGE_IDS})")
+    return language_id
+
+
 class FineTuneModel(nn.Module):
+    language: int | None = None
+    """The language id every token is read with (:func:`task_language`), set by whoever
+    feeds the model a task; None: no language ids."""
+
     def __init__(self, backbone: nn.Module, head: nn.Module):
         super().__init__()
         if not isinstance(head, GenerationHead):
@@ -51,9 +78,12 @@ class FineTuneModel(nn.Module):
             hidden = self.backbone.decode(batch["decoder_ids"], memory, batch["attention_mask"])
         else:
             # K-BERT batches carry a (B, T, T) visible matrix and soft positions
+            languages = ({} if self.language is None  # XLM: the task's language id
+                         else {"languages": torch.full_like(batch["input_ids"], self.language)})
             hidden = self.backbone(batch["input_ids"],
                                    batch.get("visible", batch["attention_mask"]),
-                                   batch["segments"], positions=batch.get("positions")).hidden
+                                   batch["segments"], positions=batch.get("positions"),
+                                   **languages).hidden
         # (B, C) | (B,) | (B, W, K) | (B, T, 2) | (B, K) | (B, T, D) (generation)
         return self.head(hidden, batch)
 
