@@ -28,6 +28,12 @@ def test_table8_descriptive_columns():
     assert _tasks(lxmert.objectives) == "MLM (image-conditioned) + mrm (MRC-VQ) + ITM"
     cbt = load_multimodal_config(preset_path("multimodal/cbt"))
     assert _tasks(cbt.objectives) == "MLM (image-conditioned) + mrm (NCE) + ITM"
+    uniter = load_multimodal_config(preset_path("multimodal/uniter"))
+    assert _tasks(uniter.objectives) == ("MLM (image-conditioned) + mrm (MRC-kl-VQ) + ITM + "
+                                         "WRA (OT, IPOT)")
+    b2t2 = load_multimodal_config(preset_path("multimodal/b2t2"))
+    assert _architecture(b2t2.model) == ("one transformer over words, grid-cell regions + "
+                                         "boxes summed into the words (B2T2)", "single")
     videobert = load_multimodal_config(preset_path("multimodal/videobert"))
     assert _architecture(videobert.model) == ("one transformer over text + k-means visual "
                                               "words", "single")
@@ -36,8 +42,9 @@ def test_table8_descriptive_columns():
 def test_suite_and_quick_section():
     assert is_multimodal_suite("suites/multimodal")
     full, quick = load_multimodal_suite("multimodal"), load_multimodal_suite("multimodal", True)
-    assert [m.label for m in full.models][:3] == ["VL-BERT / UNITER", "VideoBERT", "ViLBERT"]
-    assert (full.seeds, quick.seeds, quick.pretrain_steps) == ([0, 1], [0], 40)
+    assert [m.label for m in full.models][:4] == ["VL-BERT", "UNITER", "Unicoder-VL", "B2T2"]
+    assert (full.seeds, quick.seeds, quick.num_codes) == ([0, 1], [0], 16)
+    assert full.budget_flops > quick.budget_flops > 0  # equal FLOPs, not equal steps
 
 
 def test_image_only_baseline_keeps_cls_and_sep_only():
@@ -56,11 +63,11 @@ def test_quick_compare_writes_table8_and_continues(tmp_path, capsys):
     tiny = ("overrides=[train.progress=false, train.num_threads=1, train.warmup_steps=0, "
             "train.eval_every=0, train.checkpoint_every=100, model.hidden_size=16, "
             "model.num_heads=2, model.ffn_size=32, model.num_layers=1, data.vqa_images=12, "
-            "data.emoji_limit=30, data.max_text_length=12, data.vocab_size=300, batch_size=8, "
-            "model.visual.num_codes=8]")
+            "data.emoji_limit=30, data.max_text_length=12, data.vocab_size=300, batch_size=8]")
     args = ["compare", "suites/multimodal", "--quick", "--out", str(out),
-            "--suite-set", tiny, "--suite-set", "pretrain_overrides=[objectives.1.num_codes=8]",
+            "--suite-set", tiny, "--suite-set", "num_codes=8", "--suite-set", "budget_flops=0",
             "--suite-set", "pretrain_steps=2", "--suite-set", "finetune_steps=2",
+            "--suite-set", "retrieval_pairs=5",
             "--suite-set", "models=[{preset: multimodal/vl_bert, label: VL-BERT}, "
                            "{preset: multimodal/lxmert, label: LXMERT}]"]
     assert main(args) == 0
@@ -71,7 +78,14 @@ def test_quick_compare_writes_table8_and_continues(tmp_path, capsys):
     assert table["rows"][0]["streams"] == "single" and table["rows"][1]["streams"] == "two"
     assert table["rows"][0]["params"] > 0 and table["rows"][2]["params"] is None
     assert all(0 <= r["accuracy"]["mean"] <= 1 for r in table["rows"])
-    assert "| LXMERT | text layers, 1-layer visual encoder" in (out / "table8.md").read_text()
+    assert table["rows"][0]["pretrain_steps"] == 2 and table["rows"][0]["flops_per_step"] > 0
+    assert table["rows"][1]["retrieval_pairs"] == 5
+    assert set(table["rows"][1]["retrieval"]) == {
+        f"{lang}_{way}_r{k}" for lang in ("en", "zh")
+        for way in ("image_to_text", "text_to_image") for k in (1, 5)}
+    text = (out / "table8.md").read_text()
+    assert "| LXMERT | text layers, 1-layer visual encoder" in text
+    assert "Retrieval on 5 held-out emoji pairs" in text
     done = out / "runs" / "lxmert" / "seed0" / "vqa" / "result.json"
     stamp = done.stat().st_mtime_ns
     assert main(args) == 0 and done.stat().st_mtime_ns == stamp  # finished runs are kept

@@ -61,14 +61,13 @@ def _resume_state(run_dir: Path, resume: bool) -> dict | None:
     return ckpt.load_trainer_state(ckpt.checkpoint_folder(run_dir))
 
 
-def pretrain(run_dir: str | Path, config: MultimodalRunConfig, resume: bool = False,
-             log: Callable[[str], None] = print) -> LoopResult:
-    run_dir = Path(run_dir)
-    state = _resume_state(run_dir, resume)
+def pretraining_job(config: MultimodalRunConfig, tokenizer=None) -> PretrainJob:
+    """Corpora, vocabulary (``tokenizer`` or one trained on the pre-training texts), model
+    with its objectives' heads, k-means codebooks: the job ``pretrain`` trains (and
+    ``pretrain_step_flops`` measures). Fixes ``config``'s sizes to the data."""
     train = pretraining_corpus(config.data, "train")
     held_out = pretraining_corpus(config.data, "held_out")
-    tokenizer = (TextTokenizer.load(ckpt.checkpoint_folder(run_dir) / "tokenizer") if resume
-                 else train_text_tokenizer(train, config.data))
+    tokenizer = tokenizer or train_text_tokenizer(train, config.data)
     for corpus in (train, held_out):
         encode(corpus, tokenizer, config.data.max_text_length)
     _fix_sizes(config, tokenizer)
@@ -79,13 +78,22 @@ def pretrain(run_dir: str | Path, config: MultimodalRunConfig, resume: bool = Fa
     for objective in objectives:  # k-means codebook of region classification
         objective.prepare(model, features.reshape(-1, features.shape[-1]))
     fit_visual_words(model.backbone, features, config.train.seed, objectives)
-    job = PretrainJob(model, config, tokenizer, objectives, train, held_out,
-                      config.batch_size, config.train.seed)
+    return PretrainJob(model, config, tokenizer, objectives, train, held_out,
+                       config.batch_size, config.train.seed)
+
+
+def pretrain(run_dir: str | Path, config: MultimodalRunConfig, resume: bool = False,
+             log: Callable[[str], None] = print) -> LoopResult:
+    run_dir = Path(run_dir)
+    state = _resume_state(run_dir, resume)
+    tokenizer = (TextTokenizer.load(ckpt.checkpoint_folder(run_dir) / "tokenizer") if resume
+                 else None)
+    job = pretraining_job(config, tokenizer)
     log(f"pre-training {config.model.architecture} ({config.model.visual.kind}) on "
-        f"{len(train)} image-text examples, {len(train.images)} pictures; "
-        f"{sum(p.numel() for p in model.parameters()):,} parameters")
+        f"{len(job.train)} image-text examples, {len(job.train.images)} pictures; "
+        f"{sum(p.numel() for p in job.model.parameters()):,} parameters")
     plan = LoopPlan(config.train, config.train.max_steps, name="multimodal")
-    steps_per_epoch = -(-len(train) // config.batch_size)
+    steps_per_epoch = -(-len(job.train) // config.batch_size)
     return train_job(job, plan, run_dir, steps_per_epoch, state, log)
 
 
@@ -137,6 +145,9 @@ def finetune_vqa(run_dir: str | Path, config: MultimodalRunConfig, resume: bool 
         source = ckpt.checkpoint_folder(config.init_from)
         tokenizer = TextTokenizer.load(source / "tokenizer")
         config.model = _pretrained_model_config(source)
+        # the pictures as the backbone saw them (VideoBERT's frame proxy)
+        config.data.video_frames = int(load_raw(source / "config.yaml")["data"].get(
+            "video_frames", 0))
     else:
         tokenizer = train_text_tokenizer(pretraining_corpus(config.data, "train"), config.data)
     train, train_labels, answers = vqa_corpus(config.data, "train")
@@ -178,14 +189,18 @@ def load_pretrained(run_dir: str | Path) -> tuple[MultimodalRunConfig, object, P
     return config, tokenizer, model
 
 
-def emoji_retrieval(run_dir: str | Path) -> dict:
-    """Recall@1/5 both ways on the held-out emoji pairs, English and Chinese captions, by
-    the run's ITM head (every picture against every caption of one language)."""
+def emoji_retrieval(run_dir: str | Path, limit: int = 0) -> dict:
+    """Recall@1/5 both ways on the held-out emoji pairs (the first ``limit``; 0: all),
+    English and Chinese captions, by the run's ITM head (every picture against every
+    caption of one language)."""
     config, tokenizer, model = load_pretrained(run_dir)
     if "itm" not in model.heads:
         raise ConfigError(f"{run_dir}: retrieval scores pairs with the itm head; pre-train with "
                           f"an itm objective")
     held_out = emoji_corpus(config.data, "test")  # texts: en, zh of each picture in turn
+    if limit and limit < len(held_out.images):
+        held_out = Corpus(held_out.images[:limit], held_out.texts[:2 * limit],
+                          held_out.image_rows[:2 * limit])
     result = {"pairs": len(held_out.images)}
     for offset, language in enumerate(("en", "zh")):
         texts = held_out.texts[offset::2]
