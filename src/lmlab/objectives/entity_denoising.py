@@ -4,7 +4,7 @@ The batch's token-entity alignments (the best-prior synset at each mention's fir
 :mod:`lmlab.objectives.entity_links`) are corrupted before the K-Encoder reads them (§3.4):
 
 * 5% of the alignments: the entity is replaced by another entity, uniform over the
-  entity vocabulary (the model must correct it);
+  rest of the entity vocabulary (the model must correct it);
 * 15%: the alignment is masked (the token gets no entity; the model must recover it);
 * the rest: unchanged.
 
@@ -92,7 +92,10 @@ def corrupt_alignments(token_entities: torch.Tensor, generators, num_entities: i
             continue
         targets[row, aligned] = torch.searchsorted(entities, token_entities[row, aligned])
         draw = torch.rand(aligned.numel(), generator=generator)
-        randoms = torch.randint(1, num_entities + 1, (aligned.numel(),), generator=generator)
+        original = token_entities[row, aligned]
+        # another entity: uniform over the N - 1 rows that are not the original
+        randoms = torch.randint(1, max(num_entities, 2), (aligned.numel(),), generator=generator)
+        randoms = randoms + (randoms >= original).long()
         replace = draw < replace_rate
         masked = (draw >= replace_rate) & (draw < replace_rate + mask_rate)
         corrupted[row, aligned[replace]] = randoms[replace]
