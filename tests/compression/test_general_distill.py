@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 import torch.nn.functional as F
 
 from lmlab.cli import main

@@ -26,7 +26,9 @@ import dataclasses
 from lmlab.data.catalogue import data_dir
 from lmlab.errors import DataError
 from lmlab.finetune import task_data
+from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.base import LossOutput
+from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.tasks.examples import TextExample
 
 TEXTS = ("wikitext-2", "task", "both")
@@ -63,8 +65,6 @@ class MaskedLMStage:
     by the call count)."""
 
     def __init__(self, tokenizer, seed: int = 0):
-        from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
-
         self.mlm = MaskedLMObjective(MaskedLMConfig(), tokenizer, seed)
         self.calls = 0
 
@@ -72,8 +72,6 @@ class MaskedLMStage:
         """Give ``model.backbone`` an MLM head (BERT's transform + decoder tied to the word
         embeddings, a fresh bias) when it has none (a fine-tuned run keeps no LM head);
         :meth:`detach_head` removes it after the stage."""
-        from lmlab.heads.lm_head import LMHead
-
         backbone = model.backbone
         self.attached = backbone.lm_head is None
         if self.attached:

@@ -24,6 +24,7 @@ import contextlib
 
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from lmlab.errors import ConfigError
 
@@ -81,8 +82,6 @@ class ReweightedProximal:
 
     @contextlib.contextmanager
     def active(self):
-        from torch.optim.optimizer import register_optimizer_step_post_hook
-
         handle = register_optimizer_step_post_hook(self._hook)
         try:
             yield self
