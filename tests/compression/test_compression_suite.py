@@ -66,4 +66,8 @@ def test_the_packaged_suite_loads_full_and_quick():
     quick = load_compression_suite("suites/compression", quick=True)
     assert full.tasks == ["glue/sst2"] and quick.tasks == ["glue/wnli"]
     assert quick.method_settings["max_train_examples"] == 64
+    assert quick.method_settings["general_examples"] == 64
+    assert {entry.method for entry in full.methods} >= {"l0_heads", "rpp", "albert_share", "bnn"}
+    assert {"general_epochs", "pretrain_epochs"} <= {name for entry in full.methods
+                                                    for name in entry.settings}
     assert {entry.method for entry in full.methods} >= {"kd", "pkd", "tinybert", "kmeans"}
