@@ -32,8 +32,9 @@ class KnowledgeConfig:
     aggregators); KnowBERT: KAR goes after this layer (1..num_layers)."""
     entity_heads: int = 1
     """ERNIE-THU: heads of the entity stream's self-attention (divides the entity size)."""
-    max_mentions: int = 32
-    """Mentions linked per sequence (the first ones)."""
+    max_mentions: int = 64
+    """KnowBERT: mentions whose candidates the KAR scores, per sequence (the first ones;
+    PTB's 128-token blocks hold about 49). ERNIE-THU aligns every mention."""
     max_candidates: int = 4
     """Candidate synsets per mention, best prior first."""
     linker_hidden: int = 100

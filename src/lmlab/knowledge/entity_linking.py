@@ -109,11 +109,11 @@ class EntityLinker:
         """ids (B, T) -> the batch's links, as tensors (entity row + 1; 0 = none/padding):
 
         * ``token_entities`` (B, T): the best-prior entity at each mention's first token
-          (ERNIE-THU's alignment);
+          (ERNIE-THU's alignment), every mention of the row;
         * ``mention_spans`` (B, M, 2) first and last token, ``mention_mask`` (B, M);
         * ``candidates`` (B, M, C) and ``priors`` (B, M, C) (KnowBERT's candidates).
 
-        The first ``max_mentions`` mentions of a row are kept."""
+        The spans and candidates keep the first ``max_mentions`` mentions of a row."""
         rows, length = ids.shape
         token_entities = torch.zeros(rows, length, dtype=torch.long)
         spans = torch.zeros(rows, max_mentions, 2, dtype=torch.long)
@@ -121,8 +121,10 @@ class EntityLinker:
         candidates = torch.zeros(rows, max_mentions, max_candidates, dtype=torch.long)
         priors = torch.zeros(rows, max_mentions, max_candidates)
         for row, sequence in enumerate(ids.tolist()):
-            for index, mention in enumerate(self.link(sequence)[:max_mentions]):
+            mentions = self.link(sequence)
+            for mention in mentions:
                 token_entities[row, mention.start] = mention.candidates[0] + 1
+            for index, mention in enumerate(mentions[:max_mentions]):
                 spans[row, index] = torch.tensor([mention.start, mention.end])
                 mention_mask[row, index] = True
                 count = min(max_candidates, len(mention.candidates))
