@@ -129,3 +129,14 @@ def test_mrc_kl_variant_trains_and_evaluates(tmp_path, capsys):
     assert main(["evaluate", str(run)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["mrm_loss"] > 0
+
+
+@needs_font
+def test_vqa_from_a_frame_proxy_run_reads_the_same_mosaics(tmp_path):
+    pre, vqa = tmp_path / "pre", tmp_path / "vqa"
+    assert main(["train", "multimodal/videobert_frames", "--out", str(pre), "--set",
+                 "train.max_steps=1"] + _pretrain_sets("multimodal/videobert_frames")) == 0
+    assert main(["train", "multimodal/easy_vqa", "--out", str(vqa), "--set", "train.max_steps=1",
+                 "--set", f"init_from={pre}"] + _sets(TINY)) == 0
+    saved = load_multimodal_config(vqa / "checkpoint" / "config.yaml")
+    assert saved.data.video_frames == 16 and saved.model.visual.kind == "vq"

@@ -16,6 +16,7 @@ text is ``[CLS] words [SEP]`` cut to ``max_text_length`` and padded.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -101,11 +102,20 @@ def emoji_corpus(config: MultimodalDataConfig, split: str) -> Corpus:
 
 def vqa_corpus(config: MultimodalDataConfig, split: str) -> tuple[Corpus, np.ndarray, list]:
     """(corpus of questions, answer labels (n,), the 13 answers) of ``train`` or ``dev``."""
-    data = load_split(split, seed=config.vqa_seed, limit_images=config.vqa_images)
-    corpus = Corpus(_pictures(data.images, config),
-                    [e.question for e in data.examples],
-                    np.array([e.image for e in data.examples], dtype=np.int64))
-    return corpus, data.labels(), data.answers
+    images, texts, rows, labels, answers = _vqa_arrays(split, config.vqa_seed, config.vqa_images,
+                                                       config.image_size, config.video_frames)
+    return Corpus(images, list(texts), rows), labels, list(answers)
+
+
+@functools.lru_cache(maxsize=4)
+def _vqa_arrays(split: str, seed: int, limit: int, size: int, frames: int) -> tuple:
+    """The decoded (and resized) split, kept in memory: a suite reads it for every run.
+    Callers never write to the arrays."""
+    data = load_split(split, seed=seed, limit_images=limit)
+    config = MultimodalDataConfig(image_size=size, video_frames=frames)
+    return (_pictures(data.images, config), tuple(e.question for e in data.examples),
+            np.array([e.image for e in data.examples], dtype=np.int64), data.labels(),
+            tuple(data.answers))
 
 
 def concatenate(parts: list[Corpus]) -> Corpus:

@@ -72,6 +72,8 @@ class MultimodalSuite:
     """``--set`` style overrides given to every run (model size, data limits, threads)."""
     pretrain_overrides: list[str] = field(default_factory=list)
     """Overrides for the pre-training runs only (objective settings)."""
+    finetune_overrides: list[str] = field(default_factory=list)
+    """Overrides for the easy-VQA runs only (the baselines' too)."""
     quick: dict = field(default_factory=dict)
     """Keys that replace the ones above under ``--quick``."""
 
@@ -160,7 +162,7 @@ def run_multimodal_compare(suite_name: str, out: str, quick: bool = False,
     suite = load_multimodal_suite(suite_name, quick, suite_overrides)
     out_dir = prepare_output_folder(out, "compare", overwrite, resume=True)
     started = time.perf_counter()
-    tune_steps = [f"train.max_steps={suite.finetune_steps}"]
+    tune_steps = [f"train.max_steps={suite.finetune_steps}", *suite.finetune_overrides]
     rows = []
     for entry in suite.models:
         scores, found = [], []
