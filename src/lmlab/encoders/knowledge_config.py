@@ -8,8 +8,8 @@ preset can switch it on::
 
 The entity links come with the batch (``knowledge``, :mod:`lmlab.knowledge.entity_linking`);
 an objective (``dea``, ``entity_linking``) links the text. Without links (fine-tuning) the
-encoder sees no entity: ERNIE-THU's aggregators then fuse nothing, KnowBERT's KAR adds only
-its projection round trip.
+encoder sees no entity: ERNIE-THU's aggregators then fuse nothing, and KnowBERT skips its
+KAR.
 """
 
 from __future__ import annotations
