@@ -27,6 +27,7 @@ from lmlab.finetune.loop import finetune
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
 from lmlab.recipes.benchmark import bow_result, split_available
+from lmlab.recipes.compare_lexical import lexical_unit, write_lexical_tables
 from lmlab.recipes.compare_suite import (CompareSuite, SuiteEntry, load_suite, row_options,
                                          task_options)
 from lmlab.registry import build_model, build_objectives
@@ -257,6 +258,7 @@ def run_compare(suite_path: str, out: str, budget: float | None = None, quick: b
     if suite.bow:
         rows[BOW] = {t: bow_unit(t, options[t], out_dir / "finetune" / "bow") for t in tasks}
     started = time.perf_counter()
+    lexical: dict[str, dict] = {}  # the knowledge suite's word-level measures (issue 21)
     for index, (label, entry, config) in enumerate(bases, 1):
         folder = out_dir / "pretrain" / _slug(label)
         log(f"[{index}/{len(bases)}] {label} ({time.perf_counter() - started:.0f}s so far)")
@@ -265,12 +267,15 @@ def run_compare(suite_path: str, out: str, budget: float | None = None, quick: b
         else:
             units.append(pretrain_unit(entry, config, suite, folder, log))
             write_tables(out_dir, suite, units, rows, tasks, missing)
+            if suite.lexical is not None:
+                lexical[label] = lexical_unit(label, folder, suite.lexical, log)
         for task in tasks:
             rows[label][task] = finetune_unit(label, folder, task,
                                               row_options(options[task], entry),
                                               out_dir / "finetune" / _slug(label) / _slug(task), log)
             write_tables(out_dir, suite, units, rows, tasks, missing)
     write_tables(out_dir, suite, units, rows, tasks, missing)
+    write_lexical_tables(out_dir, lexical, suite.lexical)
     log(f"tables: {out_dir / 'compare.md'} ({time.perf_counter() - started:.0f}s)")
     return {"out": str(out_dir), "table1": str(out_dir / "table1.md"),
             "table2": str(out_dir / "table2.md"), "tasks": tasks, "missing": list(missing)}

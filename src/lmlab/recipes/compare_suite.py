@@ -63,6 +63,30 @@ class TaskSplits:
 
 
 @dataclass
+class LexicalChecks:
+    """Word-level measures of every pre-trained row (issue 21's knowledge suite): the
+    WordNet lexical probe over ``probe_seeds`` splits, word similarity of the input
+    embeddings, and SenseBERT's supersense accuracy (:mod:`lmlab.recipes.compare_lexical`)."""
+
+    probe_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    test_fraction: float = 0.05
+    similarity: list[Literal["simlex999", "wordsim353"]] = field(
+        default_factory=lambda: ["simlex999", "wordsim353"])
+    supersense_max_tokens: int = 20000
+    """Held-out tokens read for supersense accuracy (0 = skip it)."""
+    wordnet: str = ""
+    """WordNet 3.0 folder ("" = $LMLAB_WORDNET or /usr/share/wordnet)."""
+
+    def validate(self, path: str) -> None:
+        if not self.probe_seeds:
+            raise ConfigError(f"{path}.probe_seeds: list at least one seed")
+        if not 0 < self.test_fraction < 1:
+            raise ConfigError(f"{path}.test_fraction: must be in (0, 1)")
+        if self.supersense_max_tokens < 0:
+            raise ConfigError(f"{path}.supersense_max_tokens: must be >= 0")
+
+
+@dataclass
 class CompareSuite:
     name: str = "objectives"
     presets: list[SuiteEntry] = field(default_factory=list)
@@ -86,6 +110,8 @@ class CompareSuite:
     """Add the random-init row: the first preset's architecture, fine-tuned the same way."""
     bow: bool = True
     """Add the bag-of-words logistic-regression row."""
+    lexical: LexicalChecks | None = None
+    """Word-level measures of every pre-trained row (the knowledge suite); None = none."""
 
     def validate(self, path: str) -> None:
         if not self.presets:
