@@ -138,6 +138,7 @@ def test_entity_linking_loss_is_the_silver_log_likelihood():
     ("knowbert/tiny", ["model.encoder.knowledge.layer=3"], "expected 1..2"),
     ("ernie_thu/tiny", ["model.encoder.norm=pre"], "BERT's layer"),
     ("ernie_thu/tiny", ["objectives=[{name: mlm}, {name: dea}]"], "before mlm"),
+    ("knowbert/tiny", ["objectives=[{name: mlm}, {name: entity_linking}]"], "before mlm"),
 ])
 def test_incompatible_runs_are_one_line_errors(preset, overrides, message):
     with pytest.raises(ConfigError, match=message) as error:

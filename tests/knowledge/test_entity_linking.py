@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmlab.knowledge.entity_linking import build_linker, sense_counts
+from lmlab.knowledge.entity_linking import build_linker, hide_masked, sense_counts
 
 SPECIAL = ["[PAD]", "[UNK]", "<eos>", "[CLS]", "[SEP]", "[MASK]"]
 SENTENCE = "the dog chased a hot cat in new york".split()  # ids 6..14
@@ -77,3 +77,16 @@ def test_batch_tensors_mark_spans_candidates_and_first_token_alignment(linked):
     assert links["candidates"][1].tolist() == [[0, 0], [0, 0]]
     assert torch.allclose(links["priors"][0, 1], torch.tensor(dog.priors[:2]))
     assert links["priors"][1].sum().item() == 0.0
+
+
+def test_mentions_with_a_masked_word_are_hidden_from_the_encoder(linked):
+    linker, _ = linked
+    ids = torch.tensor([[3, 13, 14, 7, 4], [3, 7, 12, 7, 4]])  # new york dog / dog in dog
+    links = linker.link_batch(ids, max_mentions=2, max_candidates=2)
+    assert links["token_mentions"].tolist() == [[-1, 0, 0, 1, -1], [-1, 0, -1, 1, -1]]
+    masked = torch.tensor([[False, False, True, False, False], [False, False, False, True, False]])
+    hidden = hide_masked(links, masked)  # "york" and the second "dog" are masked
+    dog = links["token_entities"][0, 3].item()
+    assert hidden["token_entities"].tolist() == [[0, 0, 0, dog, 0], [0, dog, 0, 0, 0]]
+    assert hidden["mention_mask"].tolist() == [[False, True], [True, False]]
+    assert torch.equal(hidden["candidates"], links["candidates"])  # masked by mention_mask

@@ -110,27 +110,31 @@ class EntityLinker:
 
         * ``token_entities`` (B, T): the best-prior entity at each mention's first token
           (ERNIE-THU's alignment), every mention of the row;
+        * ``token_mentions`` (B, T): the index of the mention each token is in (-1: none);
         * ``mention_spans`` (B, M, 2) first and last token, ``mention_mask`` (B, M);
         * ``candidates`` (B, M, C) and ``priors`` (B, M, C) (KnowBERT's candidates).
 
         The spans and candidates keep the first ``max_mentions`` mentions of a row."""
         rows, length = ids.shape
         token_entities = torch.zeros(rows, length, dtype=torch.long)
+        token_mentions = torch.full((rows, length), -1, dtype=torch.long)
         spans = torch.zeros(rows, max_mentions, 2, dtype=torch.long)
         mention_mask = torch.zeros(rows, max_mentions, dtype=torch.bool)
         candidates = torch.zeros(rows, max_mentions, max_candidates, dtype=torch.long)
         priors = torch.zeros(rows, max_mentions, max_candidates)
         for row, sequence in enumerate(ids.tolist()):
             mentions = self.link(sequence)
-            for mention in mentions:
+            for index, mention in enumerate(mentions):
                 token_entities[row, mention.start] = mention.candidates[0] + 1
+                token_mentions[row, mention.start: mention.end + 1] = index
             for index, mention in enumerate(mentions[:max_mentions]):
                 spans[row, index] = torch.tensor([mention.start, mention.end])
                 mention_mask[row, index] = True
                 count = min(max_candidates, len(mention.candidates))
                 candidates[row, index, :count] = torch.tensor(mention.candidates[:count]) + 1
                 priors[row, index, :count] = torch.tensor(mention.priors[:count])
-        return {"token_entities": token_entities, "mention_spans": spans,
+        return {"token_entities": token_entities, "token_mentions": token_mentions,
+                "mention_spans": spans,
                 "mention_mask": mention_mask, "candidates": candidates, "priors": priors}
 
 
@@ -154,3 +158,22 @@ def build_linker(wordnet: WordNet, vocabulary: list[str], entities: list[str],
         if found[0]:
             table[tuple(token_ids[word] for word in words)] = found
     return EntityLinker(table)
+
+
+def hide_masked(links: dict, masked: torch.Tensor) -> dict:
+    """``links`` without the mentions that contain a masked token (``masked`` (B, T) bool:
+    the positions MLM predicts). A masked word's synset (or its candidates) names the word,
+    so the encoder must not read it: its alignment (ERNIE-THU) and its mention (KnowBERT)
+    are dropped."""
+    token_mentions = links["token_mentions"]
+    masked = masked.to(token_mentions.device)
+    rows, length = token_mentions.shape
+    hit_index = torch.where(masked & (token_mentions >= 0), token_mentions,
+                            torch.full_like(token_mentions, length))  # length = no mention
+    hit = torch.zeros(rows, length + 1, dtype=torch.bool).scatter_(1, hit_index, True)[:, :length]
+    hidden_tokens = hit.gather(1, token_mentions.clamp(min=0)) & (token_mentions >= 0)
+    mention_mask = links["mention_mask"].clone()
+    kept = min(mention_mask.shape[1], length)
+    mention_mask[:, :kept] &= ~hit[:, :kept]
+    return {**links, "token_entities": links["token_entities"].masked_fill(hidden_tokens, 0),
+            "mention_mask": mention_mask}

@@ -34,7 +34,7 @@ from lmlab.errors import ConfigError
 from lmlab.knowledge.transe_cache import entity_embeddings
 from lmlab.objectives.base import (IGNORE, ConfigDefaults, LossOutput, StatelessObjective,
                                    row_generator, shared_forward)
-from lmlab.objectives.entity_links import EntityLinks, check_fusion
+from lmlab.objectives.entity_links import EntityLinks, check_fusion, hide_mlm_words
 
 STREAM = 21  # row_generator stream of dEA's draws
 
@@ -137,6 +137,7 @@ class EntityDenoisingObjective(StatelessObjective):
                 "dea_entities": entity_sets, "dea_targets": targets}
 
     def loss(self, model, batch: dict) -> LossOutput:
+        hide_mlm_words(batch)  # a masked word's synset would name it
         output = shared_forward(model, batch)
         targets = batch["dea_targets"]
         chosen = targets != IGNORE  # (B, T)

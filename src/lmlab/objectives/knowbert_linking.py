@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from lmlab.errors import ConfigError
 from lmlab.objectives.base import ConfigDefaults, LossOutput, StatelessObjective, shared_forward
-from lmlab.objectives.entity_links import EntityLinks, check_fusion
+from lmlab.objectives.entity_links import EntityLinks, check_fusion, hide_mlm_words
 
 
 @dataclass
@@ -60,6 +60,7 @@ class EntityLinkingObjective(StatelessObjective):
         return {**batch, "knowledge": self.entity_links.links(batch["input_ids"])}
 
     def loss(self, model, batch: dict) -> LossOutput:
+        hide_mlm_words(batch)  # a masked word's synset would name it
         output = shared_forward(model, batch)
         scores = batch["knowledge"]["linker_scores"]  # (B, M, K), written by the KAR
         mentions = batch["knowledge"]["mention_mask"].to(scores.device)  # (B, M)
