@@ -9,6 +9,7 @@ from lmlab.errors import ConfigError
 from lmlab.recipes.compare import run_compare
 from lmlab.recipes.compare_features import is_feature_suite, run_feature_compare
 from lmlab.recipes.compress_suite import is_compression_suite, run_compression_compare
+from lmlab.recipes.crosslingual_suite import is_crosslingual_suite, run_crosslingual_compare
 from lmlab.recipes.multimodal_suite import is_multimodal_suite, run_multimodal_compare
 
 EXAMPLES = """examples:
@@ -21,6 +22,7 @@ EXAMPLES = """examples:
   lmlab compare suites/feature_based --out runs/features   (frozen features + BiLSTM, issue 19)
   lmlab compare suites/compression --out runs/compression   (Tables 6-7 on a MiniLM teacher, issue 20)
   lmlab compare suites/multimodal --quick --out runs/table8   (Table 8: easy-VQA, issue 22)
+  lmlab compare suites/crosslingual --out runs/crosslingual   (mBERT/XLM/XLM-R/Unicoder, issue 24)
 
 Re-running the same command continues an interrupted comparison (finished units are
 skipped; an interrupted pre-training resumes from its checkpoint).
@@ -30,7 +32,8 @@ skipped; an interrupted pre-training resumes from its checkpoint).
 def _compare(args) -> int:
     for matches, run in ((is_feature_suite, run_feature_compare),  # no FLOPs budget
                          (is_compression_suite, run_compression_compare),
-                         (is_multimodal_suite, run_multimodal_compare)):  # issue 22
+                         (is_multimodal_suite, run_multimodal_compare),  # issue 22
+                         (is_crosslingual_suite, run_crosslingual_compare)):  # issue 24
         if not matches(args.suite):
             continue
         if args.budget is not None or args.set:
