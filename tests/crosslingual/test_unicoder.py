@@ -15,7 +15,8 @@ from lmlab.errors import ConfigError
 from lmlab.objectives.cross_mlm import switched_row
 from lmlab.objectives.paraphrase import paraphrase_choice
 from lmlab.objectives.base import row_generator
-from lmlab.objectives.word_recovery import recovery_attention
+from lmlab.objectives.word_recovery import (WordRecoveryConfig, WordRecoveryObjective,
+                                             recovery_attention)
 from lmlab.presets import preset_path
 
 
@@ -97,3 +98,32 @@ def test_unicoder_config_errors():
         load_config(preset_path("unicoder/tiny"), ["objectives.2.target_language=5"])
     with pytest.raises(ConfigError, match=r"objectives\[4\]\.pairs_per_row: must be >= 1"):
         load_config(preset_path("unicoder/tiny"), ["objectives.4.pairs_per_row=0"])
+
+
+class _Tokenizer:
+    pad_id, unk_id, eos_id, cls_id, sep_id, mask_id = 0, 1, 2, 3, 4, 5
+    num_special, vocab_size = 6, 50
+
+
+class _Stream:
+    def train(self):
+        return [([10, 11], [20, 21, 22]), ([12], [23])]
+
+    def chosen(self, step, count):
+        return [0, 1][:count]
+
+
+def test_word_recovery_rows_exact():
+    objective = WordRecoveryObjective(WordRecoveryConfig(), _Tokenizer())
+    objective.stream = _Stream()
+    rows = objective.rows(step=0, count=2, max_len=16)
+    # row 0 (even) recovers English from Chinese; row 1 (odd) recovers Chinese from English
+    assert rows["xwr_input_ids"].tolist() == [[3, 10, 11, 4, 20, 21, 22, 4],
+                                              [3, 23, 4, 12, 4, 0, 0, 0]]
+    assert rows["xwr_positions"].tolist() == [[0, 1, 2, 3, 0, 1, 2, 3], [0, 1, 2, 0, 1, 0, 0, 0]]
+    assert rows["xwr_languages"].tolist() == [[0, 0, 0, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0, 0]]
+    assert rows["xwr_recover"].long().tolist() == [[0, 1, 1, 0, 0, 0, 0, 0],
+                                                   [0, 1, 0, 0, 0, 0, 0, 0]]
+    assert rows["xwr_context"].long().tolist() == [[0, 0, 0, 0, 1, 1, 1, 0],
+                                                   [0, 0, 0, 1, 0, 0, 0, 0]]
+    assert rows["xwr_first"].tolist() == [[1, 1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0, 0, 0]]
