@@ -70,3 +70,5 @@ def test_multitask_errors_are_one_line(base, tmp_path, capsys):
     assert main(["finetune", base, "--multitask", "glue/rte", "glue/mrpc",
                  "--task", "glue/rte", "--out", str(tmp_path / "c")]) != 0
     assert "--task: not with --multitask" in capsys.readouterr().err
+    assert main(["finetune", base, "--out", str(tmp_path / "d")]) != 0
+    assert "--task: required (or --multitask" in capsys.readouterr().err
