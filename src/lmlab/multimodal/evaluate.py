@@ -18,7 +18,7 @@ from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError
 from lmlab.multimodal.corpus import encode, pretraining_corpus, vqa_corpus
 from lmlab.multimodal.job import PretrainJob, VQAModel, collate, vqa_scores
-from lmlab.multimodal.models import MultimodalConfig, build_multimodal
+from lmlab.multimodal.models import build_multimodal
 from lmlab.multimodal.presets import config_from_raw
 from lmlab.multimodal.runs import build_objectives, emoji_retrieval, load_pretrained
 from lmlab.training import checkpoint as ckpt

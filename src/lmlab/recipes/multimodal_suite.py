@@ -146,7 +146,8 @@ def _pretrain_config(suite: MultimodalSuite, entry: ModelEntry, seeded: list[str
     base = load_multimodal_config(preset_path(entry.preset), seeded + suite.pretrain_overrides)
     sets = seeded + suite.pretrain_overrides + _codes(base, suite.num_codes)
     config = load_multimodal_config(preset_path(entry.preset), sets)
-    cost = _cached(folder / "flops.json", lambda: pretrain_step_flops(config))
+    # the same for every seed: measured once per model
+    cost = _cached(folder.parent / "flops.json", lambda: pretrain_step_flops(config))
     steps = suite.pretrain_steps
     if suite.budget_flops:
         steps = max(1, int(suite.budget_flops // cost["flops_per_step"]))
