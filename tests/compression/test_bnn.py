@@ -53,3 +53,11 @@ def test_bad_bnn_settings_are_one_line_errors():
         method_settings("bnn", {"cell_size": -2})
     with pytest.raises(ConfigError, match=r"\.dropout: must be in"):
         BCNConfig(dropout=1.5).validate("model.encoder")
+
+
+def test_table_6_describes_a_recurrent_student():
+    from lmlab.recipes.compress_suite import _shape
+
+    config = {"model": {"encoder": {"name": "bcn", "cell_size": 0, "dropout": 0.1},
+                        "embedding": {"hidden_size": 384}}}
+    assert _shape(config) == "bcn, d=384, cells=auto"

@@ -145,6 +145,9 @@ def _settings(suite: CompressionSuite, entry: MethodEntry) -> dict:
 
 def _shape(config) -> str:
     encoder, embedding = config["model"]["encoder"], config["model"]["embedding"]
+    if encoder.get("name", "transformer") != "transformer":  # a BiLSTM / BCN student
+        cells = encoder.get("cell_size") or "auto"
+        return f"{encoder['name']}, d={embedding['hidden_size']}, cells={cells}"
     heads = encoder.get("heads_per_layer") or encoder.get("num_heads")
     return (f"{encoder['num_layers']}L, d={embedding['hidden_size']}, heads={heads}, "
             f"ffn={encoder.get('ffn_sizes') or encoder['ffn_size']}")
