@@ -53,9 +53,9 @@ def test_unknown_preset_lists_the_packaged_names():
 
 
 def test_suite_resolves_by_name_or_path(tmp_path, monkeypatch):
-    assert suite_names() == ["suites/compression", "suites/feature_based", "suites/multimodal",
-                             "suites/objectives", "suites/objectives_zh",
-                             "suites/seq2seq"]
+    assert suite_names() == ["suites/compression", "suites/crosslingual", "suites/feature_based",
+                             "suites/knowledge", "suites/multimodal", "suites/objectives",
+                             "suites/objectives_zh", "suites/seq2seq"]
     packaged = packaged_path("suites/objectives.yaml")
     for name in ("suites/objectives", "objectives", "objectives.yaml", "suites/objectives.yaml"):
         assert suite_path(name) == packaged, name
