@@ -6,9 +6,10 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 
 from lmlab.config import from_dict
-from lmlab.errors import ConfigError
+from lmlab.errors import ConfigError, DataError
 from lmlab.finetune.config import FinetuneOptions
 from lmlab.finetune.evaluate import evaluate_run, predict_file
 from lmlab.finetune.loop import finetune
@@ -93,11 +94,23 @@ def _feature_based(run_dir: str) -> bool:
     return kind_of(run_dir) == "feature_based"
 
 
+def data_split(split: str | None, data: str | None) -> str:
+    """The split ``evaluate`` scores: ``--data FILE`` as a path (always read as a file, even
+    without a folder or a known suffix), else ``--split`` (default ``dev``)."""
+    if data and split:
+        raise ConfigError(f"evaluate: give --split ({split}) or --data ({data}), not both")
+    if data:
+        if not Path(data).is_file():
+            raise DataError(f"--data {data}: no such file")
+        return str(Path(data).resolve())
+    return split or "dev"
+
+
 def _evaluate(args) -> int:
     if multimodal_commands.is_multimodal(run_dir=args.run_dir):  # issue 22: easy-VQA dev
         return multimodal_commands.evaluate(args.run_dir)
     evaluate = evaluate_feature_run if _feature_based(args.run_dir) else evaluate_run
-    print(json.dumps(evaluate(args.run_dir, args.task, args.split)))
+    print(json.dumps(evaluate(args.run_dir, args.task, data_split(args.split, args.data))))
     return 0
 
 
@@ -205,8 +218,12 @@ def add_commands(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="score a fine-tuned run on a task split")
     evaluate.add_argument("run_dir", metavar="RUN")
     evaluate.add_argument("--task", help="default: the run's own task")
-    evaluate.add_argument("--split", default="dev",
-                          help="a split name, or a file in the task's public format")
+    evaluate.add_argument("--split", help="a split name (default dev), or a file in the "
+                                          "task's public format")
+    evaluate.add_argument("--data", metavar="FILE",
+                          help="score this file, in the task's public format (SQuAD v1.1 "
+                               "JSON, XNLI / ChnSentiCorp TSV, GLUE TSV, ...), instead of a "
+                               "split: e.g. a held-back test set")
     evaluate.set_defaults(run=_evaluate)
 
     predict = subparsers.add_parser("predict", help="labels for one example a line")

@@ -22,7 +22,7 @@ from lmlab.errors import DataError
 from lmlab.tasks.seq2seq_readers import read_headlines, read_parallel, seeded_split
 from lmlab.tasks.structured_readers import read_c3, read_conll, read_race, read_squad
 from lmlab.tasks.topic_readers import read_topics
-from lmlab.tasks.tsv_readers import ColumnLayout, read_columns
+from lmlab.tasks.tsv_readers import ColumnLayout, read_columns, read_xnli
 
 _SLICED = re.compile(r"^(?P<split>[\w.-]+)\[(?P<start>\d*%?):(?P<stop>\d*%?)\]$")
 
@@ -191,10 +191,10 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in [
              labels=BINARY, column="BQ"),
     TaskSpec("clue/xnli", "classification", "accuracy",
              {s: f"xnli_zh/{s}.tsv" for s in ("train", "dev", "test")},
-             _tsv("text_a", "text_b", "label"), language="zh", labels=NLI3, column="XNLI"),
+             read_xnli, language="zh", labels=NLI3, column="XNLI"),
     TaskSpec("clue/xnli_2way", "classification", "accuracy",
              {s: f"xnli_zh/{s}.tsv" for s in ("train", "dev", "test")},
-             _relabelled(_tsv("text_a", "text_b", "label"), XNLI_TO_RTE), language="zh",
+             _relabelled(read_xnli, XNLI_TO_RTE), language="zh",
              labels=ENTAIL2, column="XNLI-2"),
     TaskSpec("clue/thucnews", "classification", "accuracy",
              {s: f"thucnews_titles/{s}.txt" for s in ("train", "dev", "test")},
@@ -254,7 +254,12 @@ SUITES: dict[str, tuple[str, ...]] = {
 }
 
 
+ALIASES: dict[str, str] = {"squad": "qa/squad"}
+"""Other names of a task: ``lmlab evaluate RUN --task squad --data dev-v1.1.json``."""
+
+
 def get_task(name: str) -> TaskSpec:
+    name = ALIASES.get(name, name)
     if name in TASKS:
         return TASKS[name]
     close = difflib.get_close_matches(name, list(TASKS), n=3, cutoff=0.5)

@@ -97,3 +97,23 @@ def read_columns(path: str | Path, layout: ColumnLayout) -> list[TextExample]:
         examples.append(TextExample(fields[columns["text_a"]], text_b, label,
                                     f"{path}:{number}"))
     return examples
+
+
+CLUE_XNLI = ColumnLayout("text_a", "text_b", "label")
+XNLI_1_0 = ColumnLayout("sentence1", "sentence2", "gold_label")
+
+
+def read_xnli(path: str | Path, language: str = "zh") -> list[TextExample]:
+    """XNLI (Conneau et al. 2018) in either public layout: CLUE / ERNIE's Chinese
+    ``text_a, text_b, label``, or XNLI 1.0's ``xnli.{dev,test}.tsv`` (``language,
+    gold_label, ..., sentence1, sentence2, ...``, 15 languages in one file), of which only
+    the rows in ``language`` are kept."""
+    path = Path(path)
+    first = next(_rows(path, "\t"), None)
+    header = [] if first is None else [name.strip() for name in first[1]]
+    if "language" not in header or "gold_label" not in header:
+        return read_columns(path, CLUE_XNLI)
+    column = header.index("language")
+    keep = {f"{path}:{number}" for number, fields in _rows(path, "\t")
+            if len(fields) > column and fields[column].strip() == language}
+    return [e for e in read_columns(path, XNLI_1_0) if e.source in keep]
