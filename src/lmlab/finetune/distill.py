@@ -13,9 +13,11 @@ Methods (settings in :data:`COMMON` and each method's own):
   (:mod:`lmlab.finetune.general_distill`);
 - ``pkd``: BERT-PKD (Sun et al. 2019), ``layer_map: uniform`` is PKD-Skip, ``last`` PKD-Last;
   the student starts from the teacher's first M layers, as in the paper;
-- ``tinybert``: TinyBERT's task-specific distillation (Jiao et al. 2020 §3.2): an
-  intermediate-layer stage (embedding, attention, hidden) then a prediction-layer stage.
-  General distillation on unlabeled text is not part of this method yet;
+- ``tinybert``: TinyBERT's two-stage learning (Jiao et al. 2020 §3.3): ``general_epochs``
+  of general distillation on unlabeled text (the same task-agnostic stage as ``kd``'s, with
+  TinyBERT's loss set: embedding, attention, hidden over n = g(m)), then the task-specific
+  distillation: an intermediate-layer stage (the same losses on the task data) then a
+  prediction-layer stage;
 - ``layerdrop``: LayerDrop (Fan et al. 2020) fine-tuning, then every other layer kept;
 - ``theseus``: BERT-of-Theseus (Xu et al. 2020): module replacement with a replacing rate
   and its curriculum, then successor fine-tuning.
@@ -179,7 +181,7 @@ def distil(source: Source, settings: dict, method: str) -> Compressed:
             data[0], source.tokenizer, config, settings["general_text"],
             settings["general_examples"], settings["seed"]), data[2])
         last = {**settings, "evals_per_epoch": 1}  # no dev selection on a task-agnostic stage
-        if settings["pretrain_epochs"]:  # PD (Turc et al. 2019), Algorithm 1 step 1
+        if settings.get("pretrain_epochs"):  # PD (Turc et al. 2019), Algorithm 1 step 1
             mlm = general_distill.MaskedLMStage(source.tokenizer, settings["seed"])
             mlm.attach_head(student, config.model)
             try:
@@ -187,7 +189,7 @@ def distil(source: Source, settings: dict, method: str) -> Compressed:
                                           mlm, settings["pretrain_epochs"], last))
             finally:
                 mlm.detach_head(student)
-        if settings["general_epochs"]:  # DistilBERT-style task-agnostic distillation
+        if settings["general_epochs"]:  # task-agnostic: DistilBERT's or TinyBERT's losses
             stages.append(train_stage("general", student, config, source, unlabeled,
                                       DistillationObjective(teacher, dataclasses.replace(
                                           base, stage="general"), layer_map),
@@ -266,9 +268,11 @@ KD = _method("kd", "knowledge distillation into a layer subset of the teacher (H
 PKD = _method("pkd", "BERT-PKD patient distillation of [CLS] states (Sun et al. 2019; "
               "layer_map uniform = PKD-Skip, last = PKD-Last)",
               {"temperature": 5.0, "alpha": 0.7, "beta": 100.0})
-TINYBERT = _method("tinybert", "TinyBERT task distillation: embedding, attention, hidden, then "
-                   "prediction layer (Jiao et al. 2020)",
-                   {"temperature": 1.0, "intermediate_epochs": 2.0})
+TINYBERT = _method("tinybert", "TinyBERT: general distillation on unlabeled text "
+                   "(general_epochs>0), then task distillation: embedding, attention, hidden, "
+                   "then prediction layer (Jiao et al. 2020)",
+                   {"temperature": 1.0, "intermediate_epochs": 2.0, "general_epochs": 0.0,
+                    "general_text": "wikitext-2", "general_examples": 20000})
 THESEUS = Method("theseus", "BERT-of-Theseus progressive module replacement, then successor "
                  "fine-tuning (Xu et al. 2020)",
                  {**COMMON, "replacing_rate": 0.5, "rate_increase": 0.0,

@@ -12,7 +12,10 @@ text before the task distillation:
   triple loss is L_ce (soft MLM targets) + L_mlm + L_cos; the fine-tuned MiniLM teacher has
   no MLM head (a sentence-embedding model), so here L = L_cos (the cosine of the last
   hidden states, Sanh eq. L_cos) + Σ_m MSE(h_m^S, h_g(m)^T) over the layer map (TinyBERT's
-  hidden loss, Jiao et al. 2020 eq. 8), without the two MLM terms.
+  hidden loss, Jiao et al. 2020 eq. 8), without the two MLM terms. With ``--method
+  tinybert`` the same stage is TinyBERT's general distillation (Jiao et al. 2020 §3.3):
+  its Transformer-layer losses L_embd + Σ_m (L_attn + L_hidn) over n = g(m) = m·N/M
+  (eqs. 7-9, 11); the objective picks the loss set by the method.
 
 The unlabeled text (``general_text``): ``wikitext-2`` (the WikiText-2 train paragraphs,
 headings dropped), ``task`` (the task's own training sentences, labels not read) or

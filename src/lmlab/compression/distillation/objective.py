@@ -8,9 +8,12 @@ objective that receives a teacher").
              triple loss without the MLM term: the fine-tuned teacher has no MLM head).
 ``pkd``      BERT-PKD (Sun et al. 2019 eq. 4): (1 − α)·CE + α·L_DS + β·L_PT, L_PT over the
              [CLS] states of the student's layers 1..M−1 and their mapped teacher layers.
-stage ``general`` (any method, on unlabeled text): DistilBERT's L_cos on the last hidden
-             states + Σ_m MSE(h_m^S, h_g(m)^T) over the layer map (TinyBERT eq. 8), the
-             task-agnostic stage (:mod:`lmlab.finetune.general_distill`).
+stage ``general`` (on unlabeled text, :mod:`lmlab.finetune.general_distill`): the loss set
+             is the method's. ``kd``: DistilBERT's L_cos on the last hidden states +
+             Σ_m MSE(h_m^S, h_g(m)^T) over the layer map (TinyBERT eq. 8). ``tinybert``:
+             TinyBERT's general distillation (Jiao et al. 2020 §3.3), the Transformer
+             distillation of eq. 11 without L_pred: L_embd (eq. 9) + Σ_m L_attn (eq. 7) +
+             L_hidn (eq. 8) over the mapping n = g(m).
 ``tinybert`` TinyBERT (Jiao et al. 2020 eq. 11), task-specific: stage ``intermediate``
              (L_embd + Σ_m (L_attn + L_hidn) over the layer map), then stage
              ``prediction`` (L_pred, soft cross-entropy at temperature t).
@@ -70,6 +73,16 @@ def run(model: nn.Module, batch: dict, scores: bool = False) -> States:
     return States(logits, [captured[0], *out.layer_states], attention_scores)
 
 
+def tinybert_projections(student_width: int, teacher_width: int) -> nn.ModuleDict | None:
+    """TinyBERT's learnable W_e (eq. 9) and W_h (eq. 8), each d'×d (student width d' to
+    teacher width d; no bias, as the paper writes H^S W_h), or None when the widths are
+    equal (the states are then compared as they are). They train with the student."""
+    if student_width == teacher_width:
+        return None
+    return nn.ModuleDict({name: nn.Linear(student_width, teacher_width, bias=False)
+                          for name in ("embedding", "hidden")})
+
+
 @dataclass
 class DistillationSettings:
     method: str = "kd"  # kd | pkd | tinybert
@@ -114,17 +127,35 @@ class DistillationObjective:
     def _project(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return x if self.projections is None else self.projections[name](x)
 
+    def _transformer_terms(self, mine: States, teacher: States, keep: torch.Tensor) -> dict:
+        """TinyBERT's Transformer distillation (Jiao et al. 2020 eq. 11 without L_pred):
+        L_embd = MSE(E^S W_e, E^T) (eq. 9), and for each student layer m and its teacher
+        layer n = g(m) (``layer_map``) L_attn (eq. 7, unnormalised scores) + L_hidn =
+        MSE(H_m^S W_h, H_n^T) (eq. 8). Padding positions are left out of every mean."""
+        hidden = attention = mine.logits.new_zeros(())
+        for m, n in enumerate(self.layer_map, start=1):
+            hidden = hidden + losses.masked_mse(self._project("hidden", mine.layers[m]),
+                                                teacher.layers[n], keep)
+            attention = attention + losses.attention_mse(mine.scores[m - 1],
+                                                         teacher.scores[n - 1], keep)
+        return {"embedding": losses.masked_mse(self._project("embedding", mine.layers[0]),
+                                               teacher.layers[0], keep),
+                "hidden": hidden, "attention": attention}
+
     def __call__(self, student: nn.Module, batch: dict) -> LossOutput:
         settings = self.settings
-        scores = settings.method == "tinybert" and settings.stage == "intermediate"
+        transformer = settings.method == "tinybert" and settings.stage in ("intermediate",
+                                                                           "general")
         with torch.no_grad():
-            teacher = run(self.teacher, batch, scores)
+            teacher = run(self.teacher, batch, transformer)
             teacher.logits = self._ensemble(teacher.logits, batch)
-        mine = run(student, batch, scores)
+        mine = run(student, batch, transformer)
         labels = batch.get("labels")
         regression = mine.logits.dim() == 1
         terms = {}
-        if settings.stage == "general":  # task-agnostic (DistilBERT without its MLM terms)
+        if transformer:  # tinybert general (§3.3) or task intermediate stage: eq. 11 - L_pred
+            terms.update(self._transformer_terms(mine, teacher, batch["attention_mask"].bool()))
+        elif settings.stage == "general":  # task-agnostic (DistilBERT without its MLM terms)
             keep = batch["attention_mask"].bool()
             terms["cosine"] = losses.cosine_loss(mine.layers[-1], teacher.layers[-1], keep)
             terms["hidden"] = sum(losses.masked_mse(mine.layers[m], teacher.layers[n], keep)
@@ -154,17 +185,6 @@ class DistillationObjective:
                 terms["patient"] = settings.beta * losses.patient_loss(
                     [mine.layers[m][:, 0] for m in middle],
                     [teacher.layers[self.layer_map[m - 1]][:, 0] for m in middle])
-        elif settings.stage == "intermediate":  # tinybert, eq. 11 without L_pred
-            keep = batch["attention_mask"].bool()
-            terms["embedding"] = losses.masked_mse(self._project("embedding", mine.layers[0]),
-                                                   teacher.layers[0], keep)
-            hidden = attention = mine.logits.new_zeros(())
-            for m, n in enumerate(self.layer_map, start=1):
-                hidden = hidden + losses.masked_mse(self._project("hidden", mine.layers[m]),
-                                                    teacher.layers[n], keep)
-                attention = attention + losses.attention_mse(mine.scores[m - 1],
-                                                             teacher.scores[n - 1], keep)
-            terms["hidden"], terms["attention"] = hidden, attention
         else:  # tinybert prediction-layer distillation (eq. 10)
             terms["prediction"] = (F.mse_loss(mine.logits, teacher.logits) if regression else
                                    losses.soft_cross_entropy(mine.logits, teacher.logits,
