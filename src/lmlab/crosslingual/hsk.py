@@ -33,9 +33,11 @@ def hsk_pairs() -> list[Pair]:
     return pairs
 
 
-def hsk_glosses() -> list[list[tuple[str, str]]]:
+def hsk_glosses(all_senses: bool = False) -> list[list[tuple[str, str]]]:
     """Per record, its (Chinese word, first English gloss) pairs: the package's word
-    alignments (``tokens[].gloss_en`` up to the first ';')."""
-    return [[(token["word"], token["gloss_en"].split(";")[0].strip())
+    alignments (``tokens[].gloss_en`` up to the first ';'; with ``all_senses`` the whole
+    gloss, its senses separated by ';')."""
+    return [[(token["word"], token["gloss_en"].strip() if all_senses
+              else token["gloss_en"].split(";")[0].strip())
              for token in record.get("tokens", []) if token.get("gloss_en")]
             for record in hsk_sentences_audio.load_sentences()]
