@@ -24,6 +24,10 @@ def test_suite_file_lists_every_knowledge_model_at_one_size():
     quick = load_suite("suites/knowledge", quick=True)
     assert [e.label for e in quick.presets] == QUICK_ROWS
     assert quick.lexical.probe_seeds == [0] and quick.lexical.test_fraction == 0.05
+    assert suite.lexical.supersense_probe_tokens == 20000
+    assert quick.lexical.supersense_probe_tokens == 2000
+    with pytest.raises(ConfigError, match="lexical.supersense_probe_tokens: must be >= 0"):
+        load_suite("suites/knowledge", suite_overrides=["lexical.supersense_probe_tokens=-1"])
     with pytest.raises(ConfigError, match="lexical.probe_seeds: list at least one seed"):
         load_suite("suites/knowledge", suite_overrides=["lexical.probe_seeds=[]"])
 
@@ -43,11 +47,14 @@ def test_quick_knowledge_suite_writes_the_three_tables(tmp_path, tiny_corpus):
         assert set(row["similarity"]) == {"simlex999", "wordsim353"}
         assert row["similarity"]["simlex999"]["pairs"] > 0
         assert (row["supersense"] is not None) == (label == "SenseBERT")
+        assert row["supersense_probe"]["method"] == "probe"  # every row, head or not
+        assert 0 <= row["supersense_probe"]["accuracy"] <= 1
     assert 0 <= rows["SenseBERT"]["supersense"]["accuracy"] <= 1
     lexical = (out / "lexical.md").read_text().splitlines()
     assert lexical[2] == ("| model | lexical probe acc. (± std, 1 splits) | SimLex-999 ρ | "
-                          "WS-353 ρ | supersense acc. (prior) |")
-    assert lexical[4].startswith("| BERT | ") and lexical[4].endswith(" | — |")
+                          "WS-353 ρ | supersense acc. (prior) | supersense probe acc. (prior) |")
+    assert lexical[4].startswith("| BERT | ") and " | — | " in lexical[4]
+    assert not lexical[4].endswith(" | — |")  # BERT has no head, but a probe
     assert "## Word-level knowledge" in (out / "compare.md").read_text()
     scores = json.loads((out / "table2.json").read_text())
     assert all(math.isfinite(v) for v in _numbers(scores))

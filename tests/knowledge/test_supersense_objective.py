@@ -13,6 +13,7 @@ from lmlab.cli import main
 from lmlab.config import load_config
 from lmlab.embeddings.token_embedding import EmbeddingConfig, TokenEmbedding
 from lmlab.errors import ConfigError
+from lmlab.evaluation.supersense_accuracy import supersense_accuracy_of_run
 from lmlab.knowledge.lexnames import LEXNAMES
 from lmlab.objectives.supersense import SupersenseConfig, SupersenseObjective
 from lmlab.presets import preset_path
@@ -101,11 +102,13 @@ def test_held_out_supersense_accuracy_of_a_run(wordnet, tiny_corpus, tmp_path, c
     train(config, tmp_path / "run", log=lambda *_: None)
     assert main(["knowledge", "supersense", str(tmp_path / "run"), "--max-tokens", "500"]) == 0
     result = json.loads(capsys.readouterr().out)
+    assert result["method"] == "head"
     assert result["words"] > 0 and 0.0 <= result["accuracy"] <= 1.0
     assert 0.0 < result["prior_accuracy"] <= 1.0
-    # a run without the supersense objective is refused in one line
+    # the head's measure refuses a run without the supersense objective in one line (the
+    # command then uses the probe: tests/knowledge/test_supersense_probe.py)
     bert = load_config(preset_path("bert/tiny"), config_overrides(tiny_corpus))
     train(bert, tmp_path / "bert", log=lambda *_: None)
-    assert main(["knowledge", "supersense", str(tmp_path / "bert")]) == 1
-    error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and "not a SenseBERT run" in error
+    with pytest.raises(ConfigError, match="not a SenseBERT run") as error:
+        supersense_accuracy_of_run(str(tmp_path / "bert"))
+    assert "\n" not in str(error.value)

@@ -9,7 +9,10 @@ For every pre-trained unit of ``lmlab compare`` whose suite has a ``lexical`` se
   (:func:`lmlab.wordvec.evaluate.word_pairs`, case-insensitive), with the pairs found;
 * supersense accuracy on held-out masked words: SenseBERT's own head
   (:func:`lmlab.evaluation.supersense_accuracy.supersense_accuracy_of_run`); other rows
-  have no supersense head and show "—" (the context-free prior is given beside it).
+  have no supersense head and show "—" (the context-free prior is given beside it);
+* supersense accuracy of a linear probe on every row's frozen contextual states
+  (:func:`lmlab.evaluation.supersense_probe.supersense_probe_of_run`: trained on the
+  run's training lines with the allowed sets, scored on held-out lines, first probe seed).
 
 Each unit's result is kept in ``<unit>/lexical.json`` and reused when the compare is run
 again; ``lexical.md`` / ``lexical.json`` hold the table.
@@ -26,6 +29,7 @@ from lmlab.config import to_dict
 from lmlab.errors import ConfigError
 from lmlab.evaluation.lexical_probe import input_embeddings, probe_run
 from lmlab.evaluation.supersense_accuracy import supersense_accuracy_of_run
+from lmlab.evaluation.supersense_probe import supersense_probe_of_run
 from lmlab.training.checkpoint import load_run
 from lmlab.wordvec.evaluate import benchmark_path, word_pairs
 
@@ -55,6 +59,11 @@ def lexical_unit(label: str, run_dir: Path, checks, log) -> dict:
     if checks.supersense_max_tokens and "supersense" in names:
         supersense = supersense_accuracy_of_run(str(run_dir), "valid",
                                                 checks.supersense_max_tokens)
+    sense_probe = None
+    if checks.supersense_probe_tokens:
+        sense_probe = supersense_probe_of_run(str(run_dir), checks.probe_seeds[0],
+                                              checks.supersense_probe_tokens,
+                                              wordnet=checks.wordnet or None)
     result = {"label": label, "checks": wanted,
               "probe": {"mean": round(statistics.fmean(accuracies), 2),
                         "std": round(statistics.stdev(accuracies), 2) if len(accuracies) > 1
@@ -62,7 +71,8 @@ def lexical_unit(label: str, run_dir: Path, checks, log) -> dict:
                         "majority": round(100 * probes[0]["test_majority"], 2),
                         "test_pairs": probes[0]["test_pairs"],
                         "train_pairs": probes[0]["train_pairs"]},
-              "similarity": similarity, "supersense": supersense}
+              "similarity": similarity, "supersense": supersense,
+              "supersense_probe": sense_probe}
     write_json(path, result)
     return result
 
@@ -73,20 +83,27 @@ def _similarity_cell(result: dict) -> str:
     return f"{result['spearman']:.3f} ({result['pairs']} pairs)"
 
 
+def _accuracy_cell(result: dict | None) -> str:
+    if not result:
+        return "—"
+    return f"{100 * result['accuracy']:.1f} ({100 * result['prior_accuracy']:.1f})"
+
+
 def lexical_markdown(rows: dict[str, dict], checks) -> str:
     names = list(checks.similarity)
     header = ["model", f"lexical probe acc. (± std, {len(checks.probe_seeds)} splits)",
-              *[f"{NAMES[n]} ρ" for n in names], "supersense acc. (prior)"]
+              *[f"{NAMES[n]} ρ" for n in names], "supersense acc. (prior)",
+              "supersense probe acc. (prior)"]
     lines = ["## Word-level knowledge (input embeddings, heads)", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in rows.items():
         probe = row["probe"]
         sense = row["supersense"]
-        sense_cell = (f"{100 * sense['accuracy']:.1f} ({100 * sense['prior_accuracy']:.1f})"
-                      if sense else "—")
+        sense_cell = _accuracy_cell(sense)
         cells = [label, f"{probe['mean']:.2f} ± {probe['std']:.2f} (majority "
                         f"{probe['majority']:.1f})",
-                 *[_similarity_cell(row["similarity"][n]) for n in names], sense_cell]
+                 *[_similarity_cell(row["similarity"][n]) for n in names], sense_cell,
+                 _accuracy_cell(row.get("supersense_probe"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

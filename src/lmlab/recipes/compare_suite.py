@@ -74,6 +74,9 @@ class LexicalChecks:
         default_factory=lambda: ["simlex999", "wordsim353"])
     supersense_max_tokens: int = 20000
     """Held-out tokens read for supersense accuracy (0 = skip it)."""
+    supersense_probe_tokens: int = 20000
+    """Training-text tokens read by the supersense probe on every row's frozen states
+    (:mod:`lmlab.evaluation.supersense_probe`; 0 = skip it)."""
     wordnet: str = ""
     """WordNet 3.0 folder ("" = $LMLAB_WORDNET or /usr/share/wordnet)."""
 
@@ -84,6 +87,8 @@ class LexicalChecks:
             raise ConfigError(f"{path}.test_fraction: must be in (0, 1)")
         if self.supersense_max_tokens < 0:
             raise ConfigError(f"{path}.supersense_max_tokens: must be >= 0")
+        if self.supersense_probe_tokens < 0:
+            raise ConfigError(f"{path}.supersense_probe_tokens: must be >= 0")
 
 
 @dataclass

@@ -11,10 +11,12 @@ import torch
 
 from lmlab.evaluation.lexical_probe import probe_run
 from lmlab.evaluation.supersense_accuracy import supersense_accuracy_of_run
+from lmlab.evaluation.supersense_probe import supersense_probe_of_run
 from lmlab.knowledge.transe_run import TransESettings, run_transe
 from lmlab.knowledge.triples import DEFAULT_RELATIONS, RELATION_NAMES, check_relations
 from lmlab.outputs import prepare_output_folder
 from lmlab.recipes.arguments import non_negative_int, positive_int
+from lmlab.training.checkpoint import checkpoint_folder, load_checkpoint_config
 
 DEFAULTS = TransESettings()
 EXAMPLES = f"""examples:
@@ -86,7 +88,17 @@ def _probe(args) -> int:
 
 
 def _supersense(args) -> int:
-    print(json.dumps(supersense_accuracy_of_run(args.run_folder, args.split, args.max_tokens)))
+    names = [o.name for o in load_checkpoint_config(checkpoint_folder(args.run_folder)).objectives]
+    if not args.probe and {"mlm", "supersense"} <= set(names):
+        result = {"method": "head",
+                  **supersense_accuracy_of_run(args.run_folder, args.split, args.max_tokens)}
+    else:
+        if not args.probe:
+            print(f"lmlab: {args.run_folder} has no supersense head (objectives "
+                  f"{', '.join(names)}); using the linear probe (--probe)", file=sys.stderr)
+        result = supersense_probe_of_run(args.run_folder, args.seed, args.max_tokens,
+                                         args.probe_test_fraction, args.wordnet)
+    print(json.dumps(result))
     return 0
 
 
@@ -137,9 +149,18 @@ def add_commands(subparsers) -> None:
     probe.set_defaults(run=_probe)
     sense = verbs.add_parser(
         "supersense", help="SenseBERT's supersense accuracy of a run's masked held-out "
-                           "words, beside the context-free prior (issue 21)")
-    sense.add_argument("run_folder", metavar="RUN", help="a run with mlm + supersense")
+                           "words (its head), or of a linear probe on any run's states, "
+                           "beside the context-free prior (issue 21)")
+    sense.add_argument("run_folder", metavar="RUN", help="a pre-trained run folder")
     sense.add_argument("--split", default="valid", help="held-out split (default valid)")
     sense.add_argument("--max-tokens", type=non_negative_int, default=20000,
                        help="read at most this many tokens of the split (0 = all)")
+    sense.add_argument("--probe", action="store_true",
+                       help="a linear probe on the frozen encoder's states, trained on the "
+                            "run's training lines with the allowed sets (the default for a "
+                            "run without a supersense head)")
+    sense.add_argument("--seed", type=int, default=0, help="the probe's line split")
+    sense.add_argument("--probe-test-fraction", type=_fraction, default=0.2,
+                       help="share of the probe's lines held out for scoring (default 0.2)")
+    sense.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 folder (data.*, index.*)")
     sense.set_defaults(run=_supersense)

@@ -1,0 +1,145 @@
+"""A supersense probe on any frozen encoder (issue 21's word-level table).
+
+SenseBERT (Levine et al. 2020, §5.1, "SemEval-SS Frozen") reads a frozen model's
+contextual states with a linear classifier over the 45 WordNet supersenses. lmlab has no
+sense-annotated text (docs/knowledge.md, "Gold senses"), so the probe is trained the way
+SenseBERT's own head is, on the allowed sets: a word w's targets are A(w), the lexnames of
+all its synsets (:mod:`lmlab.knowledge.supersense`), with SenseBERT's soft labels
+
+    L_reg = −Σ_{s ∈ A(w)} (1 / |A(w)|) log p(s | h_w)           (Levine et al. 2020, eq. 4)
+
+which is a multinomial logistic regression (scikit-learn) over rows (h_w, s), s ∈ A(w),
+each weighted 1 / |A(w)| (:func:`soft_label_rows`). It is scored as SenseBERT scores its
+head: a word counts when its top supersense is in A(w). Beside it, the context-free
+prior: always answer the supersense allowed most often among the *training* words.
+
+The text is the run's own training split: its lines (distinct texts only), in a seeded
+order, read until ``max_tokens`` tokens; the first ``1 − test_fraction`` of those lines
+train the probe, the rest test it, so no sentence is on both sides
+(:func:`split_sentences`). Each line is fed alone as ``[CLS] line [SEP]`` (cut to the
+run's ``seq_len``), unmasked; h_w is the last layer's state of every token with a
+non-empty A(w). An entity-fusion run (ERNIE-THU, KnowBERT) reads the line's WordNet links
+as in pre-training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lmlab.data.lm_data import split_lines
+from lmlab.errors import DataError
+from lmlab.knowledge.lexical_pairs import cached_wordnet
+from lmlab.knowledge.supersense import allowed_supersense_mask
+from lmlab.registry import build_objectives
+from lmlab.training.checkpoint import load_run
+
+
+def split_sentences(sentences: list[list[int]], seed: int, max_tokens: int,
+                    test_fraction: float) -> tuple[list[list[int]], list[list[int]]]:
+    """(train, test) token-id lines: distinct non-empty lines in a seeded order (NumPy
+    ``default_rng(seed).permutation``), kept until ``max_tokens`` tokens (0 = all), the
+    last ``round(n · test_fraction)`` (at least 1) of the n kept lines on the test side."""
+    distinct = list({tuple(s): None for s in sentences if s})
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    kept, tokens = [], 0
+    for index in order:
+        if max_tokens and tokens >= max_tokens:
+            break
+        kept.append(list(distinct[index]))
+        tokens += len(distinct[index])
+    if len(kept) < 2:
+        raise DataError(f"the supersense probe needs at least 2 distinct lines; got {len(kept)}")
+    test = max(1, round(len(kept) * test_fraction))
+    return kept[:-test], kept[-test:]
+
+
+def soft_label_rows(features: np.ndarray, allowed: np.ndarray):
+    """features (N, H), allowed (N, 45) bool → (rows (M, H), labels (M,), weights (M,)):
+    one row per (word, allowed supersense), weighted 1 / |A(w)| (eq. 4's soft labels)."""
+    word, sense = np.nonzero(allowed)  # (M,), (M,): row-major, senses in LEXNAMES order
+    sizes = allowed.sum(axis=1)  # (N,)
+    return features[word], sense, 1.0 / sizes[word]
+
+
+def fit_supersense_probe(train_x: np.ndarray, train_allowed: np.ndarray,
+                         test_x: np.ndarray, test_allowed: np.ndarray, seed: int = 0) -> dict:
+    """The soft-label logistic regression (standardised features) and its allowed-set
+    accuracy on both sides, with the training side's most-allowed supersense as prior."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_x)
+    rows, labels, weights = soft_label_rows(scaler.transform(train_x), train_allowed)
+    if len(set(labels.tolist())) < 2:
+        raise DataError("the supersense probe's training words allow only one supersense")
+    probe = LogisticRegression(max_iter=1000, random_state=seed)
+    probe.fit(rows, labels, sample_weight=weights)
+
+    def accuracy(x, allowed):
+        top = probe.classes_[probe.predict_proba(scaler.transform(x)).argmax(axis=1)]
+        return float(allowed[np.arange(len(top)), top].mean())  # top ∈ A(w)
+
+    prior = int(train_allowed.sum(axis=0).argmax())  # the supersense allowed most often
+    return {"accuracy": accuracy(test_x, test_allowed),
+            "train_accuracy": accuracy(train_x, train_allowed),
+            "prior_accuracy": float(test_allowed[:, prior].mean()),
+            "prior_supersense": prior,
+            "train_words": int(len(train_x)), "test_words": int(len(test_x))}
+
+
+def _linker(config, tokenizer, model):
+    """The run's entity linker (ERNIE-THU's ``dea``, KnowBERT's ``entity_linking``), or None."""
+    for objective in build_objectives(config.objectives, tokenizer, config.train.seed):
+        links = getattr(objective, "entity_links", None)
+        if links is not None:
+            links.attach(model)
+            return links
+    return None
+
+
+def word_states(model, lines: list[list[int]], allowed: torch.Tensor, tokenizer,
+                seq_len: int, linker=None, batch_size: int = 16):
+    """(states (N, H), allowed (N, 45)) of every token with a non-empty A(w) in ``lines``,
+    each read alone as ``[CLS] line [SEP]`` (cut to ``seq_len``), padded per batch."""
+    states, senses = [], []
+    for start in range(0, len(lines), batch_size):
+        chunk = [[tokenizer.cls_id, *line[:seq_len - 2], tokenizer.sep_id]
+                 for line in lines[start:start + batch_size]]
+        width = max(len(row) for row in chunk)
+        ids = torch.full((len(chunk), width), tokenizer.pad_id, dtype=torch.long)  # (B, T)
+        mask = torch.zeros(len(chunk), width, dtype=torch.long)  # (B, T), 1 = token
+        for row, line in enumerate(chunk):
+            ids[row, :len(line)] = torch.tensor(line)
+            mask[row, :len(line)] = 1
+        knowledge = {"knowledge": linker.links(ids)} if linker is not None else {}
+        with torch.no_grad():
+            hidden = model(ids, mask, **knowledge).hidden  # (B, T, H)
+        word_allowed = allowed[ids] & mask.bool()[..., None]  # (B, T, 45)
+        chosen = word_allowed.any(dim=-1)  # (B, T)
+        states.append(hidden[chosen].float())
+        senses.append(word_allowed[chosen])
+    return torch.cat(states).numpy(), torch.cat(senses).numpy()
+
+
+def supersense_probe_of_run(run: str, seed: int = 0, max_tokens: int = 20000,
+                            test_fraction: float = 0.2, wordnet: str | None = None) -> dict:
+    """The probe on the run folder ``run`` (module docstring); one JSON-able dict."""
+    config, tokenizer, model = load_run(run)
+    vocabulary = [tokenizer.id_to_token(i) or "" for i in range(tokenizer.vocab_size)]
+    allowed = allowed_supersense_mask(cached_wordnet(str(wordnet or "")), vocabulary)
+    lines = tokenizer.encode_batch([line.text for line in
+                                    split_lines(config.data.dataset, "train")
+                                    if line.text.strip()])
+    train_lines, test_lines = split_sentences(lines, seed, max_tokens, test_fraction)
+    linker = _linker(config, tokenizer, model)
+    train_x, train_allowed = word_states(model, train_lines, allowed, tokenizer,
+                                         config.data.seq_len, linker)
+    test_x, test_allowed = word_states(model, test_lines, allowed, tokenizer,
+                                       config.data.seq_len, linker)
+    if len(train_x) == 0 or len(test_x) == 0:
+        raise DataError(f"{run}: no WordNet word on the probe's train or test side")
+    return {"run": str(run), "method": "probe", "seed": seed, "max_tokens": max_tokens,
+            "test_fraction": test_fraction, "train_lines": len(train_lines),
+            "test_lines": len(test_lines),
+            **fit_supersense_probe(train_x, train_allowed, test_x, test_allowed, seed)}

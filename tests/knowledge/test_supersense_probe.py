@@ -1,0 +1,85 @@
+"""The supersense probe on a frozen encoder (issue 21): the line split, SenseBERT's soft
+labels as weighted rows, the allowed-set accuracy against the prior, and the command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lmlab.cli import main
+from lmlab.config import load_config
+from lmlab.errors import DataError
+from lmlab.evaluation.supersense_probe import (fit_supersense_probe, soft_label_rows,
+                                                split_sentences)
+from lmlab.presets import preset_path
+from lmlab.training.trainer import train
+
+
+def test_split_keeps_distinct_lines_in_a_seeded_order():
+    lines = [[1, 2], [3], [1, 2], [], [4, 5, 6], [7], [8, 9]]
+    train_side, test_side = split_sentences(lines, seed=0, max_tokens=0, test_fraction=0.4)
+    # distinct non-empty: [1,2] [3] [4,5,6] [7] [8,9]; default_rng(0).permutation(5)
+    order = np.random.default_rng(0).permutation(5).tolist()
+    assert order == [2, 4, 3, 0, 1]
+    assert train_side == [[4, 5, 6], [8, 9], [7]] and test_side == [[1, 2], [3]]
+    assert not {tuple(x) for x in train_side} & {tuple(x) for x in test_side}
+    # the token budget stops after the line that reaches it: 3 + 2 >= 4
+    train_side, test_side = split_sentences(lines, 0, max_tokens=4, test_fraction=0.4)
+    assert train_side == [[4, 5, 6]] and test_side == [[8, 9]]
+    with pytest.raises(DataError, match="at least 2 distinct lines"):
+        split_sentences([[1], [1]], 0, 0, 0.5)
+
+
+def test_soft_labels_are_one_row_per_allowed_sense_weighted_by_the_set_size():
+    features = np.array([[1.0, 0.0], [0.0, 1.0]])
+    allowed = np.zeros((2, 45), dtype=bool)
+    allowed[0, 3] = True
+    allowed[1, [5, 7, 9]] = True
+    rows, labels, weights = soft_label_rows(features, allowed)
+    assert rows.tolist() == [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
+    assert labels.tolist() == [3, 5, 7, 9]
+    assert weights.tolist() == [1.0, 1 / 3, 1 / 3, 1 / 3]
+
+
+def test_probe_accuracy_counts_a_top_sense_inside_the_allowed_set():
+    def sets(*senses):
+        allowed = np.zeros((len(senses), 45), dtype=bool)
+        for row, chosen in enumerate(senses):
+            allowed[row, list(chosen)] = True
+        return allowed
+
+    train_x = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.1]])
+    train_allowed = sets({0}, {1}, {1})  # sense 1 is allowed most often: the prior
+    test_x = np.array([[3.0, 0.0], [0.0, 3.0], [0.0, 3.0]])
+    test_allowed = sets({0}, {1, 2}, {2})
+    result = fit_supersense_probe(train_x, train_allowed, test_x, test_allowed)
+    # the probe answers 0, 1, 1: right, right (1 in {1, 2}), wrong (1 not in {2})
+    assert result["accuracy"] == pytest.approx(2 / 3)
+    assert result["train_accuracy"] == 1.0
+    assert result["prior_supersense"] == 1 and result["prior_accuracy"] == pytest.approx(1 / 3)
+    assert (result["train_words"], result["test_words"]) == (3, 3)
+    with pytest.raises(DataError, match="only one supersense"):
+        fit_supersense_probe(train_x, sets({0}, {0}, {0}), test_x, test_allowed)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_corpus):
+    out = tmp_path_factory.mktemp("sense_probe") / "run"
+    config = load_config(preset_path("bert/tiny"), [
+        f"data.dataset={tiny_corpus}", "train.max_steps=2", "train.max_epochs=0",
+        "train.eval_every=2", "train.checkpoint_every=2", "train.eval_batches=1",
+        "train.progress=false", "data.seq_len=16", "data.batch_size=2"])
+    train(config, out, log=lambda *_: None)
+    return out
+
+
+def test_a_run_without_a_head_falls_back_to_the_probe(tiny_run, wordnet, capsys):
+    assert main(["knowledge", "supersense", str(tiny_run), "--max-tokens", "600"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert "no supersense head" in captured.err and "--probe" in captured.err
+    assert result["method"] == "probe" and result["test_words"] > 0
+    assert result["train_lines"] > result["test_lines"] > 0
+    assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 < result["prior_accuracy"] < 1.0
