@@ -132,9 +132,16 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
     momentum: float = 0.0
-    schedule: Literal["constant", "linear", "cosine", "step"] = "linear"
+    schedule: Literal["constant", "linear", "cosine", "step", "one_cycle"] = "linear"
     """Learning-rate schedule after warmup; ``step`` multiplies by ``decay_rate`` every
-    ``decay_every_epochs`` once ``decay_start_epoch`` has passed (Zaremba et al. 2014)."""
+    ``decay_every_epochs`` once ``decay_start_epoch`` has passed (Zaremba et al. 2014);
+    ``one_cycle``: Smith's one-cycle policy with cosine annealing (MultiFiT §3), rising over
+    ``cycle_rise_fraction`` of the steps from ``cycle_start_ratio`` × lr to lr, then falling
+    to ``min_lr_ratio`` × lr (its own warm-up: ``warmup_steps`` must be 0)."""
+    cycle_rise_fraction: float = 0.3
+    """one_cycle: share of the steps spent rising (fastai's ``pct_start``, 0.3)."""
+    cycle_start_ratio: float = 0.04
+    """one_cycle: the first rate as a fraction of lr (fastai's 1 / ``div_factor`` = 1/25)."""
     warmup_steps: int = 0
     min_lr_ratio: float = 0.0
     decay_rate: float = 0.5
@@ -171,6 +178,11 @@ class TrainConfig:
     distributed: Literal["ddp", "fsdp"] = "ddp"
     """Under torchrun with several processes: ddp (replicate the model, average gradients)
     or fsdp (shard parameters, gradients and optimizer state: FSDP2 ``fully_shard``)."""
+    checkpoint_sharded: bool = False
+    """Under FSDP: each rank writes its own shards (``model-RRRRR-of-NNNNN.safetensors``,
+    ``optimizer-...``) instead of gathering the whole state to rank 0; one process reads
+    them back by concatenation (``lmlab consolidate RUN`` writes the single file). Without
+    FSDP it is ignored with a one-line note."""
     distributed_timeout_s: float = 300.0
     stages: list[StageConfig] = field(default_factory=list)
     """Staged objectives (ERNIE 2.0, Sun et al. 2020 §3.2): stage i starts at its
@@ -194,6 +206,12 @@ class TrainConfig:
         _require(0 < self.decay_rate <= 1, f"{path}.decay_rate", "must be in (0, 1]")
         _require(self.decay_every_epochs > 0, f"{path}.decay_every_epochs", "must be > 0")
         _require(0 <= self.min_lr_ratio <= 1, f"{path}.min_lr_ratio", "must be in [0, 1]")
+        _require(0 < self.cycle_rise_fraction < 1, f"{path}.cycle_rise_fraction",
+                 "must be in (0, 1)")
+        _require(0 < self.cycle_start_ratio <= 1, f"{path}.cycle_start_ratio",
+                 "must be in (0, 1]")
+        _require(self.schedule != "one_cycle" or not self.warmup_steps, f"{path}.warmup_steps",
+                 "must be 0 with schedule: one_cycle (it rises over cycle_rise_fraction)")
         _require(self.max_steps > 0 or self.max_epochs > 0, f"{path}.max_steps",
                  "max_steps or max_epochs must be > 0")
 

@@ -170,3 +170,43 @@ def test_an_encoder_decoder_under_ddp_equals_one_process(tiny_corpus, tmp_path):
     _train(1, "bart/tiny", "--out", str(tmp_path / "one"), *settings)
     _train(2, "bart/tiny", "--out", str(tmp_path / "two"), *settings)
     _assert_same_weights(tmp_path / "one", tmp_path / "two", 1e-6)
+
+
+@pytest.mark.slow
+def test_sharded_fsdp_checkpoints_hold_what_the_gathered_ones_hold_and_resume_anywhere(
+        tiny_corpus, tmp_path):
+    import shutil
+
+    from lmlab.training.checkpoint import load_trainer_state
+    from lmlab.training.sharded_checkpoint import assemble_weights
+    half = _settings(tiny_corpus, 3, 3, "data.batch_size=4", "train.distributed=fsdp")
+    _train(2, "gpt/tiny", "--out", str(tmp_path / "gathered"), *half)
+    _train(2, "gpt/tiny", "--out", str(tmp_path / "sharded"), *half,
+           "--set", "train.checkpoint_sharded=true")
+    folder = tmp_path / "sharded" / "checkpoint"
+    assert sorted(path.name for path in folder.glob("*.safetensors")) == [
+        "model-00000-of-00002.safetensors", "model-00001-of-00002.safetensors",
+        "optimizer-00000-of-00002.safetensors", "optimizer-00001-of-00002.safetensors"]
+    gathered = _weights(tmp_path / "gathered")
+    assert assemble_weights(folder).keys() == gathered.keys()
+    for key, value in assemble_weights(folder).items():
+        assert torch.equal(value, gathered[key]), key
+    saved = load_trainer_state(tmp_path / "gathered" / "checkpoint")["optimizer"]
+    read = load_trainer_state(folder)["optimizer"]
+    assert read["param_groups"] == saved["param_groups"]
+    for index, entries in saved["state"].items():
+        for key, value in entries.items():
+            assert torch.equal(read["state"][index][key], value), (index, key)
+    # Resumed alone (single file written, with a note) and by 2 FSDP ranks (rank files
+    # again, then consolidated): both end where the straight single-process run ends.
+    shutil.copytree(tmp_path / "sharded", tmp_path / "sharded_two")
+    alone = _train(1, "--resume", str(tmp_path / "sharded"), "--set", "train.max_steps=6")
+    assert "only FSDP over several processes shards the weights" in alone.stdout + alone.stderr
+    _train(2, "--resume", str(tmp_path / "sharded_two"), "--set", "train.max_steps=6")
+    done = subprocess.run([*_command(1), "consolidate", str(tmp_path / "sharded_two")],
+                          env=_environment(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    _train(1, "gpt/tiny", "--out", str(tmp_path / "straight"),
+           *_settings(tiny_corpus, 6, 3, "data.batch_size=4"))
+    _assert_same_weights(tmp_path / "straight", tmp_path / "sharded", 1e-5)
+    _assert_same_weights(tmp_path / "straight", tmp_path / "sharded_two", 1e-5)

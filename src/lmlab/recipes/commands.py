@@ -1,4 +1,4 @@
-"""Core sub-commands: train, eval, fill-mask, data, demo. Thin: parse and call."""
+"""Core sub-commands: train, consolidate, eval, fill-mask, data, demo. Thin: parse and call."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from lmlab.recipes.demo import run_demo
 from lmlab.recipes.evaluate import perplexity_of_run
 from lmlab.recipes.retrieval import retrieval_of_run
 from lmlab.training import trainer
-from lmlab.training.checkpoint import load_run
+from lmlab.training.checkpoint import consolidate, load_run
 from lmlab.training.distributed import is_main_process
 
 HELP = argparse.RawDescriptionHelpFormatter
@@ -131,6 +131,11 @@ def _demo(args) -> int:
     return 0
 
 
+def _consolidate(args) -> int:
+    print(f"wrote {consolidate(args.folder)}/model.safetensors")
+    return 0
+
+
 def add_commands(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train a model from a preset", formatter_class=HELP,
@@ -147,6 +152,13 @@ def add_commands(subparsers) -> None:
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config value, e.g. train.max_steps=2000 (repeatable)")
     train.set_defaults(run=_train)
+
+    merge = subparsers.add_parser(
+        "consolidate", help="rewrite a sharded (FSDP) checkpoint as one model.safetensors",
+        epilog="example:\n  lmlab consolidate runs/gpt-fsdp", formatter_class=HELP)
+    merge.add_argument("folder", metavar="RUN",
+                       help="run folder whose checkpoint has one file per rank")
+    merge.set_defaults(run=_consolidate)
 
     evaluate = subparsers.add_parser("eval", help="evaluate a run")
     eval_kinds = evaluate.add_subparsers(dest="eval_kind", metavar="KIND")

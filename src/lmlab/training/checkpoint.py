@@ -27,21 +27,30 @@ from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import CheckpointError, ConfigError
 from lmlab.manifest import MANIFEST, verify_folder, write_manifest
 from lmlab.registry import build_model, build_objectives
+from lmlab.training import sharded_checkpoint as shards
 
 CHECKPOINT = "checkpoint"
 _PREVIOUS = "checkpoint.previous"
 
 
-def checkpoint_folder(path: str | Path, verify: bool = True) -> Path:
+def checkpoint_folder(path: str | Path, verify: bool = True, sharded_ok: bool = False) -> Path:
     """Accept a run folder or a checkpoint folder; return the checkpoint folder, its files
-    checked against its manifest (``verify``)."""
+    checked against its manifest (``verify``). A sharded checkpoint (FSDP rank files) is
+    refused in one line unless the caller reads it through :func:`load_weights` and
+    :func:`load_trainer_state` (``sharded_ok``)."""
     path = Path(path)
     for folder in (path, path / CHECKPOINT, path / _PREVIOUS):  # _PREVIOUS: a swap cut half-way
         # A manifest beside config.yaml marks a checkpoint whose weights went missing.
         if (folder / "model.safetensors").exists() or \
                 ((folder / MANIFEST).exists() and (folder / "config.yaml").exists()):
+            sharded = shards.is_sharded(folder)
+            if sharded and not sharded_ok:
+                raise CheckpointError(f"{folder}: a sharded checkpoint (one file per FSDP rank); "
+                                      f"write its single-file form first with: lmlab "
+                                      f"consolidate {path}")
             if verify:
-                verify_folder(folder, required=("model.safetensors", "config.yaml"))
+                verify_folder(folder, required=("config.yaml",) if sharded
+                              else ("model.safetensors", "config.yaml"))
             return folder
     if not path.exists():
         raise CheckpointError(f"{path}: no such run folder")
@@ -50,7 +59,8 @@ def checkpoint_folder(path: str | Path, verify: bool = True) -> Path:
 
 
 def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextTokenizer,
-                    trainer_state: dict, weights: dict | None = None) -> Path:
+                    trainer_state: dict, weights: dict | None = None,
+                    temporary: Path | None = None) -> Path:
     """Write the checkpoint into a temporary sibling, then swap it in by renames.
 
     At every instant a complete checkpoint exists: ``checkpoint/``, or ``checkpoint.previous/``
@@ -58,13 +68,14 @@ def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextToke
     missing) therefore keeps ``checkpoint.previous/`` until the new folder is in place; it
     is the only complete checkpoint then, and deleting it first left a run killed twice with
     none. Temporary folders left by a killed save are removed. ``weights``: the model's
-    whole state dict (one name per tied tensor) when ``model`` itself is sharded (FSDP)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(run_dir)
-    _check_free_space(run_dir, model)
-    temporary = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint-"))
+    whole state dict (one name per tied tensor) when ``model`` itself is sharded (FSDP).
+    ``temporary``: a folder from :func:`new_temporary` into which every rank of a sharded
+    save has written its rank files (then no ``model.safetensors`` is written)."""
+    sharded = temporary is not None
+    if temporary is None:
+        temporary = new_temporary(run_dir, model)
     try:
-        _write_checkpoint(temporary, model, config, tokenizer, trainer_state, weights)
+        _write_checkpoint(temporary, model, config, tokenizer, trainer_state, weights, sharded)
         final, previous = run_dir / CHECKPOINT, run_dir / _PREVIOUS
         if final.exists():
             if previous.exists():  # left by a killed delete; checkpoint/ is complete
@@ -80,6 +91,25 @@ def save_checkpoint(run_dir: Path, model, config: RunConfig, tokenizer: TextToke
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
     return run_dir / CHECKPOINT
+
+
+def new_temporary(run_dir: Path, model) -> Path:
+    """The temporary folder a save writes into (stale ones removed, free space checked)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(run_dir)
+    _check_free_space(run_dir, model)
+    return Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint-"))
+
+
+def write_rank_files(temporary: Path, weights: dict, optimizer_tensors: dict, rank: int,
+                     size: int) -> None:
+    """This rank's part of a sharded save (see :mod:`lmlab.training.sharded_checkpoint`)."""
+    try:
+        shards.write_rank_file(temporary / shards.rank_file("model", rank, size), weights, rank)
+        shards.write_rank_file(temporary / shards.rank_file("optimizer", rank, size),
+                               optimizer_tensors, rank)
+    except OSError as error:
+        raise CheckpointError(_write_failure(temporary.parent, error)) from None
 
 
 def remove_stale_temporaries(run_dir: Path) -> list[Path]:
@@ -117,8 +147,11 @@ def _write_failure(run_dir: Path, error: OSError) -> str:
 
 
 def _write_checkpoint(temporary: Path, model, config: RunConfig, tokenizer: TextTokenizer,
-                      trainer_state: dict, weights: dict | None = None) -> None:
-    if weights is None:
+                      trainer_state: dict, weights: dict | None = None,
+                      sharded: bool = False) -> None:
+    if sharded:
+        pass  # the ranks wrote model-*-of-*.safetensors already
+    elif weights is None:
         save_model(model, str(temporary / "model.safetensors"))
     else:  # the whole state dict of a sharded (FSDP) model, gathered on rank 0
         save_file(weights, str(temporary / "model.safetensors"), metadata={"format": "pt"})
@@ -152,7 +185,11 @@ def load_checkpoint_config(folder: Path) -> RunConfig:
 
 
 def load_weights(model, folder: Path) -> None:
-    """Load ``model.safetensors`` strictly; name the first mismatching key on failure."""
+    """Load ``model.safetensors`` (or a sharded checkpoint's rank files, concatenated)
+    strictly; name the first mismatching key on failure."""
+    if shards.is_sharded(folder):
+        _load_whole_state(model, shards.assemble_weights(folder), folder)
+        return
     try:
         missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
     except SafetensorError as error:  # a truncated or zero-length file (no manifest caught it)
@@ -168,23 +205,46 @@ def load_weights(model, folder: Path) -> None:
                               f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
 
 
+def _load_whole_state(model, state: dict, folder: Path) -> None:
+    """``state`` (one name per tied tensor) into ``model``; the tensors' other names are
+    filled by the tying itself."""
+    seen, aliases = set(), set()
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if id(parameter) in seen:
+            aliases.add(name)
+        seen.add(id(parameter))
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()
+        raise CheckpointError(f"{folder}: the rank files do not fit this model: "
+                              f"{first[1].strip() if len(first) > 1 else first[0]}") from None
+    missing = [name for name in missing if name not in aliases]
+    if missing or unexpected:
+        raise CheckpointError(f"{folder}: the rank files are from another model: "
+                              f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+
+
 def load_trainer_state(folder: Path) -> dict:
     path = folder / "trainer_state.pt"
     if not path.exists():
         raise CheckpointError(f"{folder}: no trainer_state.pt; cannot resume (the model can "
                               f"still be evaluated)")
     try:
-        return torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True)
     except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "it ends early"
         raise CheckpointError(f"{path}: not a readable trainer state ({reason}); expected the "
                               f"file torch.save wrote: the checkpoint is damaged (the model "
                               f"can still be evaluated)") from None
+    if isinstance(state.get("optimizer"), dict) and state["optimizer"].get("sharded"):
+        state["optimizer"] = shards.assemble_optimizer_state(folder, state["optimizer"])
+    return state
 
 
 def load_run(path: str | Path):
     """(config, tokenizer, model in eval mode) from a run or checkpoint folder."""
-    folder = checkpoint_folder(path)
+    folder = checkpoint_folder(path, sharded_ok=True)
     config = load_checkpoint_config(folder)
     tokenizer = TextTokenizer.load(folder / "tokenizer")
     model = build_model(config.model, tokenizer.vocab_size,
@@ -192,3 +252,14 @@ def load_run(path: str | Path):
     load_weights(model, folder)
     model.eval()
     return config, tokenizer, model
+
+
+def consolidate(path: str | Path) -> Path:
+    """Rewrite a sharded (FSDP rank files) checkpoint as the single-file one, by the same
+    atomic swap as any save; returns the checkpoint folder."""
+    folder = checkpoint_folder(path, sharded_ok=True)
+    if not shards.is_sharded(folder):
+        raise CheckpointError(f"{folder}: already a single-file checkpoint (model.safetensors)")
+    state = load_trainer_state(folder)
+    config, tokenizer, model = load_run(folder)
+    return save_checkpoint(folder.parent, model, config, tokenizer, state)

@@ -20,7 +20,9 @@ over the ranks with FSDP2's ``fully_shard`` (Zhao et al. 2023; ZeRO-3, Rajbhanda
 2020): each rank keeps 1/N of them and gathers the whole weights only for the step.
 Checkpoints are gathered to rank 0 in the single-process format (the whole state dict, the
 optimizer state keyed as ``Optimizer.state_dict`` keys it), so one process loads them and a
-run moves between DDP, FSDP and one process on resume.
+run moves between DDP, FSDP and one process on resume; with ``train.checkpoint_sharded``
+each rank writes its own shards instead (:mod:`lmlab.training.sharded_checkpoint`), read
+back by concatenation whatever the reader's world size.
 
 Only rank 0 logs, evaluates and writes; decisions that must agree (stop early, out of
 time) are taken on rank 0 and broadcast.
@@ -221,6 +223,15 @@ class Replicas:
         state = {name.removeprefix("model."): value for name, value in state.items()}
         return {name: value.contiguous() for name, value in state.items()
                 if name not in self.aliases}
+
+    def local_weights(self) -> dict:
+        """The model's state dict as this rank holds it (FSDP DTensor shards, buffers whole),
+        one name per tied tensor: what this rank writes in a sharded save."""
+        return {name: value for name, value in self.job.model.state_dict().items()
+                if name not in self.aliases}
+
+    def parameter_names(self) -> dict[int, str]:
+        return {id(parameter): name for name, parameter in self.job.model.named_parameters()}
 
     def optimizer_state(self, optimizer) -> dict:
         """``optimizer.state_dict()`` in the single-process format (every rank must call;

@@ -33,6 +33,7 @@ from lmlab.training.distributed import (ALONE_WITH_FSDP, Replicas, World, join_w
                                         rank_device)
 from lmlab.training.metrics_log import MetricsLog
 from lmlab.training.optim import build_optimizer, build_scheduler
+from lmlab.training.sharded_checkpoint import optimizer_tensors
 
 
 class Job(Protocol):
@@ -127,7 +128,8 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
             log(f"removed {stale}, left by a checkpoint save that was interrupted")
     if state is not None:
         # verify=False: the caller checked this folder when it read the trainer state
-        ckpt.load_weights(job.model, ckpt.checkpoint_folder(run_dir, verify=False))
+        folder = ckpt.checkpoint_folder(run_dir, verify=False, sharded_ok=True)
+        ckpt.load_weights(job.model, folder)
     job.model.to(where.device)
     if plan.settings.activation_checkpointing:
         _checkpoint_activations(job.model, log)
@@ -136,6 +138,8 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
     if world.size == 1 and plan.settings.distributed == "fsdp":
         log(ALONE_WITH_FSDP)
     replicas = Replicas(job, world, where.device)
+    if plan.settings.checkpoint_sharded and not replicas.sharded:
+        log(SHARDED_WITHOUT_FSDP)
     optimizer = build_optimizer(job.model, plan.settings, fused=not replicas.sharded)
     scheduler = build_scheduler(optimizer, plan.settings, plan.total_steps, steps_per_epoch)
     try:
@@ -146,6 +150,10 @@ def train_job(job: Job, plan: LoopPlan, run_dir: Path, steps_per_epoch: int,
         raise
     world.finish()
     return result
+
+
+SHARDED_WITHOUT_FSDP = ("train.checkpoint_sharded: only FSDP over several processes shards the "
+                        "weights; writing the single-file checkpoint")
 
 
 def _checkpoint_activations(model: torch.nn.Module, log: Callable[[str], None]) -> None:
@@ -301,11 +309,12 @@ def _evaluate(job, metrics: MetricsLog, step: int, final: bool = False) -> dict:
     return result
 
 
-def _trainer_state(job, replicas: Replicas, optimizer, scheduler, scaler, clock: _Clock) -> dict:
+def _trainer_state(job, replicas: Replicas, optimizer, scheduler, scaler, clock: _Clock,
+                   optimizer_state: dict | None = None) -> dict:
     world = replicas.world
     rng = world.gather(torch.get_rng_state())  # every rank's dropout stream
     state = {"step": clock.step, "elapsed": clock.elapsed_before, "tokens": clock.tokens,
-             "optimizer": replicas.optimizer_state(optimizer),
+             "optimizer": optimizer_state or replicas.optimizer_state(optimizer),
              "scheduler": scheduler.state_dict(),
              "rng": rng[0], "num_threads": torch.get_num_threads(), "job": job.state_dict()}
     if world.size > 1:
@@ -319,11 +328,33 @@ def _trainer_state(job, replicas: Replicas, optimizer, scheduler, scaler, clock:
 
 def _save(job, replicas: Replicas, optimizer, scheduler, scaler, run_dir: Path,
           clock: _Clock) -> None:
-    """Rank 0 writes (every rank takes part in gathering RNG states and FSDP shards)."""
+    """Rank 0 writes (every rank takes part in gathering RNG states and FSDP shards, or,
+    with ``train.checkpoint_sharded`` under FSDP, writes its own rank files)."""
+    world = replicas.world
+    if replicas.sharded and job.config.train.checkpoint_sharded:
+        _save_sharded(job, replicas, optimizer, scheduler, scaler, run_dir, clock)
+        return
     state = _trainer_state(job, replicas, optimizer, scheduler, scaler, clock)
     whole = {"weights": replicas.weights()} if replicas.sharded else {}
-    if replicas.world.is_main:
+    if world.is_main:
         ckpt.save_checkpoint(run_dir, job.model, job.config, job.tokenizer, state, **whole)
+
+
+def _save_sharded(job, replicas: Replicas, optimizer, scheduler, scaler, run_dir: Path,
+                  clock: _Clock) -> None:
+    """Every rank writes its rows into rank 0's temporary folder; after a barrier rank 0
+    adds the rest and swaps the folder in (see :mod:`lmlab.training.sharded_checkpoint`)."""
+    world = replicas.world
+    temporary = world.gather(str(ckpt.new_temporary(run_dir, job.model)) if world.is_main
+                             else None)[0]
+    tensors, groups = optimizer_tensors(optimizer, replicas.parameter_names())
+    ckpt.write_rank_files(Path(temporary), replicas.local_weights(), tensors, world.rank,
+                          world.size)
+    state = _trainer_state(job, replicas, optimizer, scheduler, scaler, clock, groups)
+    world.finish()  # every rank file is on disk before rank 0 vouches for the folder
+    if world.is_main:
+        ckpt.save_checkpoint(run_dir, job.model, job.config, job.tokenizer, state,
+                             temporary=Path(temporary))
 
 
 def _restore(job, replicas: Replicas, optimizer, scheduler, scaler, state: dict) -> None:
@@ -346,7 +377,9 @@ def _rank_rng(state: dict, world: World) -> torch.Tensor:
     rank 0's and the others start streams seeded by (state's step, rank)."""
     by_rank = state.get("rng_by_rank")
     if by_rank is not None and len(by_rank) == world.size:
-        return by_rank[world.rank]
+        # A copy: set_rng_state reads a row of the stacked tensor from its storage's start
+        # (rank 1 of a 2-rank resume failed with "Invalid mt19937 state").
+        return by_rank[world.rank].clone()
     if world.rank == 0:
         return state["rng"]
     return torch.Generator().manual_seed(int(state["step"]) * 1_000_003 + world.rank).get_state()

@@ -142,7 +142,7 @@ def _refuse_fixed_changes(saved: RunConfig, resumed: RunConfig, folder: Path) ->
 def _resumed(config, run_dir: Path, overrides: list[str]):
     """(config, tokenizer, trainer state) of the run saved in ``run_dir``, with the
     ``overrides`` that may change on resume applied (and any other refused)."""
-    folder = ckpt.checkpoint_folder(run_dir)
+    folder = ckpt.checkpoint_folder(run_dir, sharded_ok=True)
     saved = ckpt.load_checkpoint_config(folder)
     _check_resume_compatible(saved, config, folder)
     resumed = load_config(raw=to_dict(saved), overrides=list(overrides)) if overrides else saved
