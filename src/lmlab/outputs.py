@@ -41,6 +41,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "neural": ("checkpoint", "checkpoint.previous", "model.safetensors", "metrics.jsonl"),
     "wordvec": ("vectors.bin",),
     "transe": ("transe.json",),
+    "gloss": ("gloss.json",),
     "compare": ("compare.md", "table1.json", "pretrain"),
     "benchmark": ("benchmark_*.json",),
     # Recognised by the marker alone: a folder of someone else's HF or ONNX files
@@ -52,7 +53,7 @@ DESCRIPTIONS = {
     "ngram": "an n-gram model", "finetune": "a fine-tuning", "neural": "a run",
     "feature_based": "a feature-based run", "compress": "a compressed model",
     "wordvec": "word vectors", "compare": "a comparison", "benchmark": "a benchmark",
-    "transe": "TransE embeddings",
+    "transe": "TransE embeddings", "gloss": "gloss embeddings",
     "hf": "an HF transformers export", "onnx": "an ONNX export",
 }
 CONTINUE_HINTS = {"finetune": "continue it with --resume, ",

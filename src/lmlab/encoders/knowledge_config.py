@@ -25,8 +25,10 @@ class KnowledgeConfig:
     kind: Literal["ernie_thu", "knowbert"] = "ernie_thu"
     """ERNIE-THU's K-Encoder (Zhang et al. 2019) or KnowBERT's KAR (Peters et al. 2019)."""
     entities: str = "auto"
-    """The entity embeddings: a folder of ``lmlab knowledge transe`` (entities.txt names
-    synsets), or ``auto`` (a small TransE on WordNet, trained on first use and cached)."""
+    """The entity embeddings: a folder of ``lmlab knowledge transe`` or ``lmlab knowledge
+    gloss`` (entities.txt names synsets); ``auto`` = ``transe`` (a small TransE on WordNet,
+    trained on first use and cached); ``gloss`` (the synsets' gloss vectors that ``lmlab
+    knowledge gloss`` keeps in the cache; KnowBERT §4.1)."""
     layer: int = 1
     """ERNIE-THU: the T-Encoder's layers N (the other num_layers - N layers are K-Encoder
     aggregators); KnowBERT: KAR goes after this layer (1..num_layers)."""

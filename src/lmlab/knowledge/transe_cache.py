@@ -7,6 +7,12 @@ before ``lmlab train``.
 CPU thread); its link-prediction scores are in the folder's ``transe.json``. A longer
 ``lmlab knowledge transe --epochs 40`` run (docs/knowledge.md) is the one to use for
 measurements: name its folder in ``model.encoder.knowledge.entities``.
+
+``transe`` is another name for ``auto``. ``gloss`` reads the synset vectors that
+``lmlab knowledge gloss`` built from WordNet's glosses and keeps in the cache
+(:mod:`lmlab.knowledge.gloss_embeddings`; KnowBERT's gloss embeddings). It is not built
+here: its word vectors come from ``lmlab embed train``, a corner the model's parts do not
+import (DESIGN §2).
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import torch
 from lmlab.data.catalogue import cache_dir
 from lmlab.errors import DataError
 from lmlab.knowledge.embedding_files import TENSORS, Embeddings, load_embeddings
+from lmlab.knowledge.gloss_embeddings import GLOSS, gloss_cache_folder
 from lmlab.knowledge.transe_run import TransESettings, run_transe
 from lmlab.knowledge.wordnet import wordnet_folder
 
 AUTO = "auto"
+TRANSE = "transe"  # the same as auto
 AUTO_SETTINGS = TransESettings(dim=50, epochs=3, eval_triples=200)
 
 
@@ -62,10 +70,18 @@ def build_auto(wordnet: str = "", log=None) -> Path:
 @lru_cache(maxsize=2)
 def entity_embeddings(entities: str, wordnet: str = "") -> Embeddings:
     """The embeddings named by ``model.encoder.knowledge.entities`` (one per process)."""
-    if entities == AUTO:
+    if entities in (AUTO, TRANSE):
         return load_embeddings(build_auto(wordnet))
+    if entities == GLOSS:
+        folder = gloss_cache_folder()
+        if not (folder / TENSORS).is_file():
+            raise DataError(f"model.encoder.knowledge.entities: gloss: no gloss table in "
+                            f"{folder}; build it with 'lmlab knowledge gloss --vectors RUN' "
+                            f"(RUN: word vectors of 'lmlab embed train')")
+        return load_embeddings(folder)
     folder = Path(entities).expanduser()
     if not folder.is_dir():
         raise DataError(f"model.encoder.knowledge.entities: {folder}: no such TransE folder "
-                        f"(expected the output of 'lmlab knowledge transe', or auto)")
+                        f"(expected the output of 'lmlab knowledge transe' or 'lmlab knowledge gloss', "
+                        f"or auto | transe | gloss)")
     return load_embeddings(folder)

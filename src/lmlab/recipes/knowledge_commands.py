@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import torch
 
+from lmlab.atomic import write_json
 from lmlab.evaluation.lexical_probe import probe_run
 from lmlab.evaluation.supersense_accuracy import supersense_accuracy_of_run
 from lmlab.evaluation.supersense_probe import supersense_probe_of_run
+from lmlab.knowledge.embedding_files import save_embeddings
+from lmlab.knowledge.gloss_embeddings import gloss_cache_folder, gloss_embeddings
+from lmlab.knowledge.lexical_pairs import cached_wordnet
 from lmlab.knowledge.transe_run import TransESettings, run_transe
 from lmlab.knowledge.triples import DEFAULT_RELATIONS, RELATION_NAMES, check_relations
 from lmlab.outputs import prepare_output_folder
 from lmlab.recipes.arguments import non_negative_int, positive_int
 from lmlab.training.checkpoint import checkpoint_folder, load_checkpoint_config
+from lmlab.wordvec.io import load_vectors
 
 DEFAULTS = TransESettings()
 EXAMPLES = f"""examples:
@@ -102,6 +111,29 @@ def _supersense(args) -> int:
     return 0
 
 
+def _gloss(args) -> int:
+    words, vectors = load_vectors(args.vectors)  # before anything is written
+    wordnet = cached_wordnet(str(args.wordnet or ""))
+    embeddings, counts = gloss_embeddings(wordnet, words, vectors)
+    out = Path(args.out) if args.out else gloss_cache_folder()
+    if args.out:
+        prepare_output_folder(out, "gloss", args.overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=".gloss-"))
+    try:  # written beside, then swapped in: a killed build leaves the old table
+        save_embeddings(temporary, embeddings)
+        info = {"vectors": str(Path(args.vectors).resolve()), **counts}
+        write_json(temporary / "gloss.json", info)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(temporary, out)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    print(json.dumps({"out": str(out), **info}))
+    return 0
+
+
 def add_commands(subparsers) -> None:
     knowledge = subparsers.add_parser(
         "knowledge", help="knowledge bases: WordNet graph embeddings (issue 21)")
@@ -147,6 +179,22 @@ def add_commands(subparsers) -> None:
     probe.add_argument("--seed", type=int, default=0)
     probe.add_argument("--out", metavar="FILE", help="also write the JSON result here")
     probe.set_defaults(run=_probe)
+    gloss = verbs.add_parser(
+        "gloss", help="KnowBERT's synset embeddings from WordNet glosses: the mean word2vec "
+                      "vector of each definition, unit norm (issue 21)",
+        epilog="examples:\n  lmlab embed train --data wikitext-2 --out runs/sg-wt2\n"
+               "  lmlab knowledge gloss --vectors runs/sg-wt2   # then entities: gloss\n"
+               "  lmlab knowledge gloss --vectors runs/sg-wt2 --out runs/gloss  # entities: "
+               "runs/gloss\ndocs/knowledge.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    gloss.add_argument("--vectors", required=True, metavar="PATH",
+                       help="word vectors: an 'lmlab embed train' run or a word2vec file")
+    gloss.add_argument("--out", help="folder to write (default: the cache folder that "
+                                     "'entities: gloss' reads)")
+    gloss.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 folder (data.*, index.*)")
+    gloss.add_argument("--overwrite", action="store_true",
+                       help="replace the lmlab output already in --out")
+    gloss.set_defaults(run=_gloss)
     sense = verbs.add_parser(
         "supersense", help="SenseBERT's supersense accuracy of a run's masked held-out "
                            "words (its head), or of a linear probe on any run's states, "
