@@ -44,17 +44,25 @@ class ParallelStreamConfig(ConfigDefaults):
             raise ConfigError(f"{path}.held_out: must be >= 1")
 
     def check_compatible(self, run_config, path: str) -> None:
-        if getattr(run_config.model.encoder, "mask", None) != "bidirectional":
-            raise ConfigError(f"{path}: {self.name} needs a bidirectional encoder; set "
-                              f"model.encoder.mask: bidirectional")
-        count = run_config.model.embedding.num_languages
-        for name in ("source_language", "target_language"):
-            value = getattr(self, name)
-            if not 0 <= value < count:
-                raise ConfigError(f"{path}.{name}: language id {value} is not in the config "
-                                  f"(model.embedding.num_languages={count})")
-        if run_config.data.seq_len < 5:
-            raise ConfigError(f"{path}: {self.name} needs data.seq_len >= 5")
+        check_pair_compatible(self, run_config, path, self.name)
+
+
+def check_pair_compatible(config, run_config, path: str, name: str) -> int:
+    """What an objective over parallel pairs needs: a bidirectional encoder, its two
+    language ids in the config, room for ``[CLS] a [SEP] b [SEP]``; returns the number of
+    languages."""
+    if getattr(run_config.model.encoder, "mask", None) != "bidirectional":
+        raise ConfigError(f"{path}: {name} needs a bidirectional encoder; set "
+                          f"model.encoder.mask: bidirectional")
+    count = run_config.model.embedding.num_languages
+    for field_name in ("source_language", "target_language"):
+        value = getattr(config, field_name)
+        if not 0 <= value < count:
+            raise ConfigError(f"{path}.{field_name}: language id {value} is not in the config "
+                              f"(model.embedding.num_languages={count})")
+    if run_config.data.seq_len < 5:
+        raise ConfigError(f"{path}: {name} needs data.seq_len >= 5 ([CLS] a [SEP] b [SEP])")
+    return count
 
 
 class ParallelStream:

@@ -30,6 +30,7 @@ from lmlab.errors import ConfigError
 from lmlab.objectives.base import (EVALUATION_SEED, ConfigDefaults, LossOutput,
                                    StatelessObjective, perplexity_summary, row_generator)
 from lmlab.objectives.mlm import MaskedLMConfig, mask_tokens
+from lmlab.objectives.parallel_stream import check_pair_compatible
 
 TLM_STREAM = 24
 """The generator stream of TLM's masks, apart from any other objective's."""
@@ -66,22 +67,12 @@ class TranslationLMConfig(ConfigDefaults):
         self.masking().validate(path)
 
     def check_compatible(self, run_config, path: str) -> None:
-        if getattr(run_config.model.encoder, "mask", None) != "bidirectional":
-            raise ConfigError(f"{path}: tlm needs a bidirectional encoder; set "
-                              f"model.encoder.mask: bidirectional")
-        count = run_config.model.embedding.num_languages
-        for name in ("source_language", "target_language"):
-            value = getattr(self, name)
-            if not 0 <= value < count:
-                raise ConfigError(f"{path}.{name}: language id {value} is not in the config "
-                                  f"(model.embedding.num_languages={count})")
+        count = check_pair_compatible(self, run_config, path, "tlm")
         for i, corpus in enumerate(run_config.data.datasets if run_config.data.dataset == "mix"
                                    else []):
             if not 0 <= corpus.language < count:
                 raise ConfigError(f"data.datasets.{i}.language: language id {corpus.language} "
                                   f"is not in the config (model.embedding.num_languages={count})")
-        if run_config.data.seq_len < 5:
-            raise ConfigError(f"{path}: tlm needs data.seq_len >= 5 ([CLS] a [SEP] b [SEP])")
 
 
 def pair_sequence(source: list[int], target: list[int], cls_id: int, sep_id: int,
