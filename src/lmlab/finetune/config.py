@@ -50,6 +50,14 @@ class FinetuneOptions:
     subset_seed: int = 0
     dev_split: str = "dev"
     train_split: str = "train"
+    extra_train_task: str = ""
+    """Unicoder's multi-language fine-tuning (Huang et al. 2019 §3.5): a task in another
+    language with the same kind and labels (``clue/chnsenticorp``) whose
+    ``extra_train_split`` joins the training examples, each example read with its own
+    task's language id; empty = none."""
+    extra_train_split: str = "train"
+    """That task's split or file (e.g. the source training set translated into it); the
+    same ``max_train_examples`` / ``subset_seed`` subset is taken of it."""
     pooling: Literal["cls", "mean", "last"] = "cls"
     dropout: float = 0.1
     crf: bool = False

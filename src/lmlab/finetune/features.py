@@ -126,6 +126,8 @@ def collate(features: list[dict], kind: str, pad_id: int) -> dict:
     batch = {"input_ids": _pad([f["ids"] for f in features], pad_id),
              "segments": _pad([f["segments"] for f in features]),
              "attention_mask": _pad([[1] * len(f["ids"]) for f in features])}
+    if "language" in features[0]:  # multi-language fine-tuning: one language id a row
+        batch["languages"] = torch.tensor([f["language"] for f in features])  # (B,)
     if "visible" in features[0]:  # K-BERT: soft positions and the (B, T, T) visible matrix
         batch["positions"] = _pad([f["positions"] for f in features])
         width = batch["input_ids"].shape[1]

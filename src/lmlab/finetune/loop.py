@@ -29,6 +29,7 @@ from lmlab.finetune import task_data
 from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
 from lmlab.finetune.job import BEST, FinetuneJob
 from lmlab.finetune.model import build_finetune_model, task_language
+from lmlab.finetune.multi_language import extra_training, with_language
 from lmlab.finetune.run_folder import (check_pooling, generation_setup, load_base,
                                        save_finetuned)
 from lmlab.outputs import prepare_output_folder
@@ -113,7 +114,8 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
     train = task_data.subset(spec.read(options.train_split), options.max_train_examples,
                              options.subset_seed)
     dev_examples = spec.read(options.dev_split)
-    labels = task_data.label_vocabulary(spec, train, {options.dev_split: dev_examples})
+    extra_spec, extra = extra_training(spec, options)
+    labels = task_data.label_vocabulary(spec, train + extra, {options.dev_split: dev_examples})
     unk = task_data.check_vocabulary(tokenizer, spec, train, options.max_unk_rate, base)
     _start_folder(out, options, resume, overwrite)
     config = FinetuneRunConfig(task=spec.name, kind=spec.kind, base=str(base), labels=labels,
@@ -121,6 +123,11 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
                                decoder_start_id=start)
     started = time.perf_counter()
     train_features = task_data.encode(spec, tokenizer, train, config)
+    if extra:  # Unicoder §3.5: source and translation together, each in its language
+        train_features = (
+            with_language(train_features, task_language(backbone, spec.language))
+            + with_language(task_data.encode(extra_spec, tokenizer, extra, config),
+                            task_language(backbone, extra_spec.language)))
     dev = (dev_examples, task_data.encode(spec, tokenizer, dev_examples, config))
     encode_seconds = time.perf_counter() - started
     runs = [_seed_run(spec, base, config, train_features, dev, seed, out, log)

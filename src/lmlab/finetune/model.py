@@ -80,6 +80,9 @@ class FineTuneModel(nn.Module):
             # K-BERT batches carry a (B, T, T) visible matrix and soft positions
             languages = ({} if self.language is None  # XLM: the task's language id
                          else {"languages": torch.full_like(batch["input_ids"], self.language)})
+            if "languages" in batch:  # multi-language fine-tuning: a language a row (B,)
+                languages = {"languages": batch["languages"][:, None].expand_as(
+                    batch["input_ids"])}  # (B, T)
             hidden = self.backbone(batch["input_ids"],
                                    batch.get("visible", batch["attention_mask"]),
                                    batch["segments"], positions=batch.get("positions"),

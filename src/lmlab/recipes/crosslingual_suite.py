@@ -36,6 +36,8 @@ from lmlab.outputs import prepare_output_folder
 from lmlab.presets import suite_path
 from lmlab.recipes.compare import pretrain_unit, run_configs
 from lmlab.recipes.compare_suite import SuiteEntry, load_suite_file
+from lmlab.recipes.crosslingual_transfers import (TransferPair, extra_transfers,
+                                                  first_pair_translation, transfer_section)
 from lmlab.recipes.retrieval import retrieval_of_run
 from lmlab.recipes.zero_shot import zero_shot
 from lmlab.training.checkpoint import CHECKPOINT
@@ -59,6 +61,17 @@ class CrosslingualSuite:
     target_split: str = "dev"
     supervised: bool = True
     """Add the target-supervised ceiling (fine-tuned on the target's train split)."""
+    translate_train: bool = False
+    """Add the translate-train row to the first pair (a word-by-word lexicon translation
+    of the source's train / dev sets, not MT: :mod:`lmlab.recipes.translate_train`)."""
+    multi_language: list[str] = field(default_factory=list)
+    """Labels of the presets that also get Unicoder's multi-language fine-tuning row
+    (Huang et al. 2019 §3.5: source and its lexicon translation together)."""
+    transfers: list[TransferPair] = field(default_factory=list)
+    """More transfer directions, one column each (:mod:`lmlab.recipes.crosslingual_transfers`)."""
+    squad_file: str = ""
+    """An English SQuAD v1.1 file, the target of ``target_split: squad_file`` pairs
+    ("" = none: their cells say "no English QA file")."""
     finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
     parallel: str = DEFAULT_PARALLEL
     held_out: int = HELD_OUT_PAIRS
@@ -81,6 +94,10 @@ class CrosslingualSuite:
             raise ConfigError(f"{path}.budget_flops: must be > 0")
         if self.corpus_lines < 0:
             raise ConfigError(f"{path}.corpus_lines: must be >= 0")
+        unknown = [label for label in self.multi_language if label not in labels]
+        if unknown:
+            raise ConfigError(f"{path}.multi_language: {unknown} are not presets "
+                              f"({', '.join(labels)})")
         if self.verdict and (len(self.verdict) != 2
                              or any(label not in labels for label in self.verdict)):
             raise ConfigError(f"{path}.verdict: two labels from presets ({', '.join(labels)})")
@@ -196,7 +213,11 @@ def run_crosslingual_compare(name_or_path: str, out: str, quick: bool = False,
             log(f"zero-shot {entry.label}: {suite.source} -> {suite.target}")
             result = zero_shot(str(folder), suite.source, suite.target, suite.finetune,
                                transfer_dir, suite.target_split, suite.supervised,
-                               overwrite=True, command="lmlab compare suites/crosslingual")
+                               overwrite=True, command="lmlab compare suites/crosslingual",
+                               **first_pair_translation(
+                                   suite.source, suite.translate_train,
+                                   entry.label in suite.multi_language,
+                                   out_dir / "translations"))
             for checkpoint in transfer_dir.rglob(CHECKPOINT):  # the scores are kept
                 shutil.rmtree(checkpoint, ignore_errors=True)
             return result
@@ -206,6 +227,10 @@ def run_crosslingual_compare(name_or_path: str, out: str, quick: bool = False,
             out_dir / "results" / f"{slug}.retrieval.json",
             lambda: retrieval_of_run(str(folder), suite.parallel, suite.held_out,
                                      suite.retrieval_layer, suite.retrieval_max_len))
+        row["transfers"] = {f"{suite.source} -> {suite.target}": row["transfer"],
+                            **extra_transfers(suite.transfers, str(folder), suite.finetune,
+                                              out_dir, slug, suite.squad_file,
+                                              entry.label in suite.multi_language, log)}
         rows.append(row)
         _write(out_dir, suite, rows, quick)
     log(f"tables: {out_dir / 'crosslingual.md'} ({time.perf_counter() - started:.0f}s)")
@@ -217,6 +242,8 @@ def _write(out_dir: Path, suite: CrosslingualSuite, rows: list[dict], quick: boo
     verdict = verdict_line(suite, rows)
     text = f"# lmlab compare: {suite.name}{' (--quick)' if quick else ''}\n\n"
     text += markdown_table(suite, rows) + (f"\n{verdict}\n" if verdict else "")
+    text += "\n" + transfer_section(f"{suite.source} -> {suite.target}", suite.transfers,
+                                    rows, out_dir / "translations")
     (out_dir / "crosslingual.md").write_text(text, encoding="utf-8")
     write_json(out_dir / "crosslingual.json",
                {"suite": suite.name, "quick": quick, "budget_flops": suite.budget_flops,
