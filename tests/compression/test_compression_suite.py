@@ -71,3 +71,5 @@ def test_the_packaged_suite_loads_full_and_quick():
     assert {"general_epochs", "pretrain_epochs"} <= {name for entry in full.methods
                                                     for name in entry.settings}
     assert {entry.method for entry in full.methods} >= {"kd", "pkd", "tinybert", "kmeans"}
+    assert any(entry.method == "tinybert" and entry.settings.get("general_epochs")
+               for entry in full.methods)  # TinyBERT general + task
