@@ -59,6 +59,17 @@ def test_xnli_1_0_layout_keeps_the_chinese_rows(tmp_path):
         "not_entailment", "entailment"]
 
 
+def test_chnsenticorp_test_file_by_path(tmp_path):
+    path = tmp_path / "test.tsv"  # the public layout (ERNIE / UER-py): label, text_a
+    path.write_text("label\ttext_a\n1\t很好\n0\t太差了\n")
+    examples = get_task("clue/chnsenticorp").read(str(path))
+    assert [(e.text_a, e.label, e.source) for e in examples] == [
+        ("很好", "1", f"{path}:2"), ("太差了", "0", f"{path}:3")]
+    path.write_text("label\ttext\n1\t很好\n")
+    with pytest.raises(DataError, match=r"test\.tsv:1: header has no 'text_a' column"):
+        get_task("clue/chnsenticorp").read(str(path))
+
+
 def test_malformed_squad_file_names_file_and_key(tmp_path, capsys):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"data": [{"paragraphs": [{"context": "x", "qas": [
