@@ -11,8 +11,8 @@ import pytest
 from lmlab.cli import main
 from lmlab.config import load_config
 from lmlab.errors import DataError
-from lmlab.evaluation.supersense_probe import (fit_supersense_probe, soft_label_rows,
-                                                split_sentences)
+from lmlab.evaluation.supersense_probe import (fit_supersense_probe, masked_copies,
+                                                soft_label_rows, split_sentences)
 from lmlab.presets import preset_path
 from lmlab.training.trainer import train
 
@@ -30,6 +30,19 @@ def test_split_keeps_distinct_lines_in_a_seeded_order():
     assert train_side == [[4, 5, 6]] and test_side == [[8, 9]]
     with pytest.raises(DataError, match="at least 2 distinct lines"):
         split_sentences([[1], [1]], 0, 0, 0.5)
+
+
+def test_each_sense_word_is_read_once_at_a_mask():
+    line, senses = [2, 10, 11, 12, 13, 3], [False, True, False, True, True, False]
+    # sense words at 1, 3, 4; default_rng([0, 0]).permutation(3) = [2, 0, 1] deals
+    # positions 4, 1, 3 round-robin into 2 groups: {4, 3} and {1}
+    assert np.random.default_rng([0, 0]).permutation(3).tolist() == [2, 0, 1]
+    assert masked_copies(line, senses, groups=2, seed=0, index=0, mask_id=4) == [
+        ([2, 10, 11, 4, 4, 3], [3, 4]), ([2, 4, 11, 12, 13, 3], [1])]
+    copies = masked_copies(line, senses, groups=7, seed=0, index=0, mask_id=4)
+    assert len(copies) == 3 and sorted(p for _, ps in copies for p in ps) == [1, 3, 4]
+    assert masked_copies(line, senses, 0, 0, 0, 4) == [(line, [1, 3, 4])]  # unmasked
+    assert masked_copies(line, [False] * 6, 7, 0, 0, 4) == []
 
 
 def test_soft_labels_are_one_row_per_allowed_sense_weighted_by_the_set_size():
@@ -80,6 +93,6 @@ def test_a_run_without_a_head_falls_back_to_the_probe(tiny_run, wordnet, capsys)
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     assert "no supersense head" in captured.err and "--probe" in captured.err
-    assert result["method"] == "probe" and result["test_words"] > 0
+    assert result["method"] == "probe" and result["masked"] and result["test_words"] > 0
     assert result["train_lines"] > result["test_lines"] > 0
     assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 < result["prior_accuracy"] < 1.0

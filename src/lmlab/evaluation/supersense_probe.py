@@ -16,9 +16,13 @@ prior: always answer the supersense allowed most often among the *training* word
 The text is the run's own training split: its lines (distinct texts only), in a seeded
 order, read until ``max_tokens`` tokens; the first ``1 − test_fraction`` of those lines
 train the probe, the rest test it, so no sentence is on both sides
-(:func:`split_sentences`). Each line is fed alone as ``[CLS] line [SEP]`` (cut to the
-run's ``seq_len``), unmasked; h_w is the last layer's state of every token with a
-non-empty A(w). An entity-fusion run (ERNIE-THU, KnowBERT) reads the line's WordNet links
+(:func:`split_sentences`). Each line is fed as ``[CLS] line [SEP]`` (cut to the run's
+``seq_len``); h_w is the last layer's state of a word with a non-empty A(w) *at a
+[MASK]*: the line is read in 7 copies, each masking a seeded seventh of its sense words
+(:func:`masked_copies`), so the context alone must say which supersenses fit, as for
+SenseBERT's head, and SenseBERT's supersense input vectors (empty at [MASK]) cannot hand
+A(w) to the probe. ``groups = 0`` reads the words themselves, unmasked. An entity-fusion
+run (ERNIE-THU, KnowBERT) reads the line's WordNet links less the masked words' mentions,
 as in pre-training.
 """
 
@@ -29,6 +33,7 @@ import torch
 
 from lmlab.data.lm_data import split_lines
 from lmlab.errors import DataError
+from lmlab.knowledge.entity_linking import hide_masked
 from lmlab.knowledge.lexical_pairs import cached_wordnet
 from lmlab.knowledge.supersense import allowed_supersense_mask
 from lmlab.registry import build_objectives
@@ -98,32 +103,66 @@ def _linker(config, tokenizer, model):
     return None
 
 
+def masked_copies(line: list[int], has_sense: list[bool], groups: int, seed: int,
+                  index: int, mask_id: int) -> list[tuple[list[int], list[int]]]:
+    """(ids, masked positions) copies of one line: its sense words are dealt round-robin, in
+    a seeded order (``default_rng([seed, index])``), into ``groups`` groups, and each copy
+    masks one group (about 1/groups of the sense words), so every sense word is
+    read once at a ``[MASK]``. ``groups = 0``: the line itself, its sense words unmasked."""
+    words = [position for position, sense in enumerate(has_sense) if sense]
+    if groups == 0:
+        return [(line, words)] if words else []
+    order = np.random.default_rng([seed, index]).permutation(len(words))
+    copies = []
+    for group in range(min(groups, len(words))):
+        chosen = sorted(words[i] for i in order[group::groups])
+        ids = list(line)
+        for position in chosen:
+            ids[position] = mask_id
+        copies.append((ids, chosen))
+    return copies
+
+
 def word_states(model, lines: list[list[int]], allowed: torch.Tensor, tokenizer,
-                seq_len: int, linker=None, batch_size: int = 16):
-    """(states (N, H), allowed (N, 45)) of every token with a non-empty A(w) in ``lines``,
-    each read alone as ``[CLS] line [SEP]`` (cut to ``seq_len``), padded per batch."""
+                seq_len: int, linker=None, groups: int = 7, seed: int = 0,
+                batch_size: int = 16):
+    """(states (N, H), allowed (N, 45)) of the sense words (non-empty A(w)) of ``lines``,
+    each line read as ``[CLS] line [SEP]`` (cut to ``seq_len``) in its
+    :func:`masked_copies`; an entity-fusion run's links come from the clean line, less the
+    masked words' mentions (as in pre-training)."""
+    items = []  # (clean ids, ids read, positions read)
+    for index, line in enumerate(lines):
+        clean = [tokenizer.cls_id, *line[:seq_len - 2], tokenizer.sep_id]
+        has_sense = allowed[torch.tensor(clean)].any(dim=-1).tolist()
+        items += [(clean, ids, chosen) for ids, chosen in
+                  masked_copies(clean, has_sense, groups, seed, index, tokenizer.mask_id)]
     states, senses = [], []
-    for start in range(0, len(lines), batch_size):
-        chunk = [[tokenizer.cls_id, *line[:seq_len - 2], tokenizer.sep_id]
-                 for line in lines[start:start + batch_size]]
-        width = max(len(row) for row in chunk)
-        ids = torch.full((len(chunk), width), tokenizer.pad_id, dtype=torch.long)  # (B, T)
+    for start in range(0, len(items), batch_size):
+        chunk = items[start:start + batch_size]
+        width = max(len(clean) for clean, _, _ in chunk)
+        clean = torch.full((len(chunk), width), tokenizer.pad_id, dtype=torch.long)  # (B, T)
+        ids = clean.clone()
         mask = torch.zeros(len(chunk), width, dtype=torch.long)  # (B, T), 1 = token
-        for row, line in enumerate(chunk):
-            ids[row, :len(line)] = torch.tensor(line)
-            mask[row, :len(line)] = 1
-        knowledge = {"knowledge": linker.links(ids)} if linker is not None else {}
+        chosen = torch.zeros(len(chunk), width, dtype=torch.bool)  # (B, T): positions read
+        for row, (clean_ids, read_ids, positions) in enumerate(chunk):
+            clean[row, :len(clean_ids)] = torch.tensor(clean_ids)
+            ids[row, :len(read_ids)] = torch.tensor(read_ids)
+            mask[row, :len(clean_ids)] = 1
+            chosen[row, positions] = True
+        knowledge = {}
+        if linker is not None:
+            links = linker.links(clean)
+            knowledge = {"knowledge": hide_masked(links, chosen) if groups else links}
         with torch.no_grad():
             hidden = model(ids, mask, **knowledge).hidden  # (B, T, H)
-        word_allowed = allowed[ids] & mask.bool()[..., None]  # (B, T, 45)
-        chosen = word_allowed.any(dim=-1)  # (B, T)
         states.append(hidden[chosen].float())
-        senses.append(word_allowed[chosen])
+        senses.append(allowed[clean][chosen])
     return torch.cat(states).numpy(), torch.cat(senses).numpy()
 
 
 def supersense_probe_of_run(run: str, seed: int = 0, max_tokens: int = 20000,
-                            test_fraction: float = 0.2, wordnet: str | None = None) -> dict:
+                            test_fraction: float = 0.2, wordnet: str | None = None,
+                            groups: int = 7) -> dict:
     """The probe on the run folder ``run`` (module docstring); one JSON-able dict."""
     config, tokenizer, model = load_run(run)
     vocabulary = [tokenizer.id_to_token(i) or "" for i in range(tokenizer.vocab_size)]
@@ -134,12 +173,13 @@ def supersense_probe_of_run(run: str, seed: int = 0, max_tokens: int = 20000,
     train_lines, test_lines = split_sentences(lines, seed, max_tokens, test_fraction)
     linker = _linker(config, tokenizer, model)
     train_x, train_allowed = word_states(model, train_lines, allowed, tokenizer,
-                                         config.data.seq_len, linker)
+                                         config.data.seq_len, linker, groups, seed)
     test_x, test_allowed = word_states(model, test_lines, allowed, tokenizer,
-                                       config.data.seq_len, linker)
+                                       config.data.seq_len, linker, groups, seed)
     if len(train_x) == 0 or len(test_x) == 0:
         raise DataError(f"{run}: no WordNet word on the probe's train or test side")
     return {"run": str(run), "method": "probe", "seed": seed, "max_tokens": max_tokens,
-            "test_fraction": test_fraction, "train_lines": len(train_lines),
+            "test_fraction": test_fraction, "masked": groups > 0,
+            "train_lines": len(train_lines),
             "test_lines": len(test_lines),
             **fit_supersense_probe(train_x, train_allowed, test_x, test_allowed, seed)}

@@ -106,7 +106,8 @@ def _supersense(args) -> int:
             print(f"lmlab: {args.run_folder} has no supersense head (objectives "
                   f"{', '.join(names)}); using the linear probe (--probe)", file=sys.stderr)
         result = supersense_probe_of_run(args.run_folder, args.seed, args.max_tokens,
-                                         args.probe_test_fraction, args.wordnet)
+                                         args.probe_test_fraction, args.wordnet,
+                                         groups=0 if args.unmasked else 7)
     print(json.dumps(result))
     return 0
 
@@ -207,7 +208,10 @@ def add_commands(subparsers) -> None:
                        help="a linear probe on the frozen encoder's states, trained on the "
                             "run's training lines with the allowed sets (the default for a "
                             "run without a supersense head)")
-    sense.add_argument("--seed", type=int, default=0, help="the probe's line split")
+    sense.add_argument("--seed", type=int, default=0, help="the probe's line split and masks")
+    sense.add_argument("--unmasked", action="store_true",
+                       help="the probe reads each word itself, not at a [MASK] (SenseBERT's "
+                            "input then shows its supersenses)")
     sense.add_argument("--probe-test-fraction", type=_fraction, default=0.2,
                        help="share of the probe's lines held out for scoring (default 0.2)")
     sense.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 folder (data.*, index.*)")
