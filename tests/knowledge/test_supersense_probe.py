@@ -1,5 +1,5 @@
-"""The supersense probe on a frozen encoder (issue 21): the line split, SenseBERT's soft
-labels as weighted rows, the allowed-set accuracy against the prior, and the command."""
+"""The supersense probe on a frozen encoder (issue 21): the line split, the masked copies,
+the allowed-set loss and accuracy against the prior, and the command."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lmlab.cli import main
 from lmlab.config import load_config
 from lmlab.errors import DataError
 from lmlab.evaluation.supersense_probe import (fit_supersense_probe, masked_copies,
-                                                soft_label_rows, split_sentences)
+                                                split_sentences)
 from lmlab.presets import preset_path
 from lmlab.training.trainer import train
 
@@ -45,17 +45,6 @@ def test_each_sense_word_is_read_once_at_a_mask():
     assert masked_copies(line, [False] * 6, 7, 0, 0, 4) == []
 
 
-def test_soft_labels_are_one_row_per_allowed_sense_weighted_by_the_set_size():
-    features = np.array([[1.0, 0.0], [0.0, 1.0]])
-    allowed = np.zeros((2, 45), dtype=bool)
-    allowed[0, 3] = True
-    allowed[1, [5, 7, 9]] = True
-    rows, labels, weights = soft_label_rows(features, allowed)
-    assert rows.tolist() == [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
-    assert labels.tolist() == [3, 5, 7, 9]
-    assert weights.tolist() == [1.0, 1 / 3, 1 / 3, 1 / 3]
-
-
 def test_probe_accuracy_counts_a_top_sense_inside_the_allowed_set():
     def sets(*senses):
         allowed = np.zeros((len(senses), 45), dtype=bool)
@@ -73,8 +62,10 @@ def test_probe_accuracy_counts_a_top_sense_inside_the_allowed_set():
     assert result["train_accuracy"] == 1.0
     assert result["prior_supersense"] == 1 and result["prior_accuracy"] == pytest.approx(1 / 3)
     assert (result["train_words"], result["test_words"]) == (3, 3)
-    with pytest.raises(DataError, match="only one supersense"):
-        fit_supersense_probe(train_x, sets({0}, {0}, {0}), test_x, test_allowed)
+    # the same fit again: seeded init, full-batch L-BFGS
+    assert fit_supersense_probe(train_x, train_allowed, test_x, test_allowed) == result
+    with pytest.raises(DataError, match="need a non-empty A"):
+        fit_supersense_probe(train_x, sets({0}, set(), {1}), test_x, test_allowed)
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,17 @@
 
 SenseBERT (Levine et al. 2020, §5.1, "SemEval-SS Frozen") reads a frozen model's
 contextual states with a linear classifier over the 45 WordNet supersenses. lmlab has no
-sense-annotated text (docs/knowledge.md, "Gold senses"), so the probe is trained the way
-SenseBERT's own head is, on the allowed sets: a word w's targets are A(w), the lexnames of
-all its synsets (:mod:`lmlab.knowledge.supersense`), with SenseBERT's soft labels
+sense-annotated text (docs/knowledge.md, "Gold senses"), so the
+probe is trained as SenseBERT's own head is, on the allowed sets: a word w's targets are
+A(w), the lexnames of all its synsets (:mod:`lmlab.knowledge.supersense`), and a linear
+layer on the standardised states minimises
 
-    L_reg = −Σ_{s ∈ A(w)} (1 / |A(w)|) log p(s | h_w)           (Levine et al. 2020, eq. 4)
+    L_allowed + L_reg = −log Σ_{s ∈ A(w)} p(s | h_w) − Σ_{s ∈ A(w)} (1 / |A(w)|) log p(s | h_w)
 
-which is a multinomial logistic regression (scikit-learn) over rows (h_w, s), s ∈ A(w),
-each weighted 1 / |A(w)| (:func:`soft_label_rows`). It is scored as SenseBERT scores its
-head: a word counts when its top supersense is in A(w). Beside it, the context-free
-prior: always answer the supersense allowed most often among the *training* words.
+(Levine et al. 2020, eqs. 3-4; the objective's default ``reg_weight`` 1), full batch with
+L-BFGS. It is scored as SenseBERT scores its head: a word counts when its top supersense
+is in A(w). Beside it, the context-free prior: always answer the supersense allowed most
+often among the *training* words.
 
 The text is the run's own training split: its lines (distinct texts only), in a seeded
 order, read until ``max_tokens`` tokens; the first ``1 − test_fraction`` of those lines
@@ -35,7 +36,8 @@ from lmlab.data.lm_data import split_lines
 from lmlab.errors import DataError
 from lmlab.knowledge.entity_linking import hide_masked
 from lmlab.knowledge.lexical_pairs import cached_wordnet
-from lmlab.knowledge.supersense import allowed_supersense_mask
+from lmlab.knowledge.supersense import (NUM_SUPERSENSES, allowed_supersense_loss,
+                                        allowed_supersense_mask, supersense_accuracy)
 from lmlab.registry import build_objectives
 from lmlab.training.checkpoint import load_run
 
@@ -59,31 +61,43 @@ def split_sentences(sentences: list[list[int]], seed: int, max_tokens: int,
     return kept[:-test], kept[-test:]
 
 
-def soft_label_rows(features: np.ndarray, allowed: np.ndarray):
-    """features (N, H), allowed (N, 45) bool → (rows (M, H), labels (M,), weights (M,)):
-    one row per (word, allowed supersense), weighted 1 / |A(w)| (eq. 4's soft labels)."""
-    word, sense = np.nonzero(allowed)  # (M,), (M,): row-major, senses in LEXNAMES order
-    sizes = allowed.sum(axis=1)  # (N,)
-    return features[word], sense, 1.0 / sizes[word]
-
-
 def fit_supersense_probe(train_x: np.ndarray, train_allowed: np.ndarray,
-                         test_x: np.ndarray, test_allowed: np.ndarray, seed: int = 0) -> dict:
-    """The soft-label logistic regression (standardised features) and its allowed-set
-    accuracy on both sides, with the training side's most-allowed supersense as prior."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+                         test_x: np.ndarray, test_allowed: np.ndarray, seed: int = 0,
+                         reg_weight: float = 1.0, weight_decay: float = 1e-4,
+                         max_iterations: int = 200) -> dict:
+    """A linear layer on the standardised states, trained full-batch (L-BFGS) on
+    L_allowed + ``reg_weight`` · L_reg (eqs. 3-4, :func:`allowed_supersense_loss`) plus
+    ``weight_decay`` · ||W||², and its allowed-set accuracy on both sides, with the training
+    side's most-allowed supersense as the prior."""
+    if not train_allowed.any(axis=1).all():
+        raise DataError("the supersense probe's training words need a non-empty A(w)")
+    mean, std = train_x.mean(axis=0), train_x.std(axis=0) + 1e-6
 
-    scaler = StandardScaler().fit(train_x)
-    rows, labels, weights = soft_label_rows(scaler.transform(train_x), train_allowed)
-    if len(set(labels.tolist())) < 2:
-        raise DataError("the supersense probe's training words allow only one supersense")
-    probe = LogisticRegression(max_iter=1000, random_state=seed)
-    probe.fit(rows, labels, sample_weight=weights)
+    def scaled(x):
+        return torch.from_numpy(((x - mean) / std).astype(np.float32))  # (N, H)
 
-    def accuracy(x, allowed):
-        top = probe.classes_[probe.predict_proba(scaler.transform(x)).argmax(axis=1)]
-        return float(allowed[np.arange(len(top)), top].mean())  # top ∈ A(w)
+    inputs, allowed = scaled(train_x), torch.from_numpy(train_allowed)
+    generator = torch.Generator().manual_seed(seed)
+    probe = torch.nn.Linear(inputs.shape[1], NUM_SUPERSENSES)
+    with torch.no_grad():
+        bound = 1 / inputs.shape[1] ** 0.5  # nn.Linear's own init, from a seeded generator
+        probe.weight.uniform_(-bound, bound, generator=generator)
+        probe.bias.uniform_(-bound, bound, generator=generator)
+    optimizer = torch.optim.LBFGS(probe.parameters(), max_iter=max_iterations,
+                                  line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss_allowed, loss_reg = allowed_supersense_loss(probe(inputs), allowed)
+        loss = loss_allowed + reg_weight * loss_reg + weight_decay * probe.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+
+    def accuracy(x, sets):
+        with torch.no_grad():
+            return supersense_accuracy(probe(scaled(x)), torch.from_numpy(sets))
 
     prior = int(train_allowed.sum(axis=0).argmax())  # the supersense allowed most often
     return {"accuracy": accuracy(test_x, test_allowed),
