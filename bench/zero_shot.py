@@ -5,6 +5,8 @@ Prints one JSON object per run.
     python bench/zero_shot.py runs/mbert-tiny runs/xlmr-tiny --out runs/zero-shot \
         --source glue/sst2 --target clue/chnsenticorp --max-train-examples 4000 --seeds 0 1
     python bench/zero_shot.py runs/mbert-tiny --source glue/rte --target clue/xnli_2way ...
+    python bench/zero_shot.py runs/unicoder-tiny --out runs/zs --translate-train --multi-language
+(the last two: SST-2 translated word by word by the hsk gloss lexicon, not MT)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 from lmlab.finetune.config import FinetuneOptions
+from lmlab.recipes.translate_train import translate_task
 from lmlab.recipes.zero_shot import zero_shot
 
 
@@ -33,16 +36,25 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--lr", type=float, default=None, help="default: the task family's")
     parser.add_argument("--pooling", choices=["cls", "mean", "last"], default="cls")
+    parser.add_argument("--translate-train", action="store_true",
+                        help="also fine-tune on the source translated by the hsk lexicon")
+    parser.add_argument("--multi-language", action="store_true",
+                        help="also Unicoder's multi-language fine-tuning (source + translation)")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     options = FinetuneOptions(max_train_examples=args.max_train_examples, epochs=args.epochs,
                               max_seq_len=args.max_seq_len, seeds=args.seeds,
                               max_unk_rate=1.0, progress=False, lr=args.lr,
                               pooling=args.pooling)
+    extra = {}
+    if args.translate_train or args.multi_language:
+        files = translate_task(args.source, Path(args.out) / "translations")
+        extra = {"translated": (files["train"], files["dev"]),
+                 "translate_train": args.translate_train, "multi_language": args.multi_language}
     for run in args.runs:
         out = Path(args.out) / Path(run).name
         result = zero_shot(run, args.source, args.target, options, out, args.target_split,
-                           args.supervised, args.overwrite, " ".join(sys.argv))
+                           args.supervised, args.overwrite, " ".join(sys.argv), **extra)
         print(json.dumps(result), flush=True)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,14 +145,15 @@ def extra_transfers(pairs: list[TransferPair], base: str, options: FinetuneOptio
     the fine-tuned checkpoints removed once scored."""
     found = {}
     for pair in pairs:
-        cache = out_dir / "results" / f"{slug}.{pair.label.replace('/', '_').replace(' ', '')}.json"
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", pair.label).strip("_")  # RTE_-_XNLI-2way
+        cache = out_dir / "results" / f"{slug}.{name}.json"
         if pair_settings(pair, squad_file) is None:
             found[pair.label] = {"missing": NO_QA_FILE}
         elif cache.exists():
             found[pair.label] = json.loads(cache.read_text())
         else:
             log(f"transfer {slug}: {pair.label}")
-            folder = out_dir / "transfer" / slug / pair.label.replace("/", "_").replace(" ", "")
+            folder = out_dir / "transfer" / slug / name
             found[pair.label] = run_pair(pair, base, options, folder, squad_file,
                                          multi_language, out_dir / "translations")
             write_json(cache, found[pair.label])
