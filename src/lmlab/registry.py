@@ -20,6 +20,7 @@ from lmlab.encoders.elman import ElmanConfig, build_elman
 from lmlab.encoders.ernie_thu import ErnieThuEncoder
 from lmlab.encoders.knowbert import KnowBertEncoder
 from lmlab.encoders.lstm import LSTMConfig, build_lstm
+from lmlab.encoders.qrnn import QRNNConfig, build_qrnn
 from lmlab.encoders.transformer import TransformerConfig, build_transformer
 from lmlab.encoders.window_mlp import WindowMLPConfig, build_window_mlp
 from lmlab.errors import ConfigError
@@ -60,6 +61,7 @@ ENCODERS = {
     "window_mlp": (WindowMLPConfig, build_window_mlp),
     "elman": (ElmanConfig, build_elman),
     "attention_rnn": (AttentionRNNConfig, build_attention_rnn),
+    "qrnn": (QRNNConfig, build_qrnn),  # MultiFiT (issue 24)
 }
 
 KNOWLEDGE_ENCODERS = {

@@ -40,7 +40,7 @@ class _Interrupted(Exception):
                                     "context2vec/tiny",
                                     "bart/tiny", "t5/tiny", "xlnet/tiny", "sa_lstm/tiny",
                                     "elmo/tiny", "xlm/tiny", "mbert/tiny",
-                                    "unicoder/tiny",
+                                    "unicoder/tiny", "multifit/tiny",
                                     "xlmr/tiny", "ernie_thu/tiny", "knowbert/tiny"])
 def test_interrupted_then_resumed_run_is_bit_identical(preset, tiny_corpus, tmp_path, monkeypatch):
     steps = 8

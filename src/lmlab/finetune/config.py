@@ -38,6 +38,17 @@ class FinetuneOptions:
     max_seq_len: int = 128
     warmup_ratio: float | None = None
     """Linear warmup over this fraction of the steps, then linear decay (BERT)."""
+    schedule: Literal["linear", "one_cycle"] = "linear"
+    """linear: warm-up then linear decay (BERT); one_cycle: the cosine one-cycle policy of
+    MultiFiT (Eisenschlos et al. 2019, §3), rising over ``warmup_ratio`` of the steps from
+    lr/25 (``lmlab.training.optim``)."""
+    label_smoothing: float = 0.0
+    """Classification: cross-entropy against (1 − ε) one-hot + ε / C (Szegedy et al. 2016,
+    §7), as MultiFiT fine-tunes its classifier (§3); 0 = plain cross-entropy."""
+    pseudo_labels_from: str = ""
+    """Cross-lingual bootstrapping (MultiFiT §3.3): a fine-tuned classifier run whose
+    predictions replace the labels of the training and dev examples (the gold labels are
+    not read); empty = the task's own labels."""
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -113,6 +124,7 @@ class FinetuneOptions:
             ("evals_per_epoch", self.evals_per_epoch >= 1, ">= 1"),
             ("max_train_examples", self.max_train_examples >= 0, ">= 0 (0 = all)"),
             ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("doc_stride", self.doc_stride > 0, ">= 1"),
             ("max_unk_rate", 0 <= self.max_unk_rate <= 1, "in [0, 1]"),
             ("max_target_len", 2 <= self.max_target_len <= 4096, "from 2 to 4096"),

@@ -30,6 +30,7 @@ from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
 from lmlab.finetune.job import BEST, FinetuneJob
 from lmlab.finetune.model import build_finetune_model, task_language
 from lmlab.finetune.multi_language import extra_training, with_language
+from lmlab.finetune.pseudo_labels import pseudo_label
 from lmlab.finetune.run_folder import (check_pooling, generation_setup, load_base,
                                        save_finetuned)
 from lmlab.outputs import prepare_output_folder
@@ -44,10 +45,14 @@ OPTIONS_FILE = "finetune.json"
 
 def train_config(options: FinetuneOptions, total_steps: int, eval_every: int,
                  seed: int) -> TrainConfig:
-    """The loop's settings of one fine-tuning seed: AdamW with linear warm-up and decay,
-    an evaluation and a checkpoint every ``eval_every`` steps."""
-    return TrainConfig(lr=options.lr, weight_decay=options.weight_decay, schedule="linear",
-                       warmup_steps=int(options.warmup_ratio * total_steps),
+    """The loop's settings of one fine-tuning seed: AdamW with linear warm-up and decay
+    (or the one-cycle policy rising over ``warmup_ratio``), an evaluation and a checkpoint
+    every ``eval_every`` steps."""
+    one_cycle = options.schedule == "one_cycle"
+    return TrainConfig(lr=options.lr, weight_decay=options.weight_decay,
+                       schedule=options.schedule,
+                       warmup_steps=0 if one_cycle else int(options.warmup_ratio * total_steps),
+                       cycle_rise_fraction=min(0.99, max(0.01, options.warmup_ratio)),
                        grad_clip=options.grad_clip, max_steps=total_steps, seed=seed,
                        log_every=10, eval_every=eval_every, checkpoint_every=eval_every,
                        num_threads=options.num_threads, progress=options.progress,
@@ -115,6 +120,11 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
                              options.subset_seed)
     dev_examples = spec.read(options.dev_split)
     extra_spec, extra = extra_training(spec, options)
+    bootstrap = None
+    if options.pseudo_labels_from:  # MultiFiT §3.3: the teacher's labels, not the gold ones
+        relabelled, bootstrap = pseudo_label(options.pseudo_labels_from, spec,
+                                             {"train": train, "dev": dev_examples})
+        train, dev_examples = relabelled["train"], relabelled["dev"]
     labels = task_data.label_vocabulary(spec, train + extra, {options.dev_split: dev_examples})
     unk = task_data.check_vocabulary(tokenizer, spec, train, options.max_unk_rate, base)
     _start_folder(out, options, resume, overwrite)
@@ -144,6 +154,8 @@ def finetune(base: str, task: str, options: FinetuneOptions, out: str | Path,
                "options": json.loads(json.dumps(options.__dict__)), "command": command,
                "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
                "runs": runs}
+    if bootstrap is not None:  # dev scores above are agreement with the teacher
+        summary["pseudo_labels"] = bootstrap
     write_json(out / "results.json", summary)
     return summary
 

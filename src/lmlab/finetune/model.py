@@ -21,7 +21,8 @@ from lmlab.heads.token_classification import TokenClassificationHead, TokenHeadC
 
 def _sequence(hidden, num_labels, options):
     return SequenceClassificationHead(hidden, num_labels,
-                                      SequenceHeadConfig(options.pooling, options.dropout))
+                                      SequenceHeadConfig(options.pooling, options.dropout,
+                                                         options.label_smoothing))
 
 
 # task kind -> builder(hidden_size, num_labels, options); read here only (DESIGN §6.2).

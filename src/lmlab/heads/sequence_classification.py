@@ -25,6 +25,8 @@ class SequenceHeadConfig:
     """cls: BERT's pooler on the first position; mean: masked mean of all positions;
     last: a pooler on the last non-padding position (XLNet)."""
     dropout: float = 0.1
+    label_smoothing: float = 0.0
+    """Classification loss against (1 − ε) one-hot + ε / C (Szegedy et al. 2016, §7)."""
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -57,7 +59,8 @@ class SequenceClassificationHead(nn.Module):
     def loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
         if self.regression:
             return F.mse_loss(logits, batch["labels"].to(logits.dtype))
-        return F.cross_entropy(logits, batch["labels"])
+        return F.cross_entropy(logits, batch["labels"],
+                               label_smoothing=self.config.label_smoothing)
 
     def predict(self, logits: torch.Tensor, batch: dict) -> list:
         return logits.tolist() if self.regression else logits.argmax(-1).tolist()

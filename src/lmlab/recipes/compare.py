@@ -79,6 +79,8 @@ def run_configs(suite: CompareSuite, suite_path: str, extra: list[str]) -> dict[
 
 def _structure(config: RunConfig) -> str:
     encoder, embedding = config.model.encoder, config.model.embedding
+    if not hasattr(encoder, "num_heads"):  # a recurrent encoder (MultiFiT's QRNN, issue 24)
+        return f"{encoder.name} L{encoder.num_layers}/H{embedding.hidden_size}"
     text = (f"L{encoder.num_layers}/H{embedding.hidden_size}/A{encoder.num_heads}/"
             f"FFN{encoder.ffn_size}, {encoder.norm}-LN")
     if embedding.embedding_size not in (0, embedding.hidden_size):
@@ -137,7 +139,8 @@ def _same_pretraining(folder: Path, config: RunConfig, done: dict, suite: Compar
     except LmlabError:
         return False
     return (done.get("budget_flops") == suite.budget_flops
-            and saved.train.warmup_steps == int(suite.warmup_ratio * saved.train.max_steps)
+            and saved.train.warmup_steps == (0 if saved.train.schedule == "one_cycle" else
+                                             int(suite.warmup_ratio * saved.train.max_steps))
             and _settings(saved) == _settings(config))
 
 
@@ -156,7 +159,8 @@ def pretrain_unit(entry: SuiteEntry, config: RunConfig, suite: CompareSuite, fol
     steps = max(1, int(suite.budget_flops // cost["flops_per_step"]))
     train_cfg = config.train
     train_cfg.max_steps, train_cfg.max_epochs, train_cfg.max_time_s = steps, 0.0, 0.0
-    train_cfg.warmup_steps = int(suite.warmup_ratio * steps)
+    one_cycle = train_cfg.schedule == "one_cycle"  # its own rise (MultiFiT, issue 24)
+    train_cfg.warmup_steps = 0 if one_cycle else int(suite.warmup_ratio * steps)
     train_cfg.eval_every, train_cfg.checkpoint_every = 0, suite.checkpoint_every
     resume = (folder / CHECKPOINT).exists()
     log(f"pre-train {entry.label}: {cost['flops_per_step'] / 1e9:.2f} GFLOPs/step -> {steps} "

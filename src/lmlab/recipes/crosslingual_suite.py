@@ -9,7 +9,11 @@ objective's passes included: :func:`lmlab.recipes.compare.pretrain_unit`), then
   on the ``target`` task (ChnSentiCorp dev); with ``supervised`` also the target-language
   ceiling (fine-tuned on the target's own train split). Mean ± std over the seeds;
 * sentence retrieval (:mod:`lmlab.recipes.retrieval`): accuracy@1 in both directions on
-  the 500 held-out news-commentary pairs, mean-pooled layer-``retrieval_layer`` states.
+  the 500 held-out news-commentary pairs, mean-pooled layer-``retrieval_layer`` states;
+* with ``bootstrap.preset``, MultiFiT's cross-lingual bootstrapping row
+  (:mod:`lmlab.recipes.bootstrap_row`): a monolingual target LM pre-trained at the same
+  FLOPs, fine-tuned on the target texts labelled by the best zero-shot row's source-task
+  run (or ``bootstrap.teacher``), with its own supervised ceiling.
 
 Writes ``crosslingual.md`` (Markdown) and ``crosslingual.json``; the verdict line tests the
 papers' claim that TLM helps retrieval and transfer over MLM alone (``verdict``: the two
@@ -27,13 +31,15 @@ from itertools import islice
 from pathlib import Path
 
 from lmlab.atomic import write_json, write_text
-from lmlab.config import load_raw
+from lmlab.config import load_config, load_raw
 from lmlab.crosslingual.parallel import DEFAULT_PARALLEL, HELD_OUT_PAIRS
 from lmlab.data.lm_data import split_lines
 from lmlab.errors import ConfigError
 from lmlab.finetune.config import FinetuneOptions
 from lmlab.outputs import prepare_output_folder
-from lmlab.presets import suite_path
+from lmlab.presets import preset_path, suite_path
+from lmlab.recipes.bootstrap_row import (BootstrapRow, best_teacher, bootstrap_transfer,
+                                         bootstrap_verdict)
 from lmlab.recipes.compare import pretrain_unit, run_configs
 from lmlab.recipes.compare_suite import SuiteEntry, load_suite_file
 from lmlab.recipes.crosslingual_transfers import (TransferPair, extra_transfers,
@@ -79,6 +85,8 @@ class CrosslingualSuite:
     retrieval_max_len: int = 128
     verdict: list[str] = field(default_factory=list)
     """``[baseline, challenger]`` labels compared in one line (XLM MLM vs MLM + TLM)."""
+    bootstrap: BootstrapRow = field(default_factory=BootstrapRow)
+    """MultiFiT's bootstrapping row (Eisenschlos et al. 2019 §3.3); no ``preset``: none."""
     corpus_lines: int = 0
     """Pre-train on the first N train lines of each mixed corpus (N // 10 valid and test
     lines) instead of the whole corpora: ``--quick`` (vocabularies and token stores of
@@ -122,20 +130,27 @@ def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")
 
 
+def _cut(name: str, lines: int, folder: Path) -> str:
+    target = folder / f"{_slug(name)}-{lines}"
+    if not (target / "test.txt").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        for split, count in (("train", lines), ("valid", max(1, lines // 10))):
+            texts = [line.text for line in islice(split_lines(name, split), count)]
+            write_text(target / f"{split}.txt", "".join(f"{t}\n" for t in texts))
+        write_text(target / "test.txt", (target / "valid.txt").read_text("utf-8"))
+    return str(target)
+
+
 def cut_corpora(configs: dict, lines: int, folder: Path) -> None:
-    """Point every mixed corpus of ``configs`` at a copy of its first ``lines`` train lines
-    and ``lines // 10`` valid lines under ``folder`` (test.txt repeats the valid lines: test
-    sets are held back from ``$LMLAB_DATA``, and the suite scores no test split)."""
+    """Point every corpus of ``configs`` (each mixed one, or the one ``data.dataset``) at a
+    copy of its first ``lines`` train lines and ``lines // 10`` valid lines under
+    ``folder`` (test.txt repeats the valid lines: test sets are held back from
+    ``$LMLAB_DATA``, and the suite scores no test split)."""
     for config in configs.values():
+        if config.data.dataset != "mix":
+            config.data.dataset = _cut(config.data.dataset, lines, folder)
         for corpus in config.data.datasets if config.data.dataset == "mix" else []:
-            target = folder / f"{_slug(corpus.name)}-{lines}"
-            if not (target / "test.txt").exists():
-                target.mkdir(parents=True, exist_ok=True)
-                for split, count in (("train", lines), ("valid", max(1, lines // 10))):
-                    texts = [line.text for line in islice(split_lines(corpus.name, split), count)]
-                    write_text(target / f"{split}.txt", "".join(f"{t}\n" for t in texts))
-                write_text(target / "test.txt", (target / "valid.txt").read_text("utf-8"))
-            corpus.name = str(target)
+            corpus.name = _cut(corpus.name, lines, folder)
 
 
 def _cached(path: Path, compute) -> dict:
@@ -194,9 +209,15 @@ def run_crosslingual_compare(name_or_path: str, out: str, quick: bool = False,
     for entry in suite.presets:
         entry.label = entry.label or entry.preset
     configs = run_configs(suite, name_or_path, [])
+    booted = suite.bootstrap
+    if booted.preset:  # its own architecture: the suite's transformer overrides do not apply
+        configs[booted.label] = load_config(preset_path(booted.preset), list(booted.overrides))
     out_dir = prepare_output_folder(out, "compare", overwrite, resume=True)
     if suite.corpus_lines:
         cut_corpora(configs, suite.corpus_lines, out_dir / "corpora")
+    # The bootstrapping teacher is a source-task run of this suite: keep those checkpoints.
+    keep = f"{suite.source.replace('/', '_')}/seed-" if booted.preset and not booted.teacher \
+        else None
     rows, started = [], time.perf_counter()
     for index, entry in enumerate(suite.presets, 1):
         slug = _slug(entry.label)
@@ -204,7 +225,8 @@ def run_crosslingual_compare(name_or_path: str, out: str, quick: bool = False,
             f"({time.perf_counter() - started:.0f}s so far)")
         folder = out_dir / "pretrain" / slug
         unit = pretrain_unit(entry, configs[entry.label], suite, folder, log)
-        row = {"label": entry.label, "preset": entry.preset, "objectives": unit["objectives"],
+        row = {"label": entry.label, "slug": slug, "preset": entry.preset,
+               "objectives": unit["objectives"],
                "steps": unit["steps"], "flops_per_step": unit["flops_per_step"],
                "params_encoder": unit["params_encoder"], "valid_loss": unit["valid_loss"]}
         transfer_dir = out_dir / "transfer" / slug
@@ -219,7 +241,8 @@ def run_crosslingual_compare(name_or_path: str, out: str, quick: bool = False,
                                    entry.label in suite.multi_language,
                                    out_dir / "translations"))
             for checkpoint in transfer_dir.rglob(CHECKPOINT):  # the scores are kept
-                shutil.rmtree(checkpoint, ignore_errors=True)
+                if keep is None or keep not in checkpoint.as_posix():
+                    shutil.rmtree(checkpoint, ignore_errors=True)
             return result
 
         row["transfer"] = _cached(out_dir / "results" / f"{slug}.transfer.json", transfer)
@@ -233,20 +256,54 @@ def run_crosslingual_compare(name_or_path: str, out: str, quick: bool = False,
                                               entry.label in suite.multi_language, log)}
         rows.append(row)
         _write(out_dir, suite, rows, quick)
+    if booted.preset:
+        rows.append(_bootstrap_row(suite, configs[booted.label], rows, out_dir, log))
+        _write(out_dir, suite, rows, quick)
     log(f"tables: {out_dir / 'crosslingual.md'} ({time.perf_counter() - started:.0f}s)")
     return {"out": str(out_dir), "table": str(out_dir / "crosslingual.md"),
-            "json": str(out_dir / "crosslingual.json"), "verdict": verdict_line(suite, rows)}
+            "json": str(out_dir / "crosslingual.json"), "verdict": verdict_line(suite, rows),
+            "bootstrap_verdict": _bootstrap_verdict(suite, rows)}
+
+
+def _bootstrap_row(suite: CrosslingualSuite, config, rows: list[dict], out_dir: Path,
+                   log) -> dict:
+    """Pre-train the monolingual LM at the suite's FLOPs, then bootstrap it from the teacher."""
+    booted, slug = suite.bootstrap, _slug(suite.bootstrap.label)
+    folder = out_dir / "pretrain" / slug
+    entry = SuiteEntry(preset=booted.preset, label=booted.label, overrides=booted.overrides)
+    unit = pretrain_unit(entry, config, suite, folder, log)
+    teacher, teacher_label = ((booted.teacher, booted.teacher) if booted.teacher
+                              else best_teacher(rows, out_dir, suite.source)[:2])
+    log(f"bootstrap {booted.label}: pseudo-labels from {teacher_label}")
+    transfer = _cached(out_dir / "results" / f"{slug}.transfer.json",
+                       lambda: bootstrap_transfer(str(folder), teacher, booted, suite,
+                                                  out_dir / "transfer" / slug))
+    for checkpoint in (out_dir / "transfer" / slug).rglob(CHECKPOINT):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    return {"label": booted.label, "slug": slug, "preset": booted.preset,
+            "objectives": f"{unit['objectives']} (QRNN); pseudo-labels from {teacher_label}",
+            "steps": unit["steps"], "flops_per_step": unit["flops_per_step"],
+            "params_encoder": unit["params_encoder"], "valid_loss": unit["valid_loss"],
+            "teacher": teacher, "teacher_label": teacher_label, "transfer": transfer,
+            "retrieval": None}
+
+
+def _bootstrap_verdict(suite: CrosslingualSuite, rows: list[dict]) -> str:
+    found = [row for row in rows if row["label"] == suite.bootstrap.label]
+    return bootstrap_verdict(suite.bootstrap.label, found[0] if found else None)
 
 
 def _write(out_dir: Path, suite: CrosslingualSuite, rows: list[dict], quick: bool) -> None:
     verdict = verdict_line(suite, rows)
+    booted = _bootstrap_verdict(suite, rows)
     text = f"# lmlab compare: {suite.name}{' (--quick)' if quick else ''}\n\n"
     text += markdown_table(suite, rows) + (f"\n{verdict}\n" if verdict else "")
     text += "\n" + transfer_section(f"{suite.source} -> {suite.target}", suite.transfers,
                                     rows, out_dir / "translations")
+    text += f"\n{booted}\n" if booted else ""
     (out_dir / "crosslingual.md").write_text(text, encoding="utf-8")
     write_json(out_dir / "crosslingual.json",
                {"suite": suite.name, "quick": quick, "budget_flops": suite.budget_flops,
                 "source": suite.source, "target": f"{suite.target}/{suite.target_split}",
                 "seeds": list(suite.finetune.seeds), "retrieval_layer": suite.retrieval_layer,
-                "rows": rows, "verdict": verdict})
+                "rows": rows, "verdict": verdict, "bootstrap_verdict": booted})

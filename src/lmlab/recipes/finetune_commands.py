@@ -30,6 +30,8 @@ EXAMPLES = """examples:
   lmlab finetune vectors:runs/sg --task ner/conll2003 --feature-based --out runs/ner-sg
   lmlab finetune elmo:runs/elmo --task glue/sst2 --feature-based --feature-layers mix \\
       --out runs/sst2-elmo
+  lmlab finetune runs/multifit --task clue/chnsenticorp --pooling last \
+      --pseudo-labels-from runs/xlmr-sst2 --out runs/chn-bootstrapped
   lmlab evaluate runs/sst2 --task glue/sst2 --split dev
   lmlab predict runs/sst2 --input new.tsv --out preds.txt
   lmlab benchmark --suite glue --model runs/bert-tiny --out results/
@@ -42,7 +44,8 @@ def _options(args):
              "subset_seed", "pooling", "dropout", "crf", "doc_stride", "max_answer_length",
              "max_unk_rate", "num_threads", "train_split", "dev_split", "max_target_len",
              "num_beams", "length_penalty", "no_repeat_ngram_size", "target_mask_rate", "text_to_text",
-             "kbert_relations", "kbert_max_branches"]
+             "kbert_relations", "kbert_max_branches", "schedule", "label_smoothing",
+             "pseudo_labels_from"]
     raw = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     raw["progress"] = not args.quiet
     return from_dict(FinetuneOptions, raw, "finetune")
@@ -65,6 +68,8 @@ def _feature_options(args) -> FeatureTaskOptions:
 
 
 def _finetune(args) -> int:
+    if args.pseudo_labels_from and (args.feature_based or args.multitask):
+        raise ConfigError("--pseudo-labels-from: only with --task (one classification task)")
     if args.feature_based:
         result = run_feature_based(args.base, args.task, _feature_options(args), args.out,
                                    _command())
@@ -145,6 +150,11 @@ def _add_options(parser) -> None:
     group.add_argument("--max-seq-len", dest="max_seq_len", type=int)
     group.add_argument("--warmup-ratio", dest="warmup_ratio", type=float)
     group.add_argument("--weight-decay", dest="weight_decay", type=float)
+    group.add_argument("--schedule", choices=["linear", "one_cycle"],
+                       help="linear warm-up and decay (default) or MultiFiT's cosine "
+                            "one-cycle policy (rising over --warmup-ratio)")
+    group.add_argument("--label-smoothing", dest="label_smoothing", type=float,
+                       help="classification: label smoothing epsilon (MultiFiT: 0.1)")
     group.add_argument("--seeds", type=int, nargs="+", help="one run per seed (mean ± std)")
     group.add_argument("--patience", type=int, help="early stopping: evaluations without gain")
     group.add_argument("--evals-per-epoch", dest="evals_per_epoch", type=int)
@@ -200,6 +210,10 @@ def add_commands(subparsers) -> None:
                       action="store_true", help="--multitask: also fine-tune each task alone "
                       "for multitask + per-task epochs, for the comparison table")
     tune.add_argument("--out", required=True)
+    tune.add_argument("--pseudo-labels-from", dest="pseudo_labels_from", metavar="TEACHER_RUN",
+                      help="cross-lingual bootstrapping (MultiFiT §3.3): train and select on "
+                           "this fine-tuned classifier's predictions for the task's train and "
+                           "dev texts instead of their gold labels (docs/crosslingual.md)")
     tune.add_argument("--resume", action="store_true",
                       help="continue the fine-tuning in --out (same options) where it stopped")
     _add_overwrite(tune, "the lmlab output already in --out (by default an existing run is "

@@ -3,7 +3,16 @@
 Schedules are multiplicative factors of the base rate as a function of the optimizer step:
 linear warmup (Goyal et al. 2017; BERT) followed by constant, linear decay to
 ``min_lr_ratio`` (BERT), cosine decay (Loshchilov & Hutter 2017), or step decay by epochs
-(Zaremba et al. 2014: ``lr * decay_rate ** max(epoch + 1 - decay_start_epoch, 0)``).
+(Zaremba et al. 2014: ``lr * decay_rate ** max(epoch + 1 - decay_start_epoch, 0)``), or
+the one-cycle policy (Smith 2018, "A disciplined approach to neural network
+hyper-parameters"; Smith & Topin 2019) in the cosine variant MultiFiT uses (Eisenschlos et
+al. 2019, §3; fastai's ``fit_one_cycle``): with n_1 = round(cycle_rise_fraction · total)
+rising steps and a = cycle_start_ratio, m = min_lr_ratio,
+
+    factor(s) = m_0 + (1 − m_0) · (1 − cos(π s / n_1)) / 2                   s < n_1, m_0 = a
+    factor(s) = m + (1 − m) · (1 + cos(π (s − n_1) / (total − n_1))) / 2    s ≥ n_1
+
+(fastai also cycles Adam's β1 between 0.95 and 0.85; that is not done here.)
 """
 
 from __future__ import annotations
@@ -29,7 +38,20 @@ def build_optimizer(model: torch.nn.Module, train, fused: bool = True) -> torch.
                              fused=fused)
 
 
+def one_cycle_factor(step: int, total_steps: int, rise_fraction: float, start_ratio: float,
+                     end_ratio: float) -> float:
+    """The one-cycle multiplier of the base rate at ``step`` (module docstring)."""
+    rise = min(max(1, round(rise_fraction * total_steps)), max(1, total_steps - 1))
+    if step < rise:
+        return start_ratio + (1.0 - start_ratio) * (1.0 - math.cos(math.pi * step / rise)) / 2
+    progress = min(1.0, (step - rise) / max(1, total_steps - rise))
+    return end_ratio + (1.0 - end_ratio) * (1.0 + math.cos(math.pi * progress)) / 2
+
+
 def lr_factor(step: int, train, total_steps: int, steps_per_epoch: int) -> float:
+    if train.schedule == "one_cycle":
+        return one_cycle_factor(step, total_steps, train.cycle_rise_fraction,
+                                train.cycle_start_ratio, train.min_lr_ratio)
     if train.warmup_steps and step < train.warmup_steps:
         return (step + 1) / train.warmup_steps
     if train.schedule == "constant":
