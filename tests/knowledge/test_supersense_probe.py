@@ -87,3 +87,9 @@ def test_a_run_without_a_head_falls_back_to_the_probe(tiny_run, wordnet, capsys)
     assert result["method"] == "probe" and result["masked"] and result["test_words"] > 0
     assert result["train_lines"] > result["test_lines"] > 0
     assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 < result["prior_accuracy"] < 1.0
+
+
+def test_a_missing_run_is_one_line(tmp_path, capsys):
+    assert main(["knowledge", "supersense", str(tmp_path / "nope"), "--probe"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "nope: no such run folder" in error

@@ -203,7 +203,8 @@ def add_commands(subparsers) -> None:
     sense.add_argument("run_folder", metavar="RUN", help="a pre-trained run folder")
     sense.add_argument("--split", default="valid", help="held-out split (default valid)")
     sense.add_argument("--max-tokens", type=non_negative_int, default=20000,
-                       help="read at most this many tokens of the split (0 = all)")
+                       help="read at most this many tokens (the head: of --split; the "
+                            "probe: of the training text) (0 = all)")
     sense.add_argument("--probe", action="store_true",
                        help="a linear probe on the frozen encoder's states, trained on the "
                             "run's training lines with the allowed sets (the default for a "
