@@ -3,6 +3,7 @@
 (eqs. 7-9 over n = g(m)), and the losses on hand-computed tiny examples."""
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -16,10 +17,11 @@ from lmlab.compression.distillation.objective import (DistillationObjective,
 from lmlab.compression.distillation.student import student_from_teacher, teacher_layers
 from lmlab.errors import ConfigError
 from lmlab.finetune.features import collate
-from lmlab.finetune.general_distill import unlabeled_features
-from lmlab.finetune.run_folder import load_finetuned
+from lmlab.finetune.general_distill import base_teacher, unlabeled_features
+from lmlab.finetune.run_folder import load_base, load_finetuned
 from lmlab.recipes.compress import method_settings
 from lmlab.tasks.catalogue import get_task
+from lmlab.training.checkpoint import save_checkpoint
 
 
 @pytest.mark.parametrize("teacher, student, expected", [
@@ -125,3 +127,48 @@ def test_bad_tinybert_general_settings_are_one_line_errors():
         method_settings("tinybert", {"general_epochs": -1})
     with pytest.raises(ConfigError, match="--set general_text='books'"):
         method_settings("tinybert", {"general_text": "books"})
+
+
+@pytest.fixture()
+def run_from_pretrained(finetuned_run, pretraining_run, tmp_path):
+    """The tiny fine-tuned run, recorded as fine-tuned from the tiny pre-training run."""
+    config, tokenizer, model = load_finetuned(finetuned_run)
+    config = dataclasses.replace(config, base=str(pretraining_run))
+    save_checkpoint(tmp_path / "run", model, config, tokenizer, {})
+    return tmp_path / "run"
+
+
+def test_the_base_teacher_is_the_pretrained_backbone_with_the_runs_head(run_from_pretrained,
+                                                                       pretraining_run):
+    config, _, teacher = load_finetuned(run_from_pretrained)
+    general = base_teacher(teacher, config.base, str(run_from_pretrained))
+    pretrained = load_base(str(pretraining_run))[2].state_dict()
+    mine = general.backbone.state_dict()
+    assert mine.keys() == pretrained.keys()
+    assert all(torch.equal(mine[name], pretrained[name]) for name in mine)
+    assert all(torch.equal(a, b) for a, b in zip(general.head.parameters(),
+                                                 teacher.head.parameters()))
+    layer = "encoder.layers.0.attention.qkv.weight"  # the run's own teacher is untouched
+    assert not torch.equal(teacher.backbone.state_dict()[layer], pretrained[layer])
+
+
+def test_general_teacher_base_end_to_end(run_from_pretrained, tmp_path):
+    out = tmp_path / "tiny-base"
+    assert main(["compress", str(run_from_pretrained), "--method", "tinybert",
+                 "--set", "student_layers=1", "--set", "epochs=0.25", "--set", "batch_size=16",
+                 "--set", "intermediate_epochs=0.25", "--set", "general_epochs=0.25",
+                 "--set", "general_text=task", "--set", "general_examples=32",
+                 "--set", "general_teacher=base", "--out", str(out)]) == 0
+    summary = json.loads((out / "compression.json").read_text())
+    assert summary["stages"][0]["stage"] == "general"
+
+
+def test_general_teacher_base_needs_pretrained_weights(finetuned_run, tmp_path, capsys):
+    assert main(["compress", str(finetuned_run), "--method", "tinybert",
+                 "--set", "student_layers=1", "--set", "general_epochs=1",
+                 "--set", "general_teacher=base", "--out", str(tmp_path / "x")]) != 0
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("lmlab: error: --set general_teacher=base: ") and \
+        "fine-tuned from random weights" in error and "\n" not in error
+    with pytest.raises(ConfigError, match="--set general_teacher='bert'"):
+        method_settings("kd", {"general_teacher": "bert"})

@@ -80,6 +80,9 @@ def check(settings: dict) -> None:
     if settings.get("general_text", "task") not in general_distill.TEXTS:
         raise ConfigError(f"--set general_text={settings['general_text']!r}: expected one of "
                           f"{', '.join(general_distill.TEXTS)}")
+    if settings.get("general_teacher", "finetuned") not in general_distill.TEACHERS:
+        raise ConfigError(f"--set general_teacher={settings['general_teacher']!r}: expected "
+                          f"one of {', '.join(general_distill.TEACHERS)}")
     if settings.get("soft", "kl") not in ("kl", "mse"):
         raise ConfigError(f"--set soft={settings['soft']}: expected kl (Hinton) or mse (Tang)")
 
@@ -168,6 +171,10 @@ def more_teachers(source: Source, paths: list) -> list:
 def distil(source: Source, settings: dict, method: str) -> Compressed:
     started = time.perf_counter()
     more = more_teachers(source, settings.get("teachers", []))  # checked before the work
+    general_teacher = source.model  # the task-agnostic stage's (TinyBERT §3.3: the base)
+    if settings.get("general_epochs") and settings.get("general_teacher") == "base":
+        general_teacher = general_distill.base_teacher(source.model, source.config.base,
+                                                       str(source.path))
     init = "first" if method == "pkd" and settings["init"] == "every_other" else settings["init"]
     layers, chosen, student, config, data, teacher_dev = _start(source, settings, init)
     layer_map = teacher_layers(settings["layer_map"], layers, settings["student_layers"],
@@ -191,7 +198,7 @@ def distil(source: Source, settings: dict, method: str) -> Compressed:
                 mlm.detach_head(student)
         if settings["general_epochs"]:  # task-agnostic: DistilBERT's or TinyBERT's losses
             stages.append(train_stage("general", student, config, source, unlabeled,
-                                      DistillationObjective(teacher, dataclasses.replace(
+                                      DistillationObjective(general_teacher, dataclasses.replace(
                                           base, stage="general"), layer_map),
                                       settings["general_epochs"], last))
     if method == "tinybert":
@@ -264,7 +271,7 @@ KD = _method("kd", "knowledge distillation into a layer subset of the teacher (H
              "PD, MLM pre-training of the student first, Turc et al. 2019)",
              {"temperature": 2.0, "alpha": 0.5, "soft": "kl", "cosine": 0.0, "teachers": [],
               "pretrain_epochs": 0.0, "general_epochs": 0.0, "general_text": "wikitext-2",
-              "general_examples": 20000})
+              "general_examples": 20000, "general_teacher": "finetuned"})
 PKD = _method("pkd", "BERT-PKD patient distillation of [CLS] states (Sun et al. 2019; "
               "layer_map uniform = PKD-Skip, last = PKD-Last)",
               {"temperature": 5.0, "alpha": 0.7, "beta": 100.0})
@@ -272,7 +279,8 @@ TINYBERT = _method("tinybert", "TinyBERT: general distillation on unlabeled text
                    "(general_epochs>0), then task distillation: embedding, attention, hidden, "
                    "then prediction layer (Jiao et al. 2020)",
                    {"temperature": 1.0, "intermediate_epochs": 2.0, "general_epochs": 0.0,
-                    "general_text": "wikitext-2", "general_examples": 20000})
+                    "general_text": "wikitext-2", "general_examples": 20000,
+                    "general_teacher": "finetuned"})
 THESEUS = Method("theseus", "BERT-of-Theseus progressive module replacement, then successor "
                  "fine-tuning (Xu et al. 2020)",
                  {**COMMON, "replacing_rate": 0.5, "rate_increase": 0.0,

@@ -17,6 +17,11 @@ text before the task distillation:
   its Transformer-layer losses L_embd + Σ_m (L_attn + L_hidn) over n = g(m) = m·N/M
   (eqs. 7-9, 11); the objective picks the loss set by the method.
 
+The teacher of the task-agnostic stage (``general_teacher``): ``finetuned`` (the run being
+compressed) or ``base`` — the pre-trained model the run was fine-tuned from, as TinyBERT's
+general distillation uses "the original BERT without fine-tuning as the teacher" (Jiao et
+al. 2020 §3.3) and DistilBERT its pre-trained BERT (:func:`base_teacher`).
+
 The unlabeled text (``general_text``): ``wikitext-2`` (the WikiText-2 train paragraphs,
 headings dropped), ``task`` (the task's own training sentences, labels not read) or
 ``both``; ``general_examples`` of them (a fixed subset), each cut at the run's max_seq_len.
@@ -24,17 +29,39 @@ headings dropped), ``task`` (the task's own training sentences, labels not read)
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 from lmlab.data.catalogue import data_dir
-from lmlab.errors import DataError
+from lmlab.errors import ConfigError, DataError
 from lmlab.finetune import task_data
+from lmlab.finetune.run_folder import load_base
 from lmlab.heads.lm_head import LMHead
 from lmlab.objectives.base import LossOutput
 from lmlab.objectives.mlm import MaskedLMConfig, MaskedLMObjective
 from lmlab.tasks.examples import TextExample
 
 TEXTS = ("wikitext-2", "task", "both")
+TEACHERS = ("finetuned", "base")
+
+
+def base_teacher(teacher, base: str, run: str):
+    """A copy of the fine-tuned ``teacher`` whose backbone is the pre-trained model ``base``
+    it was fine-tuned from (embedding and encoder as pre-trained; the task head, unread by
+    the general losses, kept). A one-line ConfigError when ``base`` holds no pre-trained
+    weights or its vocabulary differs from the run's."""
+    if base in ("", "random"):
+        raise ConfigError(f"--set general_teacher=base: {run} was fine-tuned from random "
+                          f"weights, so there is no pre-trained teacher; use finetuned")
+    backbone = load_base(base)[2]
+    words, expected = (backbone.embedding.tokens.num_embeddings,
+                       teacher.backbone.embedding.tokens.num_embeddings)
+    if words != expected:
+        raise ConfigError(f"--set general_teacher=base: {base} has {words} word embeddings, "
+                          f"the run {run} {expected}; they must share the vocabulary")
+    model = copy.deepcopy(teacher)
+    model.backbone = backbone.to(next(teacher.parameters()).device)
+    return model.eval()
 
 
 def wikitext_paragraphs(folder=None) -> list[str]:
