@@ -31,3 +31,14 @@ for run in BERT SenseBERT; do
     > $OUT/supersense_${run}_unmasked.json
 done
 cp runs/knowledge-probe/{compare.md,lexical.md,lexical.json,table1.json,table2.json} $OUT/
+# 600 PTB steps (the presets' own data and size): the masked probe on BERT vs SenseBERT,
+# 3 line-split seeds, and SenseBERT's head on valid
+for p in bert sensebert; do
+  nice -n 10 lmlab train $p/tiny --out runs/probe600-$p --set train.max_steps=600 \
+    --set train.progress=false --set train.eval_every=600
+  nice -n 10 lmlab knowledge supersense runs/probe600-$p --probe > $OUT/probe600_$p.json
+  for s in 1 2; do
+    nice -n 10 lmlab knowledge supersense runs/probe600-$p --probe --seed $s > $OUT/probe600_${p}_seed$s.json
+  done
+done
+nice -n 10 lmlab knowledge supersense runs/probe600-sensebert --max-tokens 20000 > $OUT/probe600_sensebert_head.json
