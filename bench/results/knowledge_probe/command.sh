@@ -42,3 +42,13 @@ for p in bert sensebert; do
   done
 done
 nice -n 10 lmlab knowledge supersense runs/probe600-sensebert --max-tokens 20000 > $OUT/probe600_sensebert_head.json
+# KnowBERT, 200 PTB steps: TransE (auto) vs gloss entity vectors (-> knowbert200.json, from
+# each run's metrics.jsonl at step 200)
+nice -n 10 lmlab train knowbert/tiny --out runs/kb200-auto --set train.max_steps=200 \
+  --set train.eval_every=100 --set train.progress=false
+nice -n 10 lmlab train knowbert/tiny --out runs/kb200-gloss --set train.max_steps=200 \
+  --set train.eval_every=100 --set train.progress=false \
+  --set model.encoder.knowledge.entities=runs/gloss-wt2-50d
+for e in auto gloss; do
+  nice -n 10 lmlab knowledge supersense runs/kb200-$e > $OUT/kb200_${e}_probe.json
+done
