@@ -3,6 +3,8 @@ and the config saved in a fine-tuned run folder."""
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -139,6 +141,17 @@ class FinetuneOptions:
             if not ok:
                 raise ConfigError(f"{path}.{name}: bad value {getattr(self, name)!r}; "
                                   f"expected {allowed}")
+
+
+def same_options(saved: dict, options: FinetuneOptions,
+                 ignore: tuple[str, ...] = ()) -> bool:
+    """Whether the options ``saved`` in a run folder (a JSON dict) are ``options``. A key
+    the saved dict lacks (an option added to lmlab since) counts as its default, so older
+    fine-tunings stay reusable; ``ignore``: keys that do not change the scores."""
+    now = json.loads(json.dumps(options.__dict__))
+    defaults = json.loads(json.dumps(FinetuneOptions().__dict__))
+    return all(saved.get(key, defaults.get(key)) == now.get(key, defaults.get(key))
+               for key in saved.keys() | now.keys() if key not in ignore)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from lmlab.config import TrainConfig
 from lmlab.errors import CheckpointError
 from lmlab.evaluation.metrics import headline
 from lmlab.finetune import task_data
-from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig
+from lmlab.finetune.config import FinetuneOptions, FinetuneRunConfig, same_options
 from lmlab.finetune.job import BEST, FinetuneJob
 from lmlab.finetune.model import build_finetune_model, task_language
 from lmlab.finetune.multi_language import extra_training, with_language
@@ -91,7 +91,7 @@ def _start_folder(out: Path, options: FinetuneOptions, resume: bool, overwrite: 
     saved = out / OPTIONS_FILE
     wanted = json.loads(json.dumps(options.__dict__))
     if saved.exists():
-        if json.loads(saved.read_text())["options"] != wanted:
+        if not same_options(json.loads(saved.read_text())["options"], options):
             raise CheckpointError(f"{out} was fine-tuned with other options; resume with the "
                                   f"same options or choose another --out")
         return

@@ -23,6 +23,7 @@ from lmlab.atomic import write_json
 from lmlab.config import RunConfig, dump_config, load_config, to_dict
 from lmlab.data.lm_data import prepare_tokenizer
 from lmlab.errors import ConfigError, LmlabError
+from lmlab.finetune.config import same_options
 from lmlab.finetune.loop import finetune
 from lmlab.outputs import prepare_output_folder
 from lmlab.presets import preset_path
@@ -51,12 +52,6 @@ def _slug(label: str) -> str:
 
 def _fingerprint(*parts) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-
-
-def _protocol(options: dict) -> dict:
-    """Fine-tuning options that change the scores (not logging or threads)."""
-    return {k: v for k, v in json.loads(json.dumps(options)).items()
-            if k not in ("progress", "num_threads")}
 
 
 def _read(path: Path) -> dict | None:
@@ -197,7 +192,9 @@ def finetune_unit(label: str, base: Path, task: str, options, folder: Path, log)
     done = _read(folder / "results.json")
     kind = "generation" if options.text_to_text else get_task(task).kind
     resolved = options.for_kind(kind)  # results.json holds resolved options
-    if done is not None and _protocol(done["options"]) != _protocol(resolved.__dict__):
+    # Logging and threads do not change the scores.
+    if done is not None and not same_options(done["options"], resolved,
+                                             ignore=("progress", "num_threads")):
         raise ConfigError(f"{folder} was fine-tuned with other options ({done['options']}); "
                           f"choose another --out")
     if done is None:
