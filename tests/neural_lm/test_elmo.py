@@ -295,7 +295,7 @@ def test_finetuned_elmo_reads_both_directions():
     """A fine-tuning head reads the encoder's [forward ; backward] width (2D)."""
     config = load_config(preset_path("elmo/tiny"), SMALL)
     backbone = build_model(config.model, V, seed=0)
-    options = SimpleNamespace(pooling="mean", dropout=0.0)
+    options = SimpleNamespace(pooling="mean", dropout=0.0, label_smoothing=0.0)
     model = build_finetune_model(backbone, "classification", 2, options)
     batch = {"input_ids": torch.tensor([[3, 4, 5]]), "attention_mask": torch.ones(1, 3),
              "segments": None}

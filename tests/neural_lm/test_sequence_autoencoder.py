@@ -125,7 +125,7 @@ def _finetune_model(pooling="last"):
     from lmlab.finetune.model import build_finetune_model
 
     backbone, _ = _model()
-    options = SimpleNamespace(pooling=pooling, dropout=0.0)
+    options = SimpleNamespace(pooling=pooling, dropout=0.0, label_smoothing=0.0)
     return build_finetune_model(backbone, "classification", 2, options).eval()
 
 

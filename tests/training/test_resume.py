@@ -114,8 +114,12 @@ def test_resume_after_a_swap_interrupted_twice_is_bit_identical(tiny_corpus, tmp
 # OpenMP or MKL (the conditions MKL documents for run-to-run reproducibility), the hash
 # seed, and one entry script for every process, so all import the same modules in the same
 # order. The kill is deterministic: the process kills itself right after a given save.
+# MKL_CBWR: Intel MKL's conditional numerical reproducibility. Without it MKL may pick
+# code paths by the arrays' memory alignment, which differs from process to process; STRICT
+# makes its results independent of alignment. Two fresh processes twice parted here (CI,
+# 2026-12-05: a step-1 loss 16 ulps off; 2026-12-06: equal losses, final weights not).
 THREADS = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OMP_DYNAMIC": "FALSE",
-           "MKL_DYNAMIC": "FALSE", "PYTHONHASHSEED": "0"}
+           "MKL_DYNAMIC": "FALSE", "MKL_CBWR": "AUTO,STRICT", "PYTHONHASHSEED": "0"}
 _STEPS, _EVERY = 12, 3
 _ENTRY = textwrap.dedent("""
     import os, signal, sys
