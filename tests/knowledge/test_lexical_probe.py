@@ -9,12 +9,9 @@ import numpy as np
 import pytest
 
 from lmlab.cli import main
-from lmlab.config import load_config
 from lmlab.evaluation.lexical_probe import fit_probe, pair_features
 from lmlab.knowledge.lexical_probe import ProbeSplit, hypernym_pairs_by_synset, probe_split
 from lmlab.knowledge.wordnet import wordnet_folder
-from lmlab.presets import preset_path
-from lmlab.training.trainer import train
 
 
 def test_pairs_by_synset_of_a_small_vocabulary(wordnet):
@@ -60,17 +57,6 @@ def test_probe_reads_a_relation_the_vectors_carry():
     assert result["test_pairs"] == 380 and result["test_positives"] == 100
     assert result["test_majority"] == pytest.approx(280 / 380)
     assert result["test_accuracy"] == 1.0 and result["train_accuracy"] == 1.0
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_corpus):
-    out = tmp_path_factory.mktemp("probe") / "run"
-    config = load_config(preset_path("bert/tiny"), [
-        f"data.dataset={tiny_corpus}", "train.max_steps=2", "train.max_epochs=0",
-        "train.eval_every=2", "train.checkpoint_every=2", "train.eval_batches=1",
-        "train.progress=false", "data.seq_len=16", "data.batch_size=2"])
-    train(config, out, log=lambda *_: None)
-    return out
 
 
 def test_probe_command_on_a_run(tiny_run, wordnet, tmp_path, capsys):

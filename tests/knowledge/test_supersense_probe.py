@@ -9,12 +9,9 @@ import numpy as np
 import pytest
 
 from lmlab.cli import main
-from lmlab.config import load_config
 from lmlab.errors import DataError
 from lmlab.evaluation.supersense_probe import (fit_supersense_probe, masked_copies,
                                                 split_sentences)
-from lmlab.presets import preset_path
-from lmlab.training.trainer import train
 
 
 def test_split_keeps_distinct_lines_in_a_seeded_order():
@@ -66,17 +63,6 @@ def test_probe_accuracy_counts_a_top_sense_inside_the_allowed_set():
     assert fit_supersense_probe(train_x, train_allowed, test_x, test_allowed) == result
     with pytest.raises(DataError, match="need a non-empty A"):
         fit_supersense_probe(train_x, sets({0}, set(), {1}), test_x, test_allowed)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_corpus):
-    out = tmp_path_factory.mktemp("sense_probe") / "run"
-    config = load_config(preset_path("bert/tiny"), [
-        f"data.dataset={tiny_corpus}", "train.max_steps=2", "train.max_epochs=0",
-        "train.eval_every=2", "train.checkpoint_every=2", "train.eval_batches=1",
-        "train.progress=false", "data.seq_len=16", "data.batch_size=2"])
-    train(config, out, log=lambda *_: None)
-    return out
 
 
 def test_a_run_without_a_head_falls_back_to_the_probe(tiny_run, wordnet, capsys):
