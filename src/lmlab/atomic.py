@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -64,20 +61,3 @@ def fsync_tree(folder: Path) -> None:
         elif path.is_dir():
             fsync_folder(path)
     fsync_folder(folder)
-
-
-@contextmanager
-def replaced_folder(folder: Path, prefix: str = ".building-"):
-    """Yield a temporary sibling of ``folder`` to fill; if the block ends without an error
-    it replaces ``folder`` (any old one removed first) by a rename, so a build killed half
-    way leaves the old folder or none, never half of one. The temporary goes in any case."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=prefix))
-    try:
-        yield temporary
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(temporary, folder)
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary)

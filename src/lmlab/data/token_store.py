@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from lmlab.atomic import replaced_folder
 from lmlab.data.corpus import CorpusLine
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import DataError
@@ -50,13 +52,21 @@ class TokenStore:
     def build(cls, lines: Iterable[CorpusLine], tokenizer: TextTokenizer, folder: Path,
               source_name: str) -> "TokenStore":
         dtype = np.uint16 if tokenizer.vocab_size < 2 ** 16 else np.uint32
-        with replaced_folder(folder, ".building-") as temporary:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".building-"))
+        try:
             counts = _write_chunks(lines, tokenizer, temporary, dtype)
             if counts["num_lines"] == 0:
                 raise DataError(f"{source_name}: the corpus is empty (no non-blank line)")
             meta = {"dtype": np.dtype(dtype).name, "source": source_name,
                     "vocab_size": tokenizer.vocab_size, **counts}
             (temporary / "meta.json").write_text(json.dumps(meta, indent=1))
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(temporary, folder)
+        finally:
+            if temporary.exists():
+                shutil.rmtree(temporary)
         return cls(folder)
 
 

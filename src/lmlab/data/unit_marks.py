@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from lmlab.atomic import replaced_folder
 from lmlab.data.catalogue import data_dir
 from lmlab.data.span_dictionary import match_line, span_table
 from lmlab.data.word_segmentation import jieba_marks
@@ -62,12 +64,17 @@ def load_or_build(store, source: tuple[str, str], tokenizer, lines: Iterable,
     kind, argument = source
     folder = Path(store.folder) / f"units-{_key(kind, argument)}"
     if not (folder / "meta.json").exists():
-        with replaced_folder(folder, ".units-") as temporary:
+        temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".units-"))
+        try:
             with open(temporary / MARKS, "wb") as out:
                 counts = (_write_jieba(store, tokenizer, lines, out) if kind == "jieba" else
                           _write_spans(store, resolve_span_file(argument), tokenizer,
                                        starts_word, out))
             (temporary / "meta.json").write_text(json.dumps({"source": kind, **counts}, indent=1))
+            os.replace(temporary, folder)
+        finally:
+            if temporary.exists():
+                shutil.rmtree(temporary)
     marks = np.memmap(folder / MARKS, dtype=np.uint8, mode="r") if len(store) else np.zeros(0, np.uint8)
     if len(marks) != len(store):
         raise DataError(f"{folder}: {len(marks)} marks for {len(store)} tokens; delete the "

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 
-from lmlab.atomic import replaced_folder, write_json
+from lmlab.atomic import write_json
 from lmlab.evaluation.lexical_probe import probe_run
 from lmlab.evaluation.supersense_accuracy import supersense_accuracy_of_run
 from lmlab.evaluation.supersense_probe import supersense_probe_of_run
@@ -116,10 +119,18 @@ def _gloss(args) -> int:
     out = Path(args.out) if args.out else gloss_cache_folder()
     if args.out:
         prepare_output_folder(out, "gloss", args.overwrite)
-    info = {"vectors": str(Path(args.vectors).resolve()), **counts}
-    with replaced_folder(out, ".gloss-") as temporary:  # a killed build leaves the old table
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=".gloss-"))
+    try:  # written beside, then swapped in: a killed build leaves the old table
         save_embeddings(temporary, embeddings)
+        info = {"vectors": str(Path(args.vectors).resolve()), **counts}
         write_json(temporary / "gloss.json", info)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(temporary, out)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
     print(json.dumps({"out": str(out), **info}))
     return 0
 
